@@ -1,1 +1,12 @@
+//! lagtap: latencies of crowdsourced live streaming, measured from packet captures.
+//!
+//! Data flows one way: capture source → link layer → flows (TCP reassembly) →
+//! protocol sessions → per-host events → correlation → report. See docs/.
 
+pub mod anomalies;
+pub mod capture;
+pub mod flow;
+pub mod inspect;
+pub mod link;
+pub mod pipeline;
+pub mod time;

@@ -1,0 +1,7 @@
+//! Capture sources: files (pcap, pcapng, gzip, stdin) and, behind the `live` feature,
+//! interfaces.
+
+pub mod input;
+pub mod reader;
+
+pub use reader::{link_type_name, CaptureError, CaptureInfo, CaptureReader, Packet};

@@ -1,0 +1,429 @@
+//! The flow table: which packets belong together, who is client and who is server,
+//! and when a flow is over.
+//!
+//! Both directions of a 5-tuple are one flow. The client is the sender of the SYN;
+//! without a SYN, the side not on a well-known port; failing that, the first talker.
+//! A flow ends on FIN in both directions or RST (then lingers briefly so late ACKs
+//! and retransmitted FINs do not open a ghost flow), or after being idle. Memory is
+//! bounded by the open flows: a finished flow is handed to the consumer and dropped.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::net::SocketAddr;
+
+use rustc_hash::FxHasher;
+use serde::Serialize;
+
+use super::reassembly::{Chunk, HalfStats, HalfStream, StreamEvent};
+use crate::anomalies::Anomalies;
+use crate::link::{TcpSegment, Transport, UdpDatagram};
+use crate::time::Timestamp;
+
+/// A TCP flow with no packet for this long is considered over. Chat connections can
+/// be silent for minutes between PINGs, so this is generous.
+pub const TCP_IDLE_TIMEOUT_NS: i64 = 600 * Timestamp::NANOS_PER_SEC;
+/// UDP "flows" (NTP request/reply) are short.
+pub const UDP_IDLE_TIMEOUT_NS: i64 = 120 * Timestamp::NANOS_PER_SEC;
+/// A closed TCP flow absorbs stray packets this long before it is dropped.
+pub const CLOSED_LINGER_NS: i64 = 30 * Timestamp::NANOS_PER_SEC;
+/// How often (in capture time) idle flows are looked for.
+const SWEEP_INTERVAL_NS: i64 = Timestamp::NANOS_PER_SEC;
+
+/// Ports on which the listening side is recognised when the SYN was not captured.
+const SERVER_PORTS: &[u16] = &[
+    80, 123, 443, 554, 1935, 1936, 3478, 6667, 6697, 8080, 8443, 8554,
+];
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Tcp,
+    Udp,
+}
+
+/// Direction within a flow.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Dir {
+    ClientToServer = 0,
+    ServerToClient = 1,
+}
+
+impl Dir {
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What is known about a flow, passed to the consumer with every callback.
+#[derive(Clone, Debug)]
+pub struct FlowMeta {
+    /// Unique within one capture, in order of first packet.
+    pub id: u64,
+    pub transport: TransportKind,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub first_time: Timestamp,
+    pub last_time: Timestamp,
+    /// TCP: the connection's start (SYN) was captured.
+    pub saw_syn: bool,
+    pub packets: [u64; 2],
+    pub wire_bytes: [u64; 2],
+    /// TCP reassembly counters per direction (all zero for UDP, but `bytes`).
+    pub stats: [HalfStats; 2],
+}
+
+/// The consumer of flows: protocol detection, protocol sessions, counters.
+pub trait FlowHandler {
+    type State;
+    fn open(&mut self, meta: &FlowMeta) -> Self::State;
+    fn data(&mut self, state: &mut Self::State, meta: &FlowMeta, dir: Dir, chunk: Chunk<'_>);
+    fn gap(&mut self, state: &mut Self::State, meta: &FlowMeta, dir: Dir, offset: u64, len: u64);
+    /// A direction's stream ended at `offset` (FIN reached, RST, expiry, end of capture).
+    fn end(&mut self, state: &mut Self::State, meta: &FlowMeta, dir: Dir, offset: u64);
+    fn datagram(
+        &mut self,
+        state: &mut Self::State,
+        meta: &FlowMeta,
+        dir: Dir,
+        ts: Timestamp,
+        payload: &[u8],
+    );
+    /// The flow is over; the last call for it.
+    fn close(&mut self, state: Self::State, meta: &FlowMeta);
+}
+
+/// Canonical 5-tuple: the lower endpoint first.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+struct FlowKey {
+    transport: TransportKind,
+    a: SocketAddr,
+    b: SocketAddr,
+}
+
+impl FlowKey {
+    fn new(transport: TransportKind, x: SocketAddr, y: SocketAddr) -> Self {
+        if x <= y {
+            FlowKey {
+                transport,
+                a: x,
+                b: y,
+            }
+        } else {
+            FlowKey {
+                transport,
+                a: y,
+                b: x,
+            }
+        }
+    }
+}
+
+struct Flow<S> {
+    meta: FlowMeta,
+    halves: [HalfStream; 2],
+    client_isn: Option<u32>,
+    rst: bool,
+    /// The consumer has been told this direction ended.
+    end_told: [bool; 2],
+    /// `None` once the consumer has been told the flow closed.
+    state: Option<S>,
+}
+
+pub struct FlowTable<H: FlowHandler> {
+    pub handler: H,
+    flows: HashMap<FlowKey, Flow<H::State>, BuildHasherDefault<FxHasher>>,
+    next_id: u64,
+    last_sweep: Timestamp,
+    now: Timestamp,
+    pub anomalies: Anomalies,
+}
+
+impl<H: FlowHandler> FlowTable<H> {
+    pub fn new(handler: H) -> Self {
+        FlowTable {
+            handler,
+            flows: HashMap::default(),
+            next_id: 0,
+            last_sweep: Timestamp(i64::MIN),
+            now: Timestamp(i64::MIN),
+            anomalies: Anomalies::default(),
+        }
+    }
+
+    pub fn open_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Feeds one decoded packet captured at `ts`.
+    pub fn packet(&mut self, ts: Timestamp, t: &Transport<'_>) {
+        if ts > self.now {
+            self.now = ts;
+        }
+        if self.now.0.saturating_sub(self.last_sweep.0) >= SWEEP_INTERVAL_NS {
+            self.sweep();
+            self.last_sweep = self.now;
+        }
+        match t {
+            Transport::Tcp(seg) => self.tcp(ts, seg),
+            Transport::Udp(dg) => self.udp(ts, dg),
+        }
+    }
+
+    fn tcp(&mut self, ts: Timestamp, seg: &TcpSegment<'_>) {
+        let key = FlowKey::new(TransportKind::Tcp, seg.src, seg.dst);
+        // A new SYN on a finished flow, or one with another ISN, is a new connection
+        // reusing the 5-tuple.
+        if seg.syn && !seg.ack_flag {
+            let reused = self.flows.get(&key).is_some_and(|f| {
+                f.state.is_none() || f.client_isn.is_some_and(|isn| isn != seg.seq)
+            });
+            if reused {
+                if let Some(old) = self.flows.remove(&key) {
+                    self.finish(old);
+                }
+            }
+        }
+        let flow = match self.flows.get_mut(&key) {
+            Some(f) => f,
+            None => {
+                let (client, server) = if seg.syn {
+                    if seg.ack_flag {
+                        (seg.dst, seg.src)
+                    } else {
+                        (seg.src, seg.dst)
+                    }
+                } else {
+                    guess_roles(seg.src, seg.dst)
+                };
+                let meta = new_meta(
+                    &mut self.next_id,
+                    TransportKind::Tcp,
+                    client,
+                    server,
+                    ts,
+                    seg.syn,
+                );
+                if !seg.syn {
+                    self.anomalies.count("tcp_midstream_start");
+                }
+                let state = self.handler.open(&meta);
+                self.flows.entry(key).or_insert(Flow {
+                    meta,
+                    halves: Default::default(),
+                    client_isn: None,
+                    rst: false,
+                    end_told: [false; 2],
+                    state: Some(state),
+                })
+            }
+        };
+        let dir = if seg.src == flow.meta.client {
+            Dir::ClientToServer
+        } else {
+            Dir::ServerToClient
+        };
+        let d = dir.index();
+        flow.meta.last_time = ts;
+        flow.meta.packets[d] += 1;
+        flow.meta.wire_bytes[d] += u64::from(seg.wire_len);
+        let Some(state) = flow.state.as_mut() else {
+            // Closed and lingering: absorb.
+            return;
+        };
+        let half = &mut flow.halves[d];
+        half.stats.packets += 1;
+        if seg.window == 0 && !seg.rst && !seg.syn {
+            half.stats.zero_windows += 1;
+        }
+        let mut seq = seg.seq;
+        if seg.syn {
+            if dir == Dir::ClientToServer && !seg.ack_flag {
+                flow.client_isn.get_or_insert(seg.seq);
+            }
+            half.syn(seg.seq);
+            seq = seq.wrapping_add(1);
+        }
+        let handler = &mut self.handler;
+        let meta = &flow.meta;
+        if !seg.rst && (seg.wire_len > 0 || seg.fin) {
+            half.segment(ts, seq, seg.payload, seg.wire_len, seg.fin, &mut |ev| {
+                emit(handler, state, meta, dir, ev)
+            });
+            if half.ended() && !flow.end_told[d] {
+                flow.end_told[d] = true;
+                let at = half.next_offset();
+                handler.end(state, meta, dir, at);
+            }
+        }
+        if seg.rst {
+            flow.rst = true;
+        }
+        let both_ended = flow.halves.iter().all(|h| h.ended());
+        if flow.rst || both_ended {
+            // The ended() call above already told the consumer about a direction
+            // that finished on this packet; close() flushes whatever is left.
+            self.close_flow(key);
+        }
+    }
+
+    fn udp(&mut self, ts: Timestamp, dg: &UdpDatagram<'_>) {
+        let key = FlowKey::new(TransportKind::Udp, dg.src, dg.dst);
+        let flow = match self.flows.get_mut(&key) {
+            Some(f) => f,
+            None => {
+                let (client, server) = guess_roles(dg.src, dg.dst);
+                let meta = new_meta(
+                    &mut self.next_id,
+                    TransportKind::Udp,
+                    client,
+                    server,
+                    ts,
+                    false,
+                );
+                let state = self.handler.open(&meta);
+                self.flows.entry(key).or_insert(Flow {
+                    meta,
+                    halves: Default::default(),
+                    client_isn: None,
+                    rst: false,
+                    end_told: [false; 2],
+                    state: Some(state),
+                })
+            }
+        };
+        let dir = if dg.src == flow.meta.client {
+            Dir::ClientToServer
+        } else {
+            Dir::ServerToClient
+        };
+        let d = dir.index();
+        flow.meta.last_time = ts;
+        flow.meta.packets[d] += 1;
+        flow.meta.wire_bytes[d] += u64::from(dg.wire_len);
+        flow.meta.stats[d].packets += 1;
+        flow.meta.stats[d].bytes += dg.payload.len() as u64;
+        if let Some(state) = flow.state.as_mut() {
+            self.handler
+                .datagram(state, &flow.meta, dir, ts, dg.payload);
+        }
+    }
+
+    /// Flushes both directions and tells the consumer the flow is over; the entry
+    /// lingers to absorb stray packets.
+    fn close_flow(&mut self, key: FlowKey) {
+        if let Some(flow) = self.flows.get_mut(&key) {
+            Self::flush(&mut self.handler, flow, self.now);
+        }
+    }
+
+    fn flush(handler: &mut H, flow: &mut Flow<H::State>, now: Timestamp) {
+        let Some(mut state) = flow.state.take() else {
+            return;
+        };
+        for dir in [Dir::ClientToServer, Dir::ServerToClient] {
+            let d = dir.index();
+            let half = &mut flow.halves[d];
+            let meta = &flow.meta;
+            if flow.meta.transport == TransportKind::Tcp && !flow.end_told[d] {
+                flow.end_told[d] = true;
+                if !half.ended() {
+                    half.flush(now, &mut |ev| emit(handler, &mut state, meta, dir, ev));
+                }
+                let at = half.next_offset();
+                handler.end(&mut state, meta, dir, at);
+            }
+        }
+        if flow.meta.transport == TransportKind::Tcp {
+            flow.meta.stats = [flow.halves[0].stats, flow.halves[1].stats];
+        }
+        handler.close(state, &flow.meta);
+    }
+
+    fn finish(&mut self, mut flow: Flow<H::State>) {
+        Self::flush(&mut self.handler, &mut flow, self.now);
+    }
+
+    /// Drops flows idle past their timeout (closed ones after the linger time).
+    fn sweep(&mut self) {
+        let now = self.now.0;
+        let expired: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| {
+                let idle = now.saturating_sub(f.meta.last_time.0);
+                let limit = if f.state.is_none() {
+                    CLOSED_LINGER_NS
+                } else if f.meta.transport == TransportKind::Tcp {
+                    TCP_IDLE_TIMEOUT_NS
+                } else {
+                    UDP_IDLE_TIMEOUT_NS
+                };
+                idle > limit
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            if let Some(flow) = self.flows.remove(&key) {
+                self.finish(flow);
+            }
+        }
+    }
+
+    /// End of input: every flow still open is flushed and closed, in order of id.
+    pub fn finish_all(&mut self) {
+        let mut flows: Vec<Flow<H::State>> = self.flows.drain().map(|(_, f)| f).collect();
+        flows.sort_by_key(|f| f.meta.id);
+        for flow in flows {
+            self.finish(flow);
+        }
+    }
+}
+
+fn emit<H: FlowHandler>(
+    handler: &mut H,
+    state: &mut H::State,
+    meta: &FlowMeta,
+    dir: Dir,
+    ev: StreamEvent<'_>,
+) {
+    match ev {
+        StreamEvent::Data(chunk) => handler.data(state, meta, dir, chunk),
+        StreamEvent::Gap { offset, len, .. } => handler.gap(state, meta, dir, offset, len),
+    }
+}
+
+fn new_meta(
+    next_id: &mut u64,
+    transport: TransportKind,
+    client: SocketAddr,
+    server: SocketAddr,
+    ts: Timestamp,
+    saw_syn: bool,
+) -> FlowMeta {
+    let id = *next_id;
+    *next_id += 1;
+    FlowMeta {
+        id,
+        transport,
+        client,
+        server,
+        first_time: ts,
+        last_time: ts,
+        saw_syn,
+        packets: [0; 2],
+        wire_bytes: [0; 2],
+        stats: Default::default(),
+    }
+}
+
+/// Client and server of a flow whose start was not seen: the side on a well-known
+/// port serves; otherwise the first talker is taken as the client.
+fn guess_roles(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
+    let known = |p: u16| SERVER_PORTS.contains(&p);
+    match (known(src.port()), known(dst.port())) {
+        (true, false) => (dst, src),
+        (false, true) => (src, dst),
+        _ if src.port() < 1024 && dst.port() >= 1024 => (dst, src),
+        _ => (src, dst),
+    }
+}

@@ -1,0 +1,235 @@
+//! `lagtap inspect`: what is in a capture — format, link types, time span, anomalies,
+//! and every flow with its protocol and reassembly counters.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::anomalies::Anomalies;
+use crate::capture::CaptureError;
+use crate::flow::detect::{detect, Verdict, DETECT_PREFIX};
+use crate::flow::{Chunk, Dir, FlowHandler, FlowMeta, Protocol, TransportKind};
+use crate::pipeline::run_file;
+use crate::time::Timestamp;
+
+#[derive(Debug, Serialize)]
+pub struct InspectReport {
+    pub files: Vec<FileReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub format: String,
+    pub link_types: Vec<String>,
+    pub packets: u64,
+    /// Nanoseconds since the epoch.
+    pub first_time: Option<i64>,
+    pub last_time: Option<i64>,
+    pub comments: Vec<String>,
+    pub anomalies: Anomalies,
+    pub flows: Vec<FlowRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowRow {
+    pub id: u64,
+    pub transport: TransportKind,
+    pub protocol: Protocol,
+    pub client: String,
+    pub server: String,
+    pub c2s_bytes: u64,
+    pub s2c_bytes: u64,
+    pub c2s_packets: u64,
+    pub s2c_packets: u64,
+    pub retransmissions: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub out_of_order: u64,
+    pub conflicting_overlaps: u64,
+    pub zero_windows: u64,
+    pub saw_syn: bool,
+    pub first_time: i64,
+    pub last_time: i64,
+}
+
+/// Keeps the first bytes of each direction for protocol detection.
+#[derive(Default)]
+pub struct Prefixes {
+    bytes: [Vec<u8>; 2],
+    /// Next expected offset per direction; a gap before the prefix is full ends it.
+    complete: [bool; 2],
+}
+
+impl Prefixes {
+    fn take(&mut self, dir: Dir, chunk: &Chunk<'_>) {
+        let buf = &mut self.bytes[dir.index()];
+        if self.complete[dir.index()] || buf.len() >= DETECT_PREFIX {
+            return;
+        }
+        let room = DETECT_PREFIX - buf.len();
+        buf.extend_from_slice(&chunk.data[..chunk.data.len().min(room)]);
+    }
+}
+
+/// The flow consumer behind `inspect`: detection prefixes in, one row per flow out.
+#[derive(Default)]
+pub struct InspectHandler {
+    pub rows: Vec<FlowRow>,
+}
+
+impl FlowHandler for InspectHandler {
+    type State = Prefixes;
+
+    fn open(&mut self, _meta: &FlowMeta) -> Prefixes {
+        Prefixes::default()
+    }
+
+    fn data(&mut self, st: &mut Prefixes, _meta: &FlowMeta, dir: Dir, chunk: Chunk<'_>) {
+        st.take(dir, &chunk);
+    }
+
+    fn gap(&mut self, st: &mut Prefixes, _meta: &FlowMeta, dir: Dir, _offset: u64, _len: u64) {
+        st.complete[dir.index()] = true;
+    }
+
+    fn end(&mut self, _st: &mut Prefixes, _meta: &FlowMeta, _dir: Dir, _offset: u64) {}
+
+    fn datagram(
+        &mut self,
+        st: &mut Prefixes,
+        _meta: &FlowMeta,
+        dir: Dir,
+        _ts: Timestamp,
+        payload: &[u8],
+    ) {
+        let buf = &mut st.bytes[dir.index()];
+        if buf.is_empty() {
+            buf.extend_from_slice(&payload[..payload.len().min(DETECT_PREFIX)]);
+        }
+    }
+
+    fn close(&mut self, st: Prefixes, meta: &FlowMeta) {
+        let protocol = match detect(
+            meta.transport,
+            meta.server.port(),
+            &st.bytes[0],
+            &st.bytes[1],
+            true,
+        ) {
+            Verdict::Is(p) => p,
+            Verdict::NeedMore => Protocol::Unknown,
+        };
+        let [c, s] = &meta.stats;
+        self.rows.push(FlowRow {
+            id: meta.id,
+            transport: meta.transport,
+            protocol,
+            client: meta.client.to_string(),
+            server: meta.server.to_string(),
+            c2s_bytes: c.bytes,
+            s2c_bytes: s.bytes,
+            c2s_packets: meta.packets[0],
+            s2c_packets: meta.packets[1],
+            retransmissions: c.retransmissions + s.retransmissions,
+            gaps: c.gaps + s.gaps,
+            gap_bytes: c.gap_bytes + s.gap_bytes,
+            out_of_order: c.out_of_order + s.out_of_order,
+            conflicting_overlaps: c.conflicting_overlaps + s.conflicting_overlaps,
+            zero_windows: c.zero_windows + s.zero_windows,
+            saw_syn: meta.saw_syn,
+            first_time: meta.first_time.0,
+            last_time: meta.last_time.0,
+        });
+    }
+}
+
+pub fn inspect_file(path: &Path) -> Result<FileReport, CaptureError> {
+    let run = run_file(path, InspectHandler::default())?;
+    let mut flows = run.handler.rows;
+    flows.sort_by_key(|r| r.id);
+    Ok(FileReport {
+        path: path.display().to_string(),
+        format: run.info.format,
+        link_types: run.info.link_types.into_iter().collect(),
+        packets: run.info.packets,
+        first_time: run.info.first_time.map(|t| t.0),
+        last_time: run.info.last_time.map(|t| t.0),
+        comments: run.info.comments,
+        anomalies: run.anomalies,
+        flows,
+    })
+}
+
+/// The human table.
+pub fn write_table(out: &mut dyn Write, report: &InspectReport) -> io::Result<()> {
+    for f in &report.files {
+        writeln!(out, "{}", f.path)?;
+        writeln!(
+            out,
+            "  format {}  link {}  packets {}",
+            f.format,
+            f.link_types.join(","),
+            f.packets
+        )?;
+        if let (Some(a), Some(b)) = (f.first_time, f.last_time) {
+            writeln!(
+                out,
+                "  from {}  to {}  ({:.3} s)",
+                Timestamp(a),
+                Timestamp(b),
+                Timestamp(b).secs_since(Timestamp(a))
+            )?;
+        }
+        for c in &f.comments {
+            writeln!(out, "  comment: {c}")?;
+        }
+        if !f.anomalies.is_empty() {
+            let list: Vec<String> = f
+                .anomalies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            writeln!(out, "  anomalies: {}", list.join(" "))?;
+        }
+        writeln!(
+            out,
+            "  {:>4} {:<4} {:<9} {:<28} {:<28} {:>12} {:>12} {:>8} {:>8} {:>6} {:>5} {:>9}",
+            "id",
+            "l4",
+            "protocol",
+            "client",
+            "server",
+            "c2s bytes",
+            "s2c bytes",
+            "c2s pkts",
+            "s2c pkts",
+            "retx",
+            "gaps",
+            "duration"
+        )?;
+        for r in &f.flows {
+            writeln!(
+                out,
+                "  {:>4} {:<4} {:<9} {:<28} {:<28} {:>12} {:>12} {:>8} {:>8} {:>6} {:>5} {:>8.3}s",
+                r.id,
+                match r.transport {
+                    TransportKind::Tcp => "tcp",
+                    TransportKind::Udp => "udp",
+                },
+                r.protocol.name(),
+                r.client,
+                r.server,
+                r.c2s_bytes,
+                r.s2c_bytes,
+                r.c2s_packets,
+                r.s2c_packets,
+                r.retransmissions,
+                r.gaps,
+                Timestamp(r.last_time).secs_since(Timestamp(r.first_time)),
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,53 @@
+//! Driving one capture file through the layers: packets → link decode → flow table.
+//!
+//! Decoding a host's capture needs nothing from other hosts, so this is a plain
+//! function of one file and a consumer; callers run several in parallel.
+
+use std::path::Path;
+
+use crate::anomalies::Anomalies;
+use crate::capture::{CaptureError, CaptureInfo, CaptureReader};
+use crate::flow::{FlowHandler, FlowTable};
+use crate::link;
+
+/// The outcome of reading one file: what the file was, what went wrong (counted), and
+/// the consumer with everything it collected.
+pub struct FileRun<H> {
+    pub info: CaptureInfo,
+    pub anomalies: Anomalies,
+    pub handler: H,
+}
+
+/// Reads `path` to the end, feeding every TCP/UDP packet to a flow table that hands
+/// streams to `handler`. Only failing to open the file is an error; damage inside it
+/// is counted in `anomalies` and everything before and around it is still decoded.
+pub fn run_file<H: FlowHandler>(path: &Path, handler: H) -> Result<FileRun<H>, CaptureError> {
+    let reader = CaptureReader::open(path)?;
+    Ok(run_reader(reader, handler))
+}
+
+pub fn run_reader<H: FlowHandler>(mut reader: CaptureReader, handler: H) -> FileRun<H> {
+    let mut table = FlowTable::new(handler);
+    let mut anomalies = Anomalies::default();
+    reader.for_each_packet(|p| {
+        if (p.data.len() as u32) < p.orig_len {
+            anomalies.count("snaplen_cut");
+        }
+        match link::decode(p.link_type, p.data) {
+            Ok(t) => table.packet(p.ts, &t),
+            Err(skip) => {
+                if let Some(reason) = skip.reason() {
+                    anomalies.count(reason);
+                }
+            }
+        }
+    });
+    table.finish_all();
+    anomalies.merge(&reader.anomalies);
+    anomalies.merge(&table.anomalies);
+    FileRun {
+        info: reader.info,
+        anomalies,
+        handler: table.handler,
+    }
+}

@@ -1,0 +1,180 @@
+//! Helpers shared by the integration tests: running tshark as the reference peer,
+//! collecting lagtap's reassembled streams, finding the bundled captures.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lagtap::flow::{Chunk, Dir, FlowHandler, FlowMeta};
+use lagtap::time::Timestamp;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every capture file under `captures/`, sorted.
+pub fn bundled_captures() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    walk(&repo().join("captures"), &mut out);
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else if is_capture(&p) {
+            out.push(p);
+        }
+    }
+}
+
+pub fn is_capture(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    [".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz"]
+        .iter()
+        .any(|s| name.ends_with(s))
+}
+
+/// tshark is the reference dissector. CI installs it, so there a missing tshark is a
+/// failure; on a developer machine without it the comparison is skipped, loudly.
+pub fn tshark_available() -> bool {
+    let ok = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tshark is required in CI (apt-get install tshark)"
+        );
+        eprintln!("NOTE: tshark not installed; skipping the comparison with tshark");
+    }
+    ok
+}
+
+pub fn tshark(args: &[&str]) -> String {
+    let out = Command::new("tshark")
+        .args(args)
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark {:?} failed: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("tshark output is UTF-8")
+}
+
+/// One TCP stream as tshark's "Follow TCP stream" (raw) shows it.
+#[derive(Debug, Default)]
+pub struct Followed {
+    /// "ip:port" of node 0 (the side that sent first) and node 1.
+    pub node0: String,
+    pub node1: String,
+    pub from_node0: Vec<u8>,
+    pub from_node1: Vec<u8>,
+}
+
+pub fn tshark_follow(file: &Path, stream: usize) -> Followed {
+    let text = tshark(&[
+        "-r",
+        file.to_str().unwrap(),
+        "-q",
+        "-z",
+        &format!("follow,tcp,raw,{stream}"),
+    ]);
+    let mut f = Followed::default();
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("Node 0: ") {
+            f.node0 = n.trim().to_string();
+        } else if let Some(n) = line.strip_prefix("Node 1: ") {
+            f.node1 = n.trim().to_string();
+        } else if line.starts_with('=')
+            || line.starts_with("Follow:")
+            || line.starts_with("Filter:")
+            || line.is_empty()
+        {
+            continue;
+        } else if let Some(hex) = line.strip_prefix('\t') {
+            f.from_node1.extend(unhex(hex));
+        } else {
+            f.from_node0.extend(unhex(line));
+        }
+    }
+    f
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    let s = s.trim();
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Collects each flow's reassembled bytes per direction (tests only: unbounded).
+#[derive(Default)]
+pub struct StreamCollector {
+    pub flows: BTreeMap<u64, CollectedFlow>,
+}
+
+#[derive(Default, Debug, Clone)]
+pub struct CollectedFlow {
+    pub client: String,
+    pub server: String,
+    pub tcp: bool,
+    pub bytes: [Vec<u8>; 2],
+    pub gaps: [Vec<(u64, u64)>; 2],
+    pub first_seen: [Vec<(u64, Timestamp)>; 2],
+    pub delivered: [Vec<(u64, Timestamp)>; 2],
+    pub ended: [bool; 2],
+    pub stats: [lagtap::flow::HalfStats; 2],
+}
+
+impl FlowHandler for StreamCollector {
+    type State = CollectedFlow;
+    fn open(&mut self, meta: &FlowMeta) -> CollectedFlow {
+        CollectedFlow {
+            client: meta.client.to_string(),
+            server: meta.server.to_string(),
+            tcp: meta.transport == lagtap::flow::TransportKind::Tcp,
+            ..Default::default()
+        }
+    }
+    fn data(&mut self, st: &mut CollectedFlow, _m: &FlowMeta, dir: Dir, c: Chunk<'_>) {
+        let d = dir.index();
+        let expected = st.bytes[d].len() as u64 + st.gaps[d].iter().map(|g| g.1).sum::<u64>();
+        assert_eq!(c.offset, expected, "chunks arrive in stream order");
+        st.bytes[d].extend_from_slice(c.data);
+        st.first_seen[d].push((c.offset, c.first_seen));
+        st.delivered[d].push((c.offset, c.delivered));
+    }
+    fn gap(&mut self, st: &mut CollectedFlow, _m: &FlowMeta, dir: Dir, offset: u64, len: u64) {
+        st.gaps[dir.index()].push((offset, len));
+    }
+    fn end(&mut self, st: &mut CollectedFlow, _m: &FlowMeta, dir: Dir, _offset: u64) {
+        st.ended[dir.index()] = true;
+    }
+    fn datagram(
+        &mut self,
+        st: &mut CollectedFlow,
+        _m: &FlowMeta,
+        dir: Dir,
+        _ts: Timestamp,
+        p: &[u8],
+    ) {
+        st.bytes[dir.index()].extend_from_slice(p);
+    }
+    fn close(&mut self, mut st: CollectedFlow, meta: &FlowMeta) {
+        st.stats = meta.stats;
+        self.flows.insert(meta.id, st);
+    }
+}
