@@ -229,8 +229,8 @@ impl CaptureReader {
                 return None;
             }
             PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                let units_per_sec = match idb.ts_resolution() {
-                    Some(u) if u > 0 => u,
+                let units_per_sec = match units_per_sec(idb.if_tsresol) {
+                    Some(u) => u,
                     _ => {
                         anomalies.count("bad_if_tsresol");
                         1_000_000
@@ -285,6 +285,18 @@ impl CaptureReader {
             data,
             orig_len,
         })
+    }
+}
+
+/// `if_tsresol` to units per second. pcap-parser's own helper rejects every binary
+/// (2^-n) resolution because it range-checks the byte before masking the flag bit,
+/// so the rule (pcapng spec, section 4.2) is applied here.
+fn units_per_sec(tsresol: u8) -> Option<u64> {
+    let exp = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 != 0 {
+        (exp <= 63).then(|| 1u64 << exp)
+    } else {
+        10u64.checked_pow(exp)
     }
 }
 

@@ -343,3 +343,215 @@ impl HalfStream {
         self.ended = true;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the consumer saw: bytes with their two times, and gaps.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Data(u64, Vec<u8>, i64, i64),
+        Gap(u64, u64),
+    }
+
+    struct Harness {
+        half: HalfStream,
+        seen: Vec<Seen>,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            Harness {
+                half: HalfStream::default(),
+                seen: Vec::new(),
+            }
+        }
+        fn syn(mut self, isn: u32) -> Self {
+            self.half.syn(isn);
+            self
+        }
+        fn seg(&mut self, t: i64, seq: u32, data: &[u8]) {
+            self.seg_cut(t, seq, data, data.len() as u32);
+        }
+        fn seg_cut(&mut self, t: i64, seq: u32, data: &[u8], wire_len: u32) {
+            let seen = &mut self.seen;
+            self.half
+                .segment(Timestamp(t), seq, data, wire_len, false, &mut |ev| {
+                    seen.push(record(ev))
+                });
+        }
+        fn flush(&mut self, t: i64) {
+            let seen = &mut self.seen;
+            self.half
+                .flush(Timestamp(t), &mut |ev| seen.push(record(ev)));
+        }
+        fn stream(&self) -> Vec<u8> {
+            self.seen
+                .iter()
+                .flat_map(|s| match s {
+                    Seen::Data(_, d, _, _) => d.clone(),
+                    Seen::Gap(..) => Vec::new(),
+                })
+                .collect()
+        }
+    }
+
+    fn record(ev: StreamEvent<'_>) -> Seen {
+        match ev {
+            StreamEvent::Data(c) => {
+                Seen::Data(c.offset, c.data.to_vec(), c.first_seen.0, c.delivered.0)
+            }
+            StreamEvent::Gap { offset, len, .. } => Seen::Gap(offset, len),
+        }
+    }
+
+    #[test]
+    fn in_order_segments_are_delivered_at_once_with_equal_times() {
+        let mut h = Harness::new().syn(1000);
+        h.seg(10, 1001, b"hello ");
+        h.seg(20, 1007, b"world");
+        assert_eq!(
+            h.seen,
+            vec![
+                Seen::Data(0, b"hello ".to_vec(), 10, 10),
+                Seen::Data(6, b"world".to_vec(), 20, 20)
+            ]
+        );
+        assert_eq!(h.half.stats.bytes, 11);
+    }
+
+    #[test]
+    fn out_of_order_bytes_keep_their_first_seen_time_and_are_delivered_when_the_hole_fills() {
+        let mut h = Harness::new().syn(0);
+        h.seg(10, 6, b"world");
+        assert!(h.seen.is_empty());
+        h.seg(30, 1, b"hello");
+        assert_eq!(
+            h.seen,
+            vec![
+                Seen::Data(0, b"hello".to_vec(), 30, 30),
+                Seen::Data(5, b"world".to_vec(), 10, 30)
+            ]
+        );
+        assert_eq!(h.half.stats.out_of_order, 1);
+    }
+
+    #[test]
+    fn retransmission_of_delivered_bytes_is_counted_and_dropped() {
+        let mut h = Harness::new().syn(0);
+        h.seg(10, 1, b"abcdef");
+        h.seg(20, 1, b"abcdef");
+        h.seg(30, 4, b"defgh");
+        assert_eq!(h.stream(), b"abcdefgh");
+        assert_eq!(h.half.stats.retransmissions, 2);
+        // The new tail of the partial retransmission is first seen at 30.
+        assert_eq!(h.seen.last(), Some(&Seen::Data(6, b"gh".to_vec(), 30, 30)));
+    }
+
+    #[test]
+    fn overlapping_out_of_order_copies_keep_the_first_and_count_conflicts() {
+        let mut h = Harness::new().syn(0);
+        h.seg(10, 5, b"EFGH");
+        h.seg(20, 3, b"cdXXYYij"); // overlaps EFGH with different bytes
+        h.seg(30, 1, b"ab");
+        assert_eq!(h.stream(), b"abcdEFGHij");
+        assert_eq!(h.half.stats.conflicting_overlaps, 1);
+    }
+
+    #[test]
+    fn identical_overlap_is_a_retransmission_not_a_conflict() {
+        let mut h = Harness::new().syn(0);
+        h.seg(10, 5, b"EFGH");
+        h.seg(20, 5, b"EFGH");
+        h.seg(30, 1, b"abcd");
+        assert_eq!(h.stream(), b"abcdEFGH");
+        assert_eq!(h.half.stats.conflicting_overlaps, 0);
+        assert_eq!(h.half.stats.retransmissions, 1);
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_around_without_a_seam() {
+        let mut h = Harness::new().syn(u32::MAX - 3);
+        h.seg(1, u32::MAX - 2, b"abc"); // seq MAX-2, MAX-1, MAX
+        h.seg(2, 0, b"def"); // wrapped
+        h.seg(3, 3, b"ghi");
+        assert_eq!(h.stream(), b"abcdefghi");
+        assert_eq!(h.seen[1], Seen::Data(3, b"def".to_vec(), 2, 2));
+    }
+
+    #[test]
+    fn a_connection_whose_start_was_not_captured_starts_at_its_first_byte() {
+        let mut h = Harness::new();
+        h.seg(1, 5_000_000, b"mid");
+        h.seg(2, 5_000_003, b"dle");
+        assert_eq!(h.stream(), b"middle");
+        assert_eq!(h.seen[0], Seen::Data(0, b"mid".to_vec(), 1, 1));
+        // An earlier segment arriving late cannot be placed before offset 0.
+        h.seg(3, 4_999_990, b"0123456789");
+        assert_eq!(h.half.stats.before_start_bytes, 10);
+    }
+
+    #[test]
+    fn bytes_the_capture_missed_become_a_gap_at_flush() {
+        let mut h = Harness::new().syn(0);
+        h.seg(1, 1, b"aaaa");
+        h.seg(2, 9, b"cccc"); // 4 bytes at offset 4 never captured
+        h.flush(3);
+        assert_eq!(
+            h.seen,
+            vec![
+                Seen::Data(0, b"aaaa".to_vec(), 1, 1),
+                Seen::Gap(4, 4),
+                Seen::Data(8, b"cccc".to_vec(), 2, 3),
+            ]
+        );
+        assert_eq!((h.half.stats.gaps, h.half.stats.gap_bytes), (1, 4));
+    }
+
+    #[test]
+    fn snaplen_cut_tail_is_reported_as_a_gap_and_the_stream_continues() {
+        let mut h = Harness::new().syn(0);
+        h.seg_cut(1, 1, b"head", 10); // 6 bytes cut by snaplen
+        h.seg(2, 11, b"next");
+        assert_eq!(
+            h.seen,
+            vec![
+                Seen::Data(0, b"head".to_vec(), 1, 1),
+                Seen::Gap(4, 6),
+                Seen::Data(10, b"next".to_vec(), 2, 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn out_of_order_buffer_is_bounded_and_overflow_declares_the_hole_a_gap() {
+        let mut h = Harness::new().syn(0);
+        let seg = vec![7u8; 60_000];
+        // Offset 0..1000 is never seen; everything after it is.
+        let mut seq = 1001u32;
+        let total = MAX_PENDING_BYTES + 2 * seg.len();
+        let mut sent = 0;
+        while sent < total {
+            h.seg(1, seq, &seg);
+            seq = seq.wrapping_add(seg.len() as u32);
+            sent += seg.len();
+        }
+        assert!(h.half.pending_bytes <= MAX_PENDING_BYTES);
+        assert_eq!(h.seen[0], Seen::Gap(0, 1000));
+        assert_eq!(h.half.stats.bytes as usize, sent);
+    }
+
+    #[test]
+    fn fin_ends_the_stream_once_every_byte_before_it_arrived() {
+        let mut h = Harness::new().syn(0);
+        let seen = &mut h.seen;
+        h.half.segment(Timestamp(2), 4, b"def", 3, true, &mut |ev| {
+            seen.push(record(ev))
+        });
+        assert!(!h.half.ended());
+        h.seg(3, 1, b"abc");
+        assert!(h.half.ended());
+        assert_eq!(h.stream(), b"abcdef");
+    }
+}

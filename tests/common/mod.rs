@@ -2,6 +2,8 @@
 //! collecting lagtap's reassembled streams, finding the bundled captures.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod write;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
