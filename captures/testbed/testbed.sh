@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# lagtap testbed in a box: brings up a Twitch-like platform on this machine (one
+# network namespace per host, real nginx-rtmp / ffmpeg / IRC server / chronyd),
+# runs a scenario, captures on every host and writes the ground truth (truth.json)
+# that the hosts' own programs logged. See docs/testbed.md.
+#
+#   captures/testbed/testbed.sh SCENARIO OUTDIR [options]
+#
+# Scenarios: basic, skew, switch, uplink, bitrates. Needs root.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+usage() {
+    cat <<EOF
+usage: $0 SCENARIO OUTDIR [options]
+
+scenarios:
+  basic     1 broadcaster, desktop (K=3) and mobile (K=6) viewers, chat, NTP;
+            captures: server/broadcaster tcpdump on eth0, desktop tcpdump -i any
+            (LINUX_SLL2), mobile dumpcap (pcapng)
+  skew      basic with one viewer; capture clocks shifted afterwards by editcap -t
+  switch    2 broadcasters, a viewer switching between their channels
+  uplink    OBS-like broadcaster at 4000 kb/s, its uplink shaped by tc tbf:
+            none, 4000, 2000, 1000, 512 kb/s, none
+  bitrates  one broadcaster streaming 800, 1600, 2400 kb/s one after another,
+            a viewer following it
+
+options:
+  --duration S     seconds of traffic (scenario default otherwise)
+  --step S         uplink: seconds per tbf step (default 10)
+  --capture LIST   comma-separated hosts to capture (default: all)
+  --size WxH       video size (default 320x180; uplink 480x270)
+  --mode M         broadcaster behaviour: ffmpeg (blocks) or obs (drops frames)
+  -h, --help
+EOF
+}
+
+# ---------------------------------------------------------------- arguments
+[[ ${1:-} == -h || ${1:-} == --help ]] && { usage; exit 0; }
+(($# >= 2)) || { usage >&2; exit 2; }
+COMMAND_LINE="$0 $*"
+SCENARIO=$1
+OUTDIR=$2
+shift 2
+DURATION="" STEP=10 CAPTURE_LIST=all SIZE="" MODE=""
+while (($#)); do
+    case $1 in
+        --duration) DURATION=$2; shift 2 ;;
+        --step) STEP=$2; shift 2 ;;
+        --capture) CAPTURE_LIST=$2; shift 2 ;;
+        --size) SIZE=$2; shift 2 ;;
+        --mode) MODE=$2; shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+case $SCENARIO in
+    basic | skew | switch | uplink | bitrates) ;;
+    *) echo "unknown scenario: $SCENARIO" >&2; usage >&2; exit 2 ;;
+esac
+
+# ---------------------------------------------------------------- prerequisites
+check_prereqs() {
+    local missing=() pkgs=() entry cmd pkg
+    for entry in ip:iproute2 tc:iproute2 ss:iproute2 nginx:nginx ffmpeg:ffmpeg \
+        chronyd:chrony ntpdig:ntpsec-ntpdig tcpdump:tcpdump dumpcap:tshark \
+        editcap:tshark tshark:tshark python3:python3; do
+        cmd=${entry%%:*} pkg=${entry#*:}
+        if ! command -v "$cmd" >/dev/null; then
+            missing+=("$cmd")
+            pkgs+=("$pkg")
+        fi
+    done
+    if [[ ! -e /usr/lib/nginx/modules/ngx_rtmp_module.so ]]; then
+        missing+=("ngx_rtmp_module.so")
+        pkgs+=(libnginx-mod-rtmp)
+    fi
+    if ! command -v inspircd >/dev/null && ! command -v ngircd >/dev/null; then
+        missing+=("inspircd or ngircd")
+        pkgs+=(inspircd)
+    fi
+    if ((${#missing[@]})); then
+        echo "missing: ${missing[*]}" >&2
+        echo "install with: apt-get install -y $(printf '%s\n' "${pkgs[@]}" | sort -u | tr '\n' ' ')" >&2
+        exit 3
+    fi
+    if ((EUID != 0)); then
+        echo "needs root (network namespaces, tc, captures)" >&2
+        exit 3
+    fi
+}
+check_prereqs
+
+# ---------------------------------------------------------------- run state
+NS_PREFIX="lt-$$"
+SUBNET_PREFIX=10.77.0
+SERVER_HOST=server
+SERVER_ADDR=$SUBNET_PREFIX.1
+IRC_CHANNEL="#lagtap"
+LOW_KBPS=120  # video bitrate of the small scenarios (keeps the sample captures lean)
+mkdir -p "$OUTDIR"
+OUTDIR=$(cd "$OUTDIR" && pwd)
+LOG_DIR=$OUTDIR/logs
+RUN_DIR=$(mktemp -d /tmp/lagtap-testbed.XXXXXX)
+mkdir -p "$LOG_DIR" "$RUN_DIR/conf"
+rm -f "$LOG_DIR"/*.jsonl "$LOG_DIR"/*.log "$OUTDIR"/*.pcap "$OUTDIR"/*.pcapng "$OUTDIR/truth.json"
+TESTBED_LOG=$LOG_DIR/testbed.jsonl
+
+# shellcheck source=netns.sh
+source "$HERE/netns.sh"
+# shellcheck source=services.sh
+source "$HERE/services.sh"
+
+declare -A HOST_ADDR=() CAPTURE_PID=()
+HOSTS=()
+CLIENT_PIDS=()
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if ((${#CLIENT_PIDS[@]})); then stop_pids TERM "${CLIENT_PIDS[@]}"; fi
+    if ((${#CAPTURE_PID[@]})); then stop_pids INT "${CAPTURE_PID[@]}"; fi
+    stop_server_services
+    net_cleanup
+    rm -rf "$RUN_DIR"
+    if ((rc != 0)); then echo "testbed: failed (exit $rc); logs in $LOG_DIR" >&2; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say() { printf '[testbed %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+now_ns() { date +%s%N; }
+
+# tb_event JSON-OBJECT-BODY: one line of the run's own log (strings we control, no
+# escaping needed), read back by make_truth.py.
+tb_event() { printf '{%s}\n' "$1" >>"$TESTBED_LOG"; }
+
+# ---------------------------------------------------------------- hosts and captures
+# add_host NAME ROLE OCTET CAPTURE: CAPTURE is eth0 (tcpdump, pcap), any (tcpdump -i
+# any, LINUX_SLL2 pcap) or dumpcap (pcapng); --capture may turn it off.
+add_host() {
+    local name=$1 role=$2 octet=$3 capture=$4
+    net_add_host "$name" "$octet"
+    HOSTS+=("$name")
+    HOST_ADDR[$name]=$SUBNET_PREFIX.$octet
+    if [[ $CAPTURE_LIST != all && ",$CAPTURE_LIST," != *",$name,"* ]]; then
+        capture=none
+    fi
+    local file="" link="" tool=""
+    case $capture in
+        eth0) file=$name.pcap link=EN10MB tool="tcpdump -i eth0" ;;
+        any) file=$name.pcap link=LINUX_SLL2 tool="tcpdump -i any" ;;
+        dumpcap) file=$name.pcapng link=EN10MB tool="dumpcap -i eth0" ;;
+        none) ;;
+    esac
+    tb_event "\"event\":\"host\",\"name\":\"$name\",\"role\":\"$role\",\"address\":\"${HOST_ADDR[$name]}\",\"capture\":\"$file\",\"link_type\":\"$link\",\"capture_tool\":\"$tool\""
+    [[ $capture == none ]] && return 0
+    case $capture in
+        eth0) bg_in_host "$name" "capture-$name" tcpdump -n -i eth0 -s 0 -Z root \
+            --time-stamp-precision=nano -w "$OUTDIR/$file" ;;
+        any) bg_in_host "$name" "capture-$name" tcpdump -n -i any -y LINUX_SLL2 -s 0 -Z root \
+            --time-stamp-precision=nano -w "$OUTDIR/$file" ;;
+        dumpcap) bg_in_host "$name" "capture-$name" dumpcap -i eth0 -s 0 -w "$OUTDIR/$file" ;;
+    esac
+    CAPTURE_PID[$name]=$LAST_PID
+
+    for _ in $(seq 50); do
+        grep -qiE "listening on|capturing on" "$LOG_DIR/capture-$name.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "capture on $name did not start:" >&2
+    cat "$LOG_DIR/capture-$name.log" >&2
+    return 1
+}
+
+# ---------------------------------------------------------------- clients
+py_in_host() {  # py_in_host HOST LOGNAME SCRIPT ARGS...
+    local host=$1 logname=$2 script=$3
+    shift 3
+    bg_in_host "$host" "$logname" env LAGTAP_HOST="$host" PYTHONUNBUFFERED=1 \
+        python3 "$HERE/$script" "$@"
+    CLIENT_PIDS+=("$LAST_PID")
+}
+
+run_ntp() {  # run_ntp HOST SECONDS
+    py_in_host "$1" "$1.ntp" ntp_poll.py --server "$SERVER_ADDR" --duration "$2" \
+        --log "$LOG_DIR/$1.ntp.jsonl"
+}
+
+run_chat() {  # run_chat HOST SECONDS
+    py_in_host "$1" "$1.chat" irc_chat.py --server "$SERVER_ADDR" --nick "$1" \
+        --channel "$IRC_CHANNEL" --duration "$2" --log "$LOG_DIR/$1.chat.jsonl"
+}
+
+run_broadcaster() {  # run_broadcaster HOST STREAM KBPS SECONDS [LOGSUFFIX]
+    local tag=$1.broadcaster${5:+-$5}
+    py_in_host "$1" "$tag" broadcaster.py --url "rtmp://$SERVER_ADDR/live/$2" \
+        --bitrate "$3" --duration "$4" --size "${SIZE:-320x180}" --mode "${MODE:-ffmpeg}" \
+        --log "$LOG_DIR/$tag.jsonl"
+}
+
+run_viewer() {  # run_viewer HOST CHANNELS PROFILE SECONDS [SWITCH_EVERY]
+    py_in_host "$1" "$1.viewer" hls_viewer.py --server "$SERVER_ADDR" --channels "$2" \
+        --profile "$3" --duration "$4" --switch-every "${5:-0}" --log "$LOG_DIR/$1.viewer.jsonl"
+}
+
+# run_viewer_later DELAY ARGS...: run_viewer ARGS after DELAY seconds, without
+# holding up the caller.
+run_viewer_later() {
+    local delay=$1
+    shift
+    (
+        sleep "$delay"
+        run_viewer "$@"
+        wait "$LAST_PID"
+    ) &
+    CLIENT_PIDS+=("$!")
+}
+
+# Every non-server host polls NTP and chats for the whole run.
+run_ntp_and_chat() {  # run_ntp_and_chat SECONDS
+    local h
+    for h in "${HOSTS[@]}"; do
+        [[ $h == "$SERVER_HOST" ]] && continue
+        run_ntp "$h" "$1"
+        run_chat "$h" "$1"
+    done
+}
+
+# Wait for the clients to finish on their own (they all have deadlines); after
+# LIMIT more seconds stop whatever is left.
+wait_clients() {
+    local limit=$1 end pid alive
+    end=$(($(date +%s) + limit))
+    while (($(date +%s) < end)); do
+        alive=0
+        for pid in "${CLIENT_PIDS[@]}"; do
+            kill -0 "$pid" 2>/dev/null && alive=1
+        done
+        ((alive)) || break
+        sleep 0.5
+    done
+    stop_pids TERM "${CLIENT_PIDS[@]}"
+    CLIENT_PIDS=()
+}
+
+# ---------------------------------------------------------------- tc tbf
+# set_uplink HOST KBPS|none: shape HOST's egress (its eth0) with a token bucket.
+set_uplink() {
+    local host=$1 rate=$2 t
+    t=$(now_ns)
+    if [[ $rate == none ]]; then
+        in_host "$host" tc qdisc del dev eth0 root 2>/dev/null || true
+        tb_event "\"event\":\"tbf\",\"host\":\"$host\",\"iface\":\"eth0\",\"rate_kbps\":null,\"t_ns\":$t,\"tc\":\"(no qdisc)\""
+    else
+        # burst: 10 ms of tokens but at least 3 full packets; queue: 200 ms at rate.
+        local burst=$((rate * 10 / 8)) latency=200ms
+        ((burst < 4500)) && burst=4500
+        in_host "$host" tc qdisc replace dev eth0 root tbf rate "${rate}kbit" \
+            burst "$burst" latency "$latency"
+        tb_event "\"event\":\"tbf\",\"host\":\"$host\",\"iface\":\"eth0\",\"rate_kbps\":$rate,\"t_ns\":$t,\"tc\":\"tbf rate ${rate}kbit burst $burst latency $latency\""
+    fi
+}
+
+# ---------------------------------------------------------------- scenarios
+start_platform() {
+    tb_event "\"event\":\"run\",\"scenario\":\"$SCENARIO\",\"t_ns\":$(now_ns),\"ns_prefix\":\"$NS_PREFIX\",\"subnet\":\"$SUBNET_PREFIX.0/24\",\"server_addr\":\"$SERVER_ADDR\",\"irc_channel\":\"$IRC_CHANNEL\",\"command\":\"$COMMAND_LINE\""
+    say "starting server software"
+    start_server_services
+    tb_event "\"event\":\"irc_server\",\"name\":\"$IRC_SERVER\""
+}
+
+scenario_basic() {
+    local d=${DURATION:-64} delay=28
+    add_host "$SERVER_HOST" server 1 eth0
+    add_host broadcaster broadcaster 11 eth0
+    add_host desktop viewer 21 any
+    add_host mobile viewer 22 dumpcap
+    start_platform
+    run_ntp_and_chat "$d"
+    run_broadcaster broadcaster lagtap "$LOW_KBPS" "$d"
+    say "broadcasting; viewers join in $delay s"
+    sleep "$delay"
+    run_viewer desktop lagtap desktop $((d - delay))
+    run_viewer mobile lagtap mobile $((d - delay))
+    wait_clients $((d - delay + 30))
+}
+
+scenario_skew() {
+    local d=${DURATION:-60} delay=16
+    add_host "$SERVER_HOST" server 1 eth0
+    add_host broadcaster broadcaster 11 eth0
+    add_host viewer viewer 21 eth0
+    start_platform
+    run_ntp_and_chat "$d"
+    run_broadcaster broadcaster lagtap "$LOW_KBPS" "$d"
+    sleep "$delay"
+    run_viewer viewer lagtap desktop $((d - delay))
+    wait_clients $((d - delay + 30))
+}
+
+# After the run: shift capture clocks by known offsets (capture time = true time +
+# offset), as if those hosts' clocks were off.
+apply_skew() {
+    local spec host off file
+    for spec in broadcaster:+0.250 viewer:-0.180; do
+        host=${spec%%:*} off=${spec#*:}
+        for file in "$OUTDIR/$host.pcap" "$OUTDIR/$host.pcapng"; do
+            [[ -e $file ]] || continue
+            editcap -t "$off" "$file" "$file.tmp"
+            mv "$file.tmp" "$file"
+            tb_event "\"event\":\"clock_offset\",\"host\":\"$host\",\"offset_s\":${off#+},\"applied_with\":\"editcap -t $off\""
+        done
+    done
+}
+
+scenario_switch() {
+    local d=${DURATION:-75} delay=14 every=12
+    add_host "$SERVER_HOST" server 1 eth0
+    add_host broadcaster1 broadcaster 11 eth0
+    add_host broadcaster2 broadcaster 12 eth0
+    add_host switcher viewer 21 eth0
+    start_platform
+    run_ntp_and_chat "$d"
+    run_broadcaster broadcaster1 alpha "$LOW_KBPS" "$d"
+    run_broadcaster broadcaster2 bravo "$LOW_KBPS" "$d"
+    sleep "$delay"
+    run_viewer switcher alpha,bravo desktop $((d - delay)) "$every"
+    wait_clients $((d - delay + 30))
+}
+
+scenario_uplink() {
+    local steps=(none 4000 2000 1000 512 none) delay=12 d rate
+    d=$((${#steps[@]} * STEP))
+    [[ -n $DURATION ]] && d=$DURATION
+    SIZE=${SIZE:-480x270} MODE=${MODE:-obs}
+    add_host "$SERVER_HOST" server 1 eth0
+    add_host broadcaster broadcaster 11 eth0
+    add_host viewer viewer 21 eth0
+    # A modest socket send buffer (as OBS keeps) so a slow uplink backs up into the
+    # broadcaster's own queue within seconds instead of into megabytes of kernel buffer.
+    in_host broadcaster sysctl -qw net.ipv4.tcp_wmem="4096 16384 262144"
+    start_platform
+    run_ntp_and_chat $((d + 10))
+    run_broadcaster broadcaster lagtap 4000 "$d"
+    run_viewer_later "$delay" viewer lagtap desktop $((d - delay + 10))
+    say "uplink steps of $STEP s: ${steps[*]}"
+    for rate in "${steps[@]}"; do
+        set_uplink broadcaster "$rate"
+        sleep "$STEP"
+    done
+    wait_clients 40
+}
+
+scenario_bitrates() {
+    local phase=${DURATION:-45} rates=(800 1600 2400) delay=12 r
+    phase=$((phase / 3))
+    add_host "$SERVER_HOST" server 1 eth0
+    add_host broadcaster broadcaster 11 eth0
+    add_host viewer viewer 21 eth0
+    start_platform
+    run_ntp_and_chat $((3 * phase + delay))
+    run_viewer_later "$delay" viewer rate800,rate1600,rate2400 desktop $((3 * phase)) "$phase"
+    for r in "${rates[@]}"; do
+        say "broadcasting at $r kb/s for $phase s"
+        run_broadcaster broadcaster "rate$r" "$r" "$phase" "$r"
+        wait "$LAST_PID" || true
+    done
+    wait_clients $((delay + 30))
+}
+
+say "scenario $SCENARIO -> $OUTDIR (namespaces $NS_PREFIX-*)"
+net_create_switch
+"scenario_$SCENARIO"
+
+say "stopping captures"
+sleep 1
+for h in "${!CAPTURE_PID[@]}"; do stop_pids INT "${CAPTURE_PID[$h]}"; done
+CAPTURE_PID=()
+chmod a+r "$OUTDIR"/*.pcap* 2>/dev/null || true  # dumpcap writes 0600
+stop_server_services
+[[ $SCENARIO == skew ]] && apply_skew
+tb_event "\"event\":\"end\",\"t_ns\":$(now_ns)"
+say "writing truth.json"
+python3 "$HERE/make_truth.py" "$OUTDIR"
+say "done: $OUTDIR"
