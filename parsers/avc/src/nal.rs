@@ -1,0 +1,275 @@
+//! NAL unit iteration over the two framings a coded picture travels in.
+//!
+//! * **AVCC** (ISO/IEC 14496-15, used by FLV/RTMP and MP4): every NAL unit is
+//!   preceded by a big-endian length of `length_size` bytes (1, 2 or 4; the
+//!   decoder configuration record says which).
+//! * **Annex-B** (ITU-T H.264 Annex B, used by MPEG-TS/HLS): NAL units are
+//!   separated by start codes `00 00 01` or `00 00 00 01`.
+//!
+//! Both iterators borrow their input and never allocate. They stop at the first
+//! framing error instead of guessing; [`AvccIter::is_truncated`] says whether
+//! that happened, so callers can count it.
+
+/// One NAL unit: header byte(s) and payload, still with emulation-prevention bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Nal<'a>(pub &'a [u8]);
+
+impl<'a> Nal<'a> {
+    /// The bytes of the NAL unit (header included, emulation prevention not removed).
+    pub fn bytes(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// H.264 `nal_unit_type` (low 5 bits of the first byte); `None` for an empty NAL.
+    pub fn h264_type(&self) -> Option<u8> {
+        self.0.first().map(|b| b & 0x1f)
+    }
+
+    /// HEVC `nal_unit_type` (bits 1..7 of the first byte); `None` for an empty NAL.
+    pub fn hevc_type(&self) -> Option<u8> {
+        self.0.first().map(|b| (b >> 1) & 0x3f)
+    }
+
+    /// The NAL unit type for `codec`.
+    pub fn nal_type(&self, codec: crate::Codec) -> Option<u8> {
+        match codec {
+            crate::Codec::H264 => self.h264_type(),
+            crate::Codec::Hevc => self.hevc_type(),
+        }
+    }
+
+    /// Whether this NAL unit carries slice data of a coded picture (see
+    /// [`crate::is_slice`]).
+    pub fn is_slice(&self, codec: crate::Codec) -> bool {
+        self.nal_type(codec)
+            .is_some_and(|t| crate::is_slice(codec, t))
+    }
+}
+
+impl std::fmt::Debug for Nal<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Nal(len={}, first={:02x?})",
+            self.0.len(),
+            self.0.first()
+        )
+    }
+}
+
+/// Iterate over the NAL units of an AVCC buffer (length-prefixed).
+///
+/// `length_size` must be 1..=4; any other value yields nothing and reports truncation.
+/// Zero-length NAL units are skipped.
+pub fn iter_avcc(data: &[u8], length_size: u8) -> AvccIter<'_> {
+    AvccIter {
+        rest: data,
+        length_size: length_size as usize,
+        truncated: !(1..=4).contains(&length_size),
+    }
+}
+
+/// Iterator returned by [`iter_avcc`].
+#[derive(Clone, Debug)]
+pub struct AvccIter<'a> {
+    rest: &'a [u8],
+    length_size: usize,
+    truncated: bool,
+}
+
+impl AvccIter<'_> {
+    /// True once the iterator met a length prefix that runs past the end of the data
+    /// (or the length size was invalid). Meaningful after the iterator is exhausted.
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+}
+
+impl<'a> Iterator for AvccIter<'a> {
+    type Item = Nal<'a>;
+
+    fn next(&mut self) -> Option<Nal<'a>> {
+        if self.truncated {
+            return None;
+        }
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            if self.rest.len() < self.length_size {
+                self.truncated = true;
+                return None;
+            }
+            let (prefix, tail) = self.rest.split_at(self.length_size);
+            let len = prefix
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | b as usize);
+            if len > tail.len() {
+                self.truncated = true;
+                self.rest = &[];
+                return None;
+            }
+            let (nal, tail) = tail.split_at(len);
+            self.rest = tail;
+            if !nal.is_empty() {
+                return Some(Nal(nal));
+            }
+        }
+    }
+}
+
+/// Iterate over the NAL units of an Annex-B byte stream (start-code delimited).
+///
+/// Bytes before the first start code are ignored. Trailing zero bytes of each NAL
+/// unit are dropped: they are `trailing_zero_8bits` or the first byte of a 4-byte
+/// start code, never part of the NAL unit (a NAL unit cannot end in `00`).
+pub fn iter_annexb(data: &[u8]) -> AnnexBIter<'_> {
+    let rest = match find_start_code(data) {
+        Some((_, after)) => &data[after..],
+        None => &[],
+    };
+    AnnexBIter { rest }
+}
+
+/// Iterator returned by [`iter_annexb`].
+#[derive(Clone, Debug)]
+pub struct AnnexBIter<'a> {
+    /// Bytes right after a start code.
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for AnnexBIter<'a> {
+    type Item = Nal<'a>;
+
+    fn next(&mut self) -> Option<Nal<'a>> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let (nal, next) = match find_start_code(self.rest) {
+                Some((at, after)) => (&self.rest[..at], &self.rest[after..]),
+                None => (self.rest, &[][..]),
+            };
+            self.rest = next;
+            let nal = trim_trailing_zeros(nal);
+            if !nal.is_empty() {
+                return Some(Nal(nal));
+            }
+        }
+    }
+}
+
+pub(crate) fn trim_trailing_zeros(mut nal: &[u8]) -> &[u8] {
+    while let [head @ .., 0] = nal {
+        nal = head;
+    }
+    nal
+}
+
+/// Find the first `00 00 01`; returns (index of its first zero, index after the `01`).
+/// Searching for the rare `01` byte with `memchr` (SIMD) keeps this fast on large
+/// slices, where a byte-by-byte state machine would dominate the cost.
+fn find_start_code(data: &[u8]) -> Option<(usize, usize)> {
+    let mut from = 2;
+    while from < data.len() {
+        let i = from + memchr::memchr(1, &data[from..])?;
+        if data[i - 1] == 0 && data[i - 2] == 0 {
+            return Some((i - 2, i + 1));
+        }
+        from = i + 1;
+    }
+    None
+}
+
+/// Feed the RBSP of `nal` (emulation-prevention bytes `03` after `00 00` removed) to
+/// `sink` as a sequence of contiguous slices, without allocating.
+///
+/// `00 00 03` is recognised on the raw bytes: the byte before an emulation-prevention
+/// byte is never a `03`, so checking the two raw bytes before each `03` gives the
+/// same result as the standard's byte-by-byte zero counter, and finding the `03`s
+/// with `memchr` keeps this at memory speed.
+pub fn for_each_rbsp_run(nal: &[u8], mut sink: impl FnMut(&[u8])) {
+    let mut start = 0;
+    let mut from = 2;
+    while from < nal.len() {
+        let Some(rel) = memchr::memchr(3, &nal[from..]) else {
+            break;
+        };
+        let i = from + rel;
+        if nal[i - 1] == 0 && nal[i - 2] == 0 {
+            if i > start {
+                sink(&nal[start..i]);
+            }
+            start = i + 1;
+            from = i + 3;
+        } else {
+            from = i + 1;
+        }
+    }
+    if start < nal.len() {
+        sink(&nal[start..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rbsp(nal: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for_each_rbsp_run(nal, |s| out.extend_from_slice(s));
+        out
+    }
+
+    #[test]
+    fn avcc_iteration_yields_each_length_prefixed_nal() {
+        let data = [0, 0, 0, 2, 0x09, 0xf0, 0, 0, 0, 3, 0x65, 1, 2];
+        let nals: Vec<_> = iter_avcc(&data, 4).map(|n| n.0.to_vec()).collect();
+        assert_eq!(nals, vec![vec![0x09, 0xf0], vec![0x65, 1, 2]]);
+    }
+
+    #[test]
+    fn avcc_iteration_stops_and_reports_a_length_running_past_the_end() {
+        let data = [0, 2, 0x09, 0xf0, 0, 9, 0x65];
+        let mut it = iter_avcc(&data, 2);
+        assert_eq!(it.next(), Some(Nal(&[0x09, 0xf0])));
+        assert_eq!(it.next(), None);
+        assert!(it.is_truncated());
+    }
+
+    #[test]
+    fn avcc_iteration_rejects_a_length_size_of_zero_or_five() {
+        assert!(iter_avcc(&[1, 2, 3], 0).next().is_none());
+        assert!(iter_avcc(&[1, 2, 3], 5).is_truncated());
+    }
+
+    #[test]
+    fn annexb_iteration_handles_three_and_four_byte_start_codes() {
+        let data = [
+            0xff, 0, 0, 0, 1, 0x09, 0xf0, 0, 0, 1, 0x65, 1, 2, 0, 0, 0, 1, 0x41, 7, 0,
+        ];
+        let nals: Vec<_> = iter_annexb(&data).map(|n| n.0.to_vec()).collect();
+        assert_eq!(
+            nals,
+            vec![vec![0x09, 0xf0], vec![0x65, 1, 2], vec![0x41, 7]]
+        );
+    }
+
+    #[test]
+    fn annexb_iteration_of_data_without_start_code_is_empty() {
+        assert_eq!(iter_annexb(&[0x65, 0, 0, 2, 0]).count(), 0);
+        assert_eq!(iter_annexb(&[]).count(), 0);
+        assert_eq!(iter_annexb(&[0, 0, 1]).count(), 0);
+    }
+
+    #[test]
+    fn rbsp_drops_emulation_prevention_bytes_only_after_two_zeros() {
+        assert_eq!(
+            rbsp(&[0x65, 0, 0, 3, 1, 0, 0, 3, 0, 0, 3]),
+            [0x65, 0, 0, 1, 0, 0, 0, 0]
+        );
+        assert_eq!(rbsp(&[0x65, 0, 3, 3, 0, 0, 3, 3]), [0x65, 0, 3, 3, 0, 0, 3]);
+        assert_eq!(rbsp(&[3, 0, 0]), [3, 0, 0]);
+        assert_eq!(rbsp(&[]), [0u8; 0]);
+    }
+}

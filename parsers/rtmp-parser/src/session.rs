@@ -1,0 +1,859 @@
+//! The streaming state of one RTMP connection: a handshake tracker and a chunk
+//! decoder per direction.
+//!
+//! Each direction has its own chunk size and its own table of chunk streams, because
+//! RTMP chunking is negotiated per sender: a Set Chunk Size sent by the client
+//! changes how the *client's* later chunks are cut, and a passive observer has to
+//! apply it inside that direction's decoder, at the exact byte where the message
+//! ends.
+//!
+//! Stages of a direction: `Handshake` (C0/C1/C2 or S0/S1/S2, fixed sizes) →
+//! `Chunks` (header → payload → header ...) → `Dead` once it cannot decode safely.
+//! A gap moves `Chunks` to `Resync`, which looks for a position where decoding can
+//! restart without guessing (see [`DirDecoder::validate_candidate`]).
+
+use crate::flv::{decode_audio, decode_video, VideoPacket};
+use crate::message::{decode_command, decode_control, Direction, Message, MessageType, Payload};
+use crate::parser::{chunk_header, RawHeader, EXTENDED, HANDSHAKE_LEN};
+use crate::{
+    Anomalies, DEFAULT_CHUNK_SIZE, MAX_BUFFERED_PER_DIRECTION, MAX_CHUNK_SIZE, MAX_CHUNK_STREAMS,
+    MAX_MESSAGE_LEN, RESYNC_LOOKAHEAD, RESYNC_MAX_TIMESTAMP_JUMP, RESYNC_SCAN_LIMIT,
+};
+
+/// Bytes kept of payloads that are decoded from their first bytes only (audio,
+/// unknown types).
+const KEEP_PREFIX: usize = 16;
+
+/// A part of the handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HandshakePart {
+    C0,
+    C1,
+    C2,
+    S0,
+    S1,
+    S2,
+}
+
+/// One handshake part seen on the wire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handshake {
+    pub direction: Direction,
+    pub part: HandshakePart,
+    /// The version byte, for C0/S0 (3 = plain RTMP, 6/8 = RTMPE).
+    pub version: Option<u8>,
+    pub start: u64,
+    pub end: u64,
+}
+
+/// What the session reports, in stream order per direction.
+// Handshake events are six per connection, messages the bulk: boxing the large
+// variant would allocate once per message to save memory on six events.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Handshake(Handshake),
+    Message(Message),
+}
+
+/// An RTMP connection observed passively: feed it both directions' in-order bytes.
+#[derive(Debug)]
+pub struct Session {
+    dirs: [DirDecoder; 2],
+    events: Vec<Event>,
+    anomalies: Anomalies,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Session {
+    /// A session that sees the connection from its first byte (the handshake).
+    pub fn new() -> Session {
+        Session {
+            dirs: [
+                DirDecoder::new(Direction::ClientToServer),
+                DirDecoder::new(Direction::ServerToClient),
+            ],
+            events: Vec::new(),
+            anomalies: Anomalies::default(),
+        }
+    }
+
+    /// A session for a connection whose start the capture missed. RTMP cannot be
+    /// decoded safely without the chunk stream headers and chunk size negotiated
+    /// earlier, so both directions are given up (counted as
+    /// `rtmp.mid_connection_start`) and their bytes consumed.
+    pub fn new_mid_connection() -> Session {
+        let mut s = Session::new();
+        for d in &mut s.dirs {
+            d.give_up(&mut s.anomalies, "rtmp.mid_connection_start");
+        }
+        s
+    }
+
+    /// Feed in-order bytes of `dir`; `offset` is the stream offset of `input[0]`.
+    /// Returns how many bytes were consumed; pass the unconsumed tail again, with
+    /// more bytes appended, on the next call. The unconsumed tail is at most one
+    /// chunk header (18 bytes) plus 4 bytes, a handshake part (1536), or during
+    /// resync at most [`RESYNC_LOOKAHEAD`] bytes.
+    pub fn feed(&mut self, dir: Direction, offset: u64, input: &[u8]) -> usize {
+        let d = &mut self.dirs[dir.index()];
+        let mut skip = 0usize;
+        match d.next_offset {
+            Some(expected) if offset > expected => {
+                self.anomalies.bump("rtmp.offset_jump");
+                d.gap(expected, offset - expected, &mut self.anomalies);
+            }
+            Some(expected) if offset < expected => {
+                // The caller re-fed bytes we already consumed: skip them.
+                self.anomalies.bump("rtmp.offset_overlap");
+                let over = expected - offset;
+                if over >= input.len() as u64 {
+                    return input.len();
+                }
+                skip = over as usize;
+            }
+            _ => {}
+        }
+        let base = offset + skip as u64;
+        let used = d.run(base, &input[skip..], &mut self.events, &mut self.anomalies);
+        d.next_offset = Some(base + used as u64);
+        skip + used
+    }
+
+    /// The capture missed `len` bytes of `dir` starting at `offset`.
+    pub fn gap(&mut self, dir: Direction, offset: u64, len: u64) {
+        let d = &mut self.dirs[dir.index()];
+        d.gap(offset, len, &mut self.anomalies);
+        d.next_offset = Some(offset + len);
+    }
+
+    /// The direction ended. Messages still incomplete are counted
+    /// (`rtmp.message_truncated_at_end`) and dropped.
+    pub fn end(&mut self, dir: Direction, offset: u64) {
+        let d = &mut self.dirs[dir.index()];
+        d.end(offset, &mut self.anomalies);
+    }
+
+    /// Events decoded so far, in order of completion.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Event> {
+        self.events.drain(..)
+    }
+
+    /// Only the messages among the events decoded so far (handshake parts dropped).
+    pub fn drain_messages(&mut self) -> impl Iterator<Item = Message> + '_ {
+        self.events.drain(..).filter_map(|e| match e {
+            Event::Message(m) => Some(m),
+            Event::Handshake(_) => None,
+        })
+    }
+
+    /// Anomalies counted so far, by reason.
+    pub fn anomalies(&self) -> &[(&'static str, u64)] {
+        self.anomalies.as_slice()
+    }
+
+    /// Whether `dir` was given up (it will consume and ignore all further bytes).
+    pub fn is_given_up(&self, dir: Direction) -> bool {
+        matches!(self.dirs[dir.index()].state, State::Dead)
+    }
+
+    /// The chunk size currently in force for `dir` (what its sender announced).
+    pub fn chunk_size(&self, dir: Direction) -> u32 {
+        self.dirs[dir.index()].chunk_size
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    Handshake {
+        /// 0: C0/S0, 1: C1/S1, 2: C2/S2.
+        part: u8,
+        remaining: usize,
+        start: u64,
+        /// Part of this part fell into a gap: do not report it.
+        lost: bool,
+    },
+    Chunks,
+    Resync {
+        scanned: u64,
+    },
+    Dead,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Stage {
+    Header,
+    Payload { idx: usize, remaining: u32 },
+}
+
+#[derive(Debug)]
+struct Partial {
+    start: u64,
+    received: u32,
+    timestamp: Option<u32>,
+}
+
+/// Per chunk stream: the previous header (types 1–3 inherit from it) and the
+/// message being reassembled.
+#[derive(Debug)]
+struct ChunkStream {
+    csid: u32,
+    timestamp: u32,
+    /// The last timestamp / delta field (extended applied). A type-3 chunk that
+    /// starts a new message adds it again, as ffmpeg and nginx-rtmp do (after a
+    /// type-0 header that is the absolute timestamp).
+    ts_field: u32,
+    length: u32,
+    type_id: u8,
+    msid: u32,
+    /// The last type 0–2 header had the `0xFFFFFF` marker: type-3 chunks may
+    /// carry (should, by the 2012 spec) the extended timestamp again.
+    ext: bool,
+    ext_value: u32,
+    /// Length, type and stream id are valid (false after a gap until a type 0/1).
+    length_known: bool,
+    /// The absolute timestamp is valid (false after a gap until a type 0).
+    ts_known: bool,
+    /// First payload byte of the last message (audio/video codec, for resync).
+    last_first_byte: Option<u8>,
+    partial: Option<Partial>,
+    buf: Vec<u8>,
+}
+
+impl ChunkStream {
+    fn new(csid: u32) -> ChunkStream {
+        ChunkStream {
+            csid,
+            timestamp: 0,
+            ts_field: 0,
+            length: 0,
+            type_id: 0,
+            msid: 0,
+            ext: false,
+            ext_value: 0,
+            length_known: false,
+            ts_known: false,
+            last_first_byte: None,
+            partial: None,
+            buf: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct DirDecoder {
+    dir: Direction,
+    state: State,
+    stage: Stage,
+    next_offset: Option<u64>,
+    chunk_size: u32,
+    streams: Vec<ChunkStream>,
+    /// Payload bytes currently held in partial messages.
+    buffered: usize,
+    /// NAL length size per message stream id, from the last sequence header.
+    nal_sizes: Vec<(u32, u8)>,
+}
+
+enum Verdict {
+    Valid,
+    Invalid,
+    NeedMore,
+}
+
+impl DirDecoder {
+    fn new(dir: Direction) -> DirDecoder {
+        DirDecoder {
+            dir,
+            state: State::Handshake {
+                part: 0,
+                remaining: 1,
+                start: 0,
+                lost: false,
+            },
+            stage: Stage::Header,
+            next_offset: None,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            streams: Vec::new(),
+            buffered: 0,
+            nal_sizes: Vec::new(),
+        }
+    }
+
+    fn give_up(&mut self, anomalies: &mut Anomalies, reason: &'static str) {
+        anomalies.bump(reason);
+        anomalies.bump("rtmp.direction_given_up");
+        self.drop_partials();
+        self.state = State::Dead;
+    }
+
+    fn drop_partials(&mut self) -> u64 {
+        let mut n = 0;
+        for cs in &mut self.streams {
+            if cs.partial.take().is_some() {
+                n += 1;
+            }
+            cs.buf.clear();
+        }
+        self.buffered = 0;
+        self.stage = Stage::Header;
+        n
+    }
+
+    fn gap(&mut self, offset: u64, len: u64, anomalies: &mut Anomalies) {
+        if len == 0 {
+            return;
+        }
+        anomalies.bump("rtmp.gap");
+        let mut left = len;
+        // Handshake parts have fixed sizes: a gap inside them loses nothing but the
+        // parts themselves.
+        while left > 0 {
+            let State::Handshake {
+                remaining, lost, ..
+            } = &mut self.state
+            else {
+                break;
+            };
+            let take = left.min(*remaining as u64);
+            *remaining -= take as usize;
+            *lost = true;
+            left -= take;
+            if *remaining == 0 {
+                self.next_handshake_part(offset + (len - left), None, &mut Vec::new(), anomalies);
+            }
+        }
+        if left == 0 {
+            return;
+        }
+        match self.state {
+            State::Chunks => {
+                let lost = self.drop_partials();
+                anomalies.add("rtmp.message_lost_in_gap", lost);
+                for cs in &mut self.streams {
+                    cs.length_known = false;
+                    cs.ts_known = false;
+                }
+                if self.streams.is_empty() {
+                    self.give_up(anomalies, "rtmp.resync_impossible");
+                } else {
+                    self.state = State::Resync { scanned: 0 };
+                }
+            }
+            State::Handshake { .. } | State::Resync { .. } | State::Dead => {}
+        }
+    }
+
+    fn end(&mut self, _offset: u64, anomalies: &mut Anomalies) {
+        match self.state {
+            State::Handshake { .. } => anomalies.bump("rtmp.handshake_truncated"),
+            State::Chunks | State::Resync { .. } => {
+                let n = self.drop_partials();
+                anomalies.add("rtmp.message_truncated_at_end", n);
+            }
+            State::Dead => {}
+        }
+        self.state = State::Dead;
+    }
+
+    /// A handshake part is complete (reported unless it fell into a gap); move on.
+    fn next_handshake_part(
+        &mut self,
+        end: u64,
+        version: Option<u8>,
+        events: &mut Vec<Event>,
+        anomalies: &mut Anomalies,
+    ) {
+        let State::Handshake {
+            part, start, lost, ..
+        } = self.state
+        else {
+            return;
+        };
+        let names = match self.dir {
+            Direction::ClientToServer => [HandshakePart::C0, HandshakePart::C1, HandshakePart::C2],
+            Direction::ServerToClient => [HandshakePart::S0, HandshakePart::S1, HandshakePart::S2],
+        };
+        if !lost {
+            events.push(Event::Handshake(Handshake {
+                direction: self.dir,
+                part: names[part as usize],
+                version,
+                start,
+                end,
+            }));
+        }
+        if part == 0 {
+            match version {
+                Some(3) | None => {}
+                Some(6 | 8) => return self.give_up(anomalies, "rtmp.rtmpe_unsupported"),
+                Some(_) => return self.give_up(anomalies, "rtmp.handshake_bad_version"),
+            }
+        }
+        self.state = if part < 2 {
+            State::Handshake {
+                part: part + 1,
+                remaining: HANDSHAKE_LEN,
+                start: end,
+                lost: false,
+            }
+        } else {
+            State::Chunks
+        };
+    }
+
+    fn find(&self, csid: u32) -> Option<usize> {
+        self.streams.iter().position(|c| c.csid == csid)
+    }
+
+    fn run(
+        &mut self,
+        base: u64,
+        input: &[u8],
+        events: &mut Vec<Event>,
+        anomalies: &mut Anomalies,
+    ) -> usize {
+        let mut pos = 0usize;
+        loop {
+            match &mut self.state {
+                State::Dead => return input.len(),
+                State::Handshake {
+                    part, remaining, ..
+                } => {
+                    let avail = input.len() - pos;
+                    if avail == 0 {
+                        return pos;
+                    }
+                    let version = (*part == 0).then(|| input[pos]);
+                    let take = avail.min(*remaining);
+                    *remaining -= take;
+                    pos += take;
+                    if *remaining == 0 {
+                        self.next_handshake_part(base + pos as u64, version, events, anomalies);
+                    }
+                }
+                State::Resync { scanned } => {
+                    let mut scanned_now = *scanned;
+                    loop {
+                        if scanned_now > RESYNC_SCAN_LIMIT {
+                            self.give_up(anomalies, "rtmp.resync_failed");
+                            break;
+                        }
+                        if pos >= input.len() {
+                            self.state = State::Resync {
+                                scanned: scanned_now,
+                            };
+                            return pos;
+                        }
+                        match self.validate_candidate(&input[pos..]) {
+                            Verdict::Valid => {
+                                anomalies.bump("rtmp.resynced");
+                                self.state = State::Chunks;
+                                break;
+                            }
+                            Verdict::NeedMore => {
+                                self.state = State::Resync {
+                                    scanned: scanned_now,
+                                };
+                                return pos;
+                            }
+                            Verdict::Invalid => {
+                                pos += 1;
+                                scanned_now += 1;
+                            }
+                        }
+                    }
+                }
+                State::Chunks => match self.stage {
+                    Stage::Header => match self.header(base, pos, input, anomalies) {
+                        Some(n) => pos += n,
+                        None => return pos,
+                    },
+                    Stage::Payload { idx, remaining } => {
+                        let n = (remaining as usize).min(input.len() - pos);
+                        let cs = &mut self.streams[idx];
+                        let keep = if MessageType(cs.type_id).needs_whole_payload() {
+                            n
+                        } else {
+                            n.min(KEEP_PREFIX.saturating_sub(cs.buf.len()))
+                        };
+                        cs.buf.extend_from_slice(&input[pos..pos + keep]);
+                        self.buffered += keep;
+                        let partial = cs.partial.as_mut().expect("payload stage has a partial");
+                        partial.received += n as u32;
+                        let done = partial.received == cs.length;
+                        pos += n;
+                        let remaining = remaining - n as u32;
+                        if self.buffered > MAX_BUFFERED_PER_DIRECTION {
+                            self.give_up(anomalies, "rtmp.buffer_limit");
+                            continue;
+                        }
+                        if remaining > 0 {
+                            self.stage = Stage::Payload { idx, remaining };
+                            return pos;
+                        }
+                        self.stage = Stage::Header;
+                        if done {
+                            self.finish(idx, base + pos as u64, events, anomalies);
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    /// Parse and apply one chunk header at `input[pos..]`; returns its length, or
+    /// `None` if more bytes are needed or the direction was given up.
+    fn header(
+        &mut self,
+        base: u64,
+        pos: usize,
+        input: &[u8],
+        anomalies: &mut Anomalies,
+    ) -> Option<usize> {
+        let rest = &input[pos..];
+        let (after, h) = chunk_header(rest).ok()?;
+        let mut len = rest.len() - after.len();
+        let idx = match self.find(h.csid) {
+            Some(i) => i,
+            None if h.fmt != 0 => {
+                self.give_up(anomalies, "rtmp.chunk_stream_unknown");
+                return None;
+            }
+            None if self.streams.len() >= MAX_CHUNK_STREAMS => {
+                self.give_up(anomalies, "rtmp.too_many_chunk_streams");
+                return None;
+            }
+            None => {
+                self.streams.push(ChunkStream::new(h.csid));
+                self.streams.len() - 1
+            }
+        };
+        let start = base + pos as u64;
+        let cs = &mut self.streams[idx];
+        if h.fmt == 3 {
+            if !cs.length_known {
+                self.give_up(anomalies, "rtmp.header_inherits_lost_state");
+                return None;
+            }
+            if cs.ext {
+                // ffmpeg and nginx-rtmp repeat the extended timestamp on every type-3
+                // chunk; some encoders (old Flash Media Encoder, some librtmp
+                // versions) do not. Accept it only if it repeats the value we have.
+                let peek = after.get(..4)?;
+                if peek == cs.ext_value.to_be_bytes() {
+                    len += 4;
+                } else {
+                    anomalies.bump("rtmp.type3_without_extended_timestamp");
+                }
+            }
+            if cs.partial.is_none() {
+                cs.timestamp = cs.timestamp.wrapping_add(cs.ts_field);
+                cs.partial = Some(Partial {
+                    start,
+                    received: 0,
+                    timestamp: cs.ts_known.then_some(cs.timestamp),
+                });
+            }
+        } else {
+            if cs.partial.take().is_some() {
+                anomalies.bump("rtmp.message_interrupted");
+                self.buffered -= cs.buf.len();
+                cs.buf.clear();
+            }
+            if h.fmt == 2 && !cs.length_known {
+                self.give_up(anomalies, "rtmp.header_inherits_lost_state");
+                return None;
+            }
+            apply_header(cs, &h);
+            cs.partial = Some(Partial {
+                start,
+                received: 0,
+                timestamp: cs.ts_known.then_some(cs.timestamp),
+            });
+        }
+        let received = cs.partial.as_ref().map_or(0, |p| p.received);
+        let remaining = (cs.length - received).min(self.chunk_size);
+        self.stage = Stage::Payload { idx, remaining };
+        Some(len)
+    }
+
+    fn finish(&mut self, idx: usize, end: u64, events: &mut Vec<Event>, anomalies: &mut Anomalies) {
+        let cs = &mut self.streams[idx];
+        let partial = cs.partial.take().expect("finished message has a partial");
+        let mut buf = std::mem::take(&mut cs.buf);
+        self.buffered -= buf.len();
+        cs.last_first_byte = buf.first().copied();
+        let t = MessageType(cs.type_id);
+        let mut msg = Message {
+            direction: self.dir,
+            message_type: t,
+            chunk_stream_id: cs.csid,
+            message_stream_id: cs.msid,
+            timestamp: partial.timestamp,
+            length: cs.length,
+            start: partial.start,
+            end,
+            from_aggregate: false,
+            payload: Payload::Other,
+        };
+        if t == MessageType::AGGREGATE {
+            self.split_aggregate(&msg, &buf, events, anomalies);
+        } else {
+            msg.payload = decode_payload(
+                t,
+                &buf,
+                msg.message_stream_id,
+                &mut self.nal_sizes,
+                anomalies,
+            );
+            let effect = match msg.payload {
+                Payload::SetChunkSize(size) => Some(Ok(size)),
+                Payload::Abort(csid) => Some(Err(csid)),
+                _ => None,
+            };
+            events.push(Event::Message(msg));
+            match effect {
+                Some(Ok(size)) if (1..=MAX_CHUNK_SIZE).contains(&size) => self.chunk_size = size,
+                Some(Ok(_)) => self.give_up(anomalies, "rtmp.bad_chunk_size"),
+                Some(Err(csid)) => {
+                    if let Some(i) = self.find(csid) {
+                        let a = &mut self.streams[i];
+                        if a.partial.take().is_some() {
+                            self.buffered -= a.buf.len();
+                            a.buf.clear();
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        // Keep the buffer's capacity for the next message, unless it was huge.
+        buf.clear();
+        if buf.capacity() > 1 << 20 {
+            buf = Vec::new();
+        }
+        if let Some(cs) = self.streams.get_mut(idx) {
+            cs.buf = buf;
+        }
+    }
+
+    /// Aggregate message (type 22): a sequence of FLV tags (type, size, timestamp,
+    /// stream id, data, back-pointer). Sub-message timestamps are rebased onto the
+    /// aggregate's: `aggregate ts + (tag ts − first tag ts)`.
+    fn split_aggregate(
+        &mut self,
+        agg: &Message,
+        mut d: &[u8],
+        events: &mut Vec<Event>,
+        anomalies: &mut Anomalies,
+    ) {
+        let mut first_ts: Option<u32> = None;
+        while !d.is_empty() {
+            if d.len() < 11 {
+                anomalies.bump("rtmp.aggregate_truncated");
+                return;
+            }
+            let t = MessageType(d[0]);
+            let size = u32::from_be_bytes([0, d[1], d[2], d[3]]);
+            let ts = u32::from_be_bytes([d[7], d[4], d[5], d[6]]);
+            let Some(data) = d.get(11..11 + size as usize) else {
+                anomalies.bump("rtmp.aggregate_truncated");
+                return;
+            };
+            let base = *first_ts.get_or_insert(ts);
+            let payload = if t == MessageType::AGGREGATE {
+                anomalies.bump("rtmp.aggregate_nested");
+                Payload::Malformed("rtmp.aggregate_nested")
+            } else {
+                decode_payload(
+                    t,
+                    data,
+                    agg.message_stream_id,
+                    &mut self.nal_sizes,
+                    anomalies,
+                )
+            };
+            events.push(Event::Message(Message {
+                message_type: t,
+                timestamp: agg.timestamp.map(|a| a.wrapping_add(ts.wrapping_sub(base))),
+                length: size,
+                from_aggregate: true,
+                payload,
+                ..agg.clone()
+            }));
+            // Skip the data and the 4-byte back-pointer (absent after the last tag
+            // in some writers).
+            d = d.get(11 + size as usize + 4..).unwrap_or(&[]);
+        }
+    }
+
+    /// Is `buf[0..]` a safe place to restart decoding after a gap? A type-0 header on
+    /// a chunk stream known from before the gap, whose type, stream id and
+    /// timestamp agree with that stream's history, whose payload starts like that
+    /// stream's payloads, and which is followed by another plausible chunk header.
+    fn validate_candidate(&self, buf: &[u8]) -> Verdict {
+        if buf[0] >> 6 != 0 {
+            return Verdict::Invalid;
+        }
+        let (after, h) = match chunk_header(buf) {
+            Ok(x) => x,
+            Err(_) => return Verdict::NeedMore,
+        };
+        let Some(cs) = self.find(h.csid).map(|i| &self.streams[i]) else {
+            return Verdict::Invalid;
+        };
+        if !plausible_type0(cs, &h) {
+            return Verdict::Invalid;
+        }
+        let len = h.length.unwrap_or(0);
+        let first_chunk = len.min(self.chunk_size) as usize;
+        if first_chunk > 0 {
+            let Some(&p0) = after.first() else {
+                return Verdict::NeedMore;
+            };
+            let t = h.type_id.unwrap_or(0);
+            let ok = match (t, cs.last_first_byte) {
+                (8, Some(b)) => p0 >> 4 == b >> 4,
+                (9, Some(b)) => {
+                    (p0 & 0x80) == (b & 0x80) && (p0 & 0x80 != 0 || p0 & 0x0f == b & 0x0f)
+                }
+                (18 | 20, _) => p0 == 0x02,
+                (15 | 17, _) => p0 == 0x00,
+                _ => true,
+            };
+            if !ok {
+                return Verdict::Invalid;
+            }
+        }
+        if first_chunk > RESYNC_LOOKAHEAD {
+            return Verdict::Valid;
+        }
+        let Some(next) = after.get(first_chunk..) else {
+            return Verdict::NeedMore;
+        };
+        let (_, n) = match chunk_header(next) {
+            Ok(x) => x,
+            Err(_) => return Verdict::NeedMore,
+        };
+        let Some(ncs) = self.find(n.csid).map(|i| &self.streams[i]) else {
+            return Verdict::Invalid;
+        };
+        let ok = match n.fmt {
+            0 if n.csid == h.csid => n.msid == h.msid,
+            0 => plausible_type0(ncs, &n),
+            1 => n.type_id.is_some_and(|t| MessageType(t).is_known()),
+            _ => true,
+        };
+        if ok {
+            Verdict::Valid
+        } else {
+            Verdict::Invalid
+        }
+    }
+}
+
+/// A type-0 header agrees with what its chunk stream carried before a gap.
+fn plausible_type0(cs: &ChunkStream, h: &RawHeader) -> bool {
+    let (Some(t), Some(len), Some(msid)) = (h.type_id, h.length, h.msid) else {
+        return false;
+    };
+    let t = MessageType(t);
+    let group = |t: MessageType| match t.0 {
+        1..=6 => 0,
+        8 => 8,
+        9 => 9,
+        _ => 1,
+    };
+    if !t.is_known() || group(t) != group(MessageType(cs.type_id)) || msid != cs.msid {
+        return false;
+    }
+    if len > MAX_MESSAGE_LEN {
+        return false;
+    }
+    let len_ok = match t.0 {
+        1 | 2 | 3 | 5 => len == 4,
+        6 => len == 5,
+        4 => (6..=10).contains(&len),
+        _ => true,
+    };
+    let ts = h.timestamp_value().unwrap_or(0);
+    len_ok && ts.wrapping_sub(cs.timestamp) <= RESYNC_MAX_TIMESTAMP_JUMP
+}
+
+/// Apply a type 0/1/2 header to its chunk stream.
+fn apply_header(cs: &mut ChunkStream, h: &RawHeader) {
+    let field = h.timestamp_value().unwrap_or(0);
+    cs.ext = h.timestamp_field == Some(EXTENDED);
+    cs.ext_value = field;
+    cs.ts_field = field;
+    if h.fmt == 0 {
+        cs.timestamp = field;
+        cs.ts_known = true;
+        cs.msid = h.msid.unwrap_or(0);
+    } else {
+        cs.timestamp = cs.timestamp.wrapping_add(field);
+    }
+    if let (Some(len), Some(t)) = (h.length, h.type_id) {
+        cs.length = len;
+        cs.type_id = t;
+        cs.length_known = true;
+    }
+}
+
+/// Decode a complete message payload of type `t`; count why it did not decode.
+fn decode_payload(
+    t: MessageType,
+    data: &[u8],
+    msid: u32,
+    nal_sizes: &mut Vec<(u32, u8)>,
+    anomalies: &mut Anomalies,
+) -> Payload {
+    let payload = match t {
+        _ if t.is_control() => decode_control(t, data),
+        MessageType::AUDIO => {
+            decode_audio(data).map_or(Payload::Malformed("rtmp.audio_empty"), Payload::Audio)
+        }
+        MessageType::VIDEO => {
+            let known = nal_sizes.iter().find(|(m, _)| *m == msid).map(|(_, s)| *s);
+            match decode_video(data, known) {
+                Ok(v) => {
+                    if v.packet == VideoPacket::SequenceHeader {
+                        if let Some(c) = &v.config {
+                            if let Some(e) = nal_sizes.iter_mut().find(|(m, _)| *m == msid) {
+                                e.1 = c.nal_length_size;
+                            } else if nal_sizes.len() < MAX_CHUNK_STREAMS {
+                                // Bounded: a connection uses a handful of message
+                                // stream ids, but they come from the wire.
+                                nal_sizes.push((msid, c.nal_length_size));
+                            }
+                        }
+                    } else if v.packet == VideoPacket::CodedFrames
+                        && known.is_none()
+                        && v.codec.nal_codec().is_some()
+                    {
+                        anomalies.bump("rtmp.video_without_sequence_header");
+                    }
+                    if v.nal_truncated {
+                        anomalies.bump("rtmp.video_nal_truncated");
+                    }
+                    Payload::Video(v)
+                }
+                Err(reason) => Payload::Malformed(reason),
+            }
+        }
+        MessageType::COMMAND_AMF0 => decode_command(data, true, false),
+        MessageType::COMMAND_AMF3 => decode_command(data, true, true),
+        MessageType::DATA_AMF0 => decode_command(data, false, false),
+        MessageType::DATA_AMF3 => decode_command(data, false, true),
+        _ => Payload::Other,
+    };
+    if let Payload::Malformed(reason) = payload {
+        anomalies.bump(reason);
+    }
+    payload
+}

@@ -1,0 +1,48 @@
+//! Helpers shared by the integration tests: the real-stream fixtures and ways of
+//! feeding them.
+#![allow(dead_code)] // each test binary uses a different subset of the helpers
+
+use rtmp_parser::{Direction, Event, Session};
+
+pub const PUBLISH_C2S: &[u8] = include_bytes!("../data/publish.c2s.bin");
+pub const PUBLISH_S2C: &[u8] = include_bytes!("../data/publish.s2c.bin");
+pub const PLAY_C2S: &[u8] = include_bytes!("../data/play.c2s.bin");
+pub const PLAY_S2C: &[u8] = include_bytes!("../data/play.s2c.bin");
+
+/// The four fixture streams: (name, direction, bytes).
+pub fn fixtures() -> [(&'static str, Direction, &'static [u8]); 4] {
+    [
+        ("publish.c2s", Direction::ClientToServer, PUBLISH_C2S),
+        ("publish.s2c", Direction::ServerToClient, PUBLISH_S2C),
+        ("play.c2s", Direction::ClientToServer, PLAY_C2S),
+        ("play.s2c", Direction::ServerToClient, PLAY_S2C),
+    ]
+}
+
+/// Feed `data` in pieces cut at `cuts` (sorted stream offsets), the way the flow
+/// layer does: keep the unconsumed tail and prepend it to the next piece.
+pub fn feed_in_pieces(session: &mut Session, dir: Direction, data: &[u8], cuts: &[usize]) {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut pending_offset = 0u64;
+    let mut last = 0usize;
+    for &cut in cuts.iter().chain(std::iter::once(&data.len())) {
+        if cut < last {
+            continue;
+        }
+        pending.extend_from_slice(&data[last..cut]);
+        last = cut;
+        let used = session.feed(dir, pending_offset, &pending);
+        assert!(used <= pending.len());
+        pending.drain(..used);
+        pending_offset += used as u64;
+    }
+    session.end(dir, data.len() as u64);
+}
+
+/// Decode one direction fed whole.
+pub fn decode_whole(dir: Direction, data: &[u8]) -> (Vec<Event>, Vec<(&'static str, u64)>) {
+    let mut s = Session::new();
+    feed_in_pieces(&mut s, dir, data, &[]);
+    let events = s.drain().collect();
+    (events, s.anomalies().to_vec())
+}
