@@ -182,7 +182,7 @@ py_in_host() {  # py_in_host HOST LOGNAME SCRIPT ARGS...
     local host=$1 logname=$2 script=$3
     shift 3
     bg_in_host "$host" "$logname" env LAGTAP_HOST="$host" PYTHONUNBUFFERED=1 \
-        python3 "$HERE/$script" "$@"
+        PYTHONDONTWRITEBYTECODE=1 python3 "$HERE/$script" "$@"
     CLIENT_PIDS+=("$LAST_PID")
 }
 
@@ -385,6 +385,7 @@ chmod a+r "$OUTDIR"/*.pcap* 2>/dev/null || true  # dumpcap writes 0600
 stop_server_services
 [[ $SCENARIO == skew ]] && apply_skew
 tb_event "\"event\":\"end\",\"t_ns\":$(now_ns)"
+find "$LOG_DIR" -name '*.log' -empty -delete
 say "writing truth.json"
-python3 "$HERE/make_truth.py" "$OUTDIR"
+python3 -B "$HERE/make_truth.py" "$OUTDIR"
 say "done: $OUTDIR"
