@@ -316,7 +316,7 @@ fn parse_prefix(p: &str) -> Prefix {
 
 /// Parse the RFC 3339 timestamps of IRCv3 `server-time` (`2026-11-25T04:14:45.100Z`,
 /// any number of fraction digits, `Z` or `±hh:mm`) into nanoseconds since the Unix
-/// epoch. Hand-written rather than chrono: the format is fixed and tiny, and this keeps
+/// epoch; `None` when malformed or outside the years 1677..2262 that i64 ns cover. Hand-written rather than chrono: the format is fixed and tiny, and this keeps
 /// the parser crate free of dependencies (and of chrono's local-time machinery).
 pub fn parse_rfc3339_ns(s: &str) -> Option<i64> {
     let b = s.as_bytes();
@@ -372,7 +372,8 @@ pub fn parse_rfc3339_ns(s: &str) -> Option<i64> {
     };
     let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
         - offset_secs;
-    Some(secs * 1_000_000_000 + nanos)
+    // i64 nanoseconds reach from 1677 to 2262; dates outside are `None`.
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (the well-known era/day-of-era

@@ -214,6 +214,11 @@ impl Session {
     /// headers and any amount of payload. Bytes at offsets already consumed are
     /// skipped (`irc.overlap`); a jump forward is treated as a gap.
     pub fn feed(&mut self, dir: Direction, offset: u64, input: &[u8]) -> usize {
+        if offset.checked_add(input.len() as u64).is_none() {
+            // No real stream is 2^64 bytes long; refuse rather than wrap offsets.
+            self.count("irc.offset_overflow");
+            return input.len();
+        }
         let d = &mut self.dirs[dir.index()];
         if !d.started {
             d.started = true;
@@ -421,7 +426,7 @@ impl Session {
     }
 
     fn begin_frame(&mut self, dir: Direction, start: u64, h: FrameHeader) {
-        let end = start + h.header_len as u64 + h.payload_len;
+        let end = start.saturating_add(h.header_len as u64 + h.payload_len);
         let d = &mut self.dirs[dir.index()];
         let mut text = false;
         let mut anomaly = None;
