@@ -68,6 +68,14 @@ pub const RESYNC_LOOKAHEAD: usize = 64 << 10;
 /// seen on its chunk stream before the gap (10 minutes).
 pub const RESYNC_MAX_TIMESTAMP_JUMP: u32 = 600_000;
 
+/// A type-1 resync candidate's timestamp delta may be at most this many ms.
+pub const RESYNC_MAX_DELTA: u32 = 60_000;
+
+/// A resync candidate may declare a length up to four times the longest message
+/// seen on its chunk stream, and at least up to this (a keyframe after the gap may
+/// well be larger than anything before it).
+pub const RESYNC_MIN_LEN_BOUND: u32 = 256 << 10;
+
 /// Anomaly counters by reason, in order of first occurrence.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Anomalies(Vec<(&'static str, u64)>);

@@ -17,7 +17,8 @@ use crate::message::{decode_command, decode_control, Direction, Message, Message
 use crate::parser::{chunk_header, RawHeader, EXTENDED, HANDSHAKE_LEN};
 use crate::{
     Anomalies, DEFAULT_CHUNK_SIZE, MAX_BUFFERED_PER_DIRECTION, MAX_CHUNK_SIZE, MAX_CHUNK_STREAMS,
-    MAX_MESSAGE_LEN, RESYNC_LOOKAHEAD, RESYNC_MAX_TIMESTAMP_JUMP, RESYNC_SCAN_LIMIT,
+    MAX_MESSAGE_LEN, RESYNC_LOOKAHEAD, RESYNC_MAX_DELTA, RESYNC_MAX_TIMESTAMP_JUMP,
+    RESYNC_MIN_LEN_BOUND, RESYNC_SCAN_LIMIT,
 };
 
 /// Bytes kept of payloads that are decoded from their first bytes only (audio,
@@ -182,7 +183,10 @@ enum State {
     Resync {
         scanned: u64,
     },
+    /// Given up: bytes are consumed and ignored.
     Dead,
+    /// `end` was called: bytes are consumed and ignored.
+    Ended,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -221,6 +225,10 @@ struct ChunkStream {
     ts_known: bool,
     /// First payload byte of the last message (audio/video codec, for resync).
     last_first_byte: Option<u8>,
+    /// Longest message seen (bounds the length a resync candidate may declare).
+    max_len: u32,
+    /// False for a chunk stream first seen after a gap with a type-1 header.
+    msid_known: bool,
     partial: Option<Partial>,
     buf: Vec<u8>,
 }
@@ -239,6 +247,8 @@ impl ChunkStream {
             length_known: false,
             ts_known: false,
             last_first_byte: None,
+            max_len: 0,
+            msid_known: true,
             partial: None,
             buf: Vec::new(),
         }
@@ -257,6 +267,8 @@ struct DirDecoder {
     buffered: usize,
     /// NAL length size per message stream id, from the last sequence header.
     nal_sizes: Vec<(u32, u8)>,
+    /// A gap happened: missing chunk-stream state means "resync", not "give up".
+    had_gap: bool,
 }
 
 enum Verdict {
@@ -281,6 +293,7 @@ impl DirDecoder {
             streams: Vec::new(),
             buffered: 0,
             nal_sizes: Vec::new(),
+            had_gap: false,
         }
     }
 
@@ -332,6 +345,7 @@ impl DirDecoder {
         }
         match self.state {
             State::Chunks => {
+                self.had_gap = true;
                 let lost = self.drop_partials();
                 anomalies.add("rtmp.message_lost_in_gap", lost);
                 for cs in &mut self.streams {
@@ -344,7 +358,7 @@ impl DirDecoder {
                     self.state = State::Resync { scanned: 0 };
                 }
             }
-            State::Handshake { .. } | State::Resync { .. } | State::Dead => {}
+            State::Handshake { .. } | State::Resync { .. } | State::Dead | State::Ended => {}
         }
     }
 
@@ -355,9 +369,9 @@ impl DirDecoder {
                 let n = self.drop_partials();
                 anomalies.add("rtmp.message_truncated_at_end", n);
             }
-            State::Dead => {}
+            State::Dead | State::Ended => return,
         }
-        self.state = State::Dead;
+        self.state = State::Ended;
     }
 
     /// A handshake part is complete (reported unless it fell into a gap); move on.
@@ -420,7 +434,7 @@ impl DirDecoder {
         let mut pos = 0usize;
         loop {
             match &mut self.state {
-                State::Dead => return input.len(),
+                State::Dead | State::Ended => return input.len(),
                 State::Handshake {
                     part, remaining, ..
                 } => {
@@ -506,8 +520,22 @@ impl DirDecoder {
         }
     }
 
-    /// Parse and apply one chunk header at `input[pos..]`; returns its length, or
-    /// `None` if more bytes are needed or the direction was given up.
+    /// A header needs chunk-stream state this decoder does not have. Before any gap
+    /// that is a protocol violation: give up. After a gap it is state lost in the
+    /// gap (a chunk stream's length changed, or it was first used, in the missing
+    /// bytes): look for the next safe restart point instead.
+    fn lost_sync(&mut self, anomalies: &mut Anomalies, reason: &'static str) {
+        if self.had_gap {
+            anomalies.bump(reason);
+            self.drop_partials();
+            self.state = State::Resync { scanned: 0 };
+        } else {
+            self.give_up(anomalies, reason);
+        }
+    }
+
+    /// Parse and apply one chunk header at `input[pos..]`; returns its length (0 if
+    /// the state changed), or `None` if more bytes are needed.
     fn header(
         &mut self,
         base: u64,
@@ -520,9 +548,18 @@ impl DirDecoder {
         let mut len = rest.len() - after.len();
         let idx = match self.find(h.csid) {
             Some(i) => i,
+            // After a gap, a type-1 header on a chunk stream first used in the gap
+            // tells the length and type, so framing can go on; its message stream
+            // id is unknown until a type 0, so its messages are not reported.
+            None if h.fmt == 1 && self.had_gap && self.streams.len() < MAX_CHUNK_STREAMS => {
+                let mut cs = ChunkStream::new(h.csid);
+                cs.msid_known = false;
+                self.streams.push(cs);
+                self.streams.len() - 1
+            }
             None if h.fmt != 0 => {
-                self.give_up(anomalies, "rtmp.chunk_stream_unknown");
-                return None;
+                self.lost_sync(anomalies, "rtmp.chunk_stream_unknown");
+                return Some(0);
             }
             None if self.streams.len() >= MAX_CHUNK_STREAMS => {
                 self.give_up(anomalies, "rtmp.too_many_chunk_streams");
@@ -537,8 +574,8 @@ impl DirDecoder {
         let cs = &mut self.streams[idx];
         if h.fmt == 3 {
             if !cs.length_known {
-                self.give_up(anomalies, "rtmp.header_inherits_lost_state");
-                return None;
+                self.lost_sync(anomalies, "rtmp.header_inherits_lost_state");
+                return Some(0);
             }
             if cs.ext {
                 // ffmpeg and nginx-rtmp repeat the extended timestamp on every type-3
@@ -566,8 +603,8 @@ impl DirDecoder {
                 cs.buf.clear();
             }
             if h.fmt == 2 && !cs.length_known {
-                self.give_up(anomalies, "rtmp.header_inherits_lost_state");
-                return None;
+                self.lost_sync(anomalies, "rtmp.header_inherits_lost_state");
+                return Some(0);
             }
             apply_header(cs, &h);
             cs.partial = Some(Partial {
@@ -588,7 +625,14 @@ impl DirDecoder {
         let mut buf = std::mem::take(&mut cs.buf);
         self.buffered -= buf.len();
         cs.last_first_byte = buf.first().copied();
+        cs.max_len = cs.max_len.max(cs.length);
         let t = MessageType(cs.type_id);
+        if !cs.msid_known && !t.is_control() {
+            anomalies.bump("rtmp.message_on_unidentified_stream");
+            buf.clear();
+            cs.buf = buf;
+            return;
+        }
         let mut msg = Message {
             direction: self.dir,
             message_type: t,
@@ -692,24 +736,33 @@ impl DirDecoder {
         }
     }
 
-    /// Is `buf[0..]` a safe place to restart decoding after a gap? A type-0 header on
-    /// a chunk stream known from before the gap, whose type, stream id and
-    /// timestamp agree with that stream's history, whose payload starts like that
-    /// stream's payloads, and which is followed by another plausible chunk header.
+    /// Is `buf[0..]` a safe place to restart decoding after a gap? A type-0 or
+    /// type-1 header (the ones that carry length and type) on a chunk stream known
+    /// from before the gap, whose type, stream id, length and timestamp agree with
+    /// that stream's history, whose payload starts like that stream's payloads did,
+    /// and which is followed by another header that the decoder could apply. Each
+    /// check alone is weak; together a false match on random payload bytes is of the
+    /// order of 10^-10 per position.
+    ///
+    /// Encoders (ffmpeg, OBS) and nginx-rtmp send type 0 only at the start of a
+    /// chunk stream, so type 1 candidates are what makes resync possible at all.
     fn validate_candidate(&self, buf: &[u8]) -> Verdict {
-        if buf[0] >> 6 != 0 {
+        if buf[0] >> 6 > 1 {
             return Verdict::Invalid;
         }
         let (after, h) = match chunk_header(buf) {
             Ok(x) => x,
             Err(_) => return Verdict::NeedMore,
         };
-        let Some(cs) = self.find(h.csid).map(|i| &self.streams[i]) else {
-            return Verdict::Invalid;
+        let cs = self.find(h.csid).map(|i| &self.streams[i]);
+        let plausible = match cs {
+            Some(cs) => plausible_header(cs, &h),
+            None => self.plausible_new_stream(&h),
         };
-        if !plausible_type0(cs, &h) {
+        if !plausible {
             return Verdict::Invalid;
         }
+        let last_first_byte = cs.and_then(|c| c.last_first_byte);
         let len = h.length.unwrap_or(0);
         let first_chunk = len.min(self.chunk_size) as usize;
         if first_chunk > 0 {
@@ -717,7 +770,7 @@ impl DirDecoder {
                 return Verdict::NeedMore;
             };
             let t = h.type_id.unwrap_or(0);
-            let ok = match (t, cs.last_first_byte) {
+            let ok = match (t, last_first_byte) {
                 (8, Some(b)) => p0 >> 4 == b >> 4,
                 (9, Some(b)) => {
                     (p0 & 0x80) == (b & 0x80) && (p0 & 0x80 != 0 || p0 & 0x0f == b & 0x0f)
@@ -740,14 +793,28 @@ impl DirDecoder {
             Ok(x) => x,
             Err(_) => return Verdict::NeedMore,
         };
-        let Some(ncs) = self.find(n.csid).map(|i| &self.streams[i]) else {
-            return Verdict::Invalid;
-        };
-        let ok = match n.fmt {
-            0 if n.csid == h.csid => n.msid == h.msid,
-            0 => plausible_type0(ncs, &n),
-            1 => n.type_id.is_some_and(|t| MessageType(t).is_known()),
-            _ => true,
+        let ok = if n.csid == h.csid {
+            match n.fmt {
+                0 => n.msid == h.msid,
+                1 => n.type_id.is_some_and(|t| MessageType(t).is_known()),
+                // Continuation, or a new message repeating the candidate's header.
+                2 => len as usize == first_chunk,
+                _ => true,
+            }
+        } else {
+            match self.find(n.csid).map(|i| &self.streams[i]) {
+                Some(ncs) if n.fmt <= 1 => plausible_header(ncs, &n),
+                // A chunk stream first used after (or in) the gap.
+                None if n.fmt == 0 => self.plausible_new_stream(&n),
+                None if n.fmt == 1 => n.type_id.is_some_and(|t| {
+                    let t = MessageType(t);
+                    t.is_known()
+                        && n.timestamp_value().is_some_and(|d| d <= RESYNC_MAX_DELTA)
+                        && n.length.is_some_and(|l| length_plausible(t, l, 0))
+                }),
+                // Type 2/3 on another stream would inherit state lost in the gap.
+                _ => false,
+            }
         };
         if ok {
             Verdict::Valid
@@ -757,9 +824,41 @@ impl DirDecoder {
     }
 }
 
-/// A type-0 header agrees with what its chunk stream carried before a gap.
-fn plausible_type0(cs: &ChunkStream, h: &RawHeader) -> bool {
-    let (Some(t), Some(len), Some(msid)) = (h.type_id, h.length, h.msid) else {
+impl DirDecoder {
+    /// A type-0 header on a chunk stream not seen before the gap: its message stream
+    /// id must be one in use, its timestamp near the latest seen, its length sane.
+    fn plausible_new_stream(&self, h: &RawHeader) -> bool {
+        let (0, Some(t), Some(len), Some(msid)) = (h.fmt, h.type_id, h.length, h.msid) else {
+            return false;
+        };
+        let latest = self.streams.iter().map(|c| c.timestamp).max().unwrap_or(0);
+        let ts = h.timestamp_value().unwrap_or(0);
+        MessageType(t).is_known()
+            && (msid == 0 || self.streams.iter().any(|c| c.msid == msid))
+            && length_plausible(MessageType(t), len, 0)
+            && ts_distance(ts, latest) <= RESYNC_MAX_TIMESTAMP_JUMP
+    }
+}
+
+/// Distance between two wrapping millisecond timestamps.
+fn ts_distance(a: u32, b: u32) -> u32 {
+    a.wrapping_sub(b).min(b.wrapping_sub(a))
+}
+
+/// Control messages have fixed lengths; others are bounded relative to the longest
+/// message seen on the chunk stream (`max_len`).
+fn length_plausible(t: MessageType, len: u32, max_len: u32) -> bool {
+    match t.0 {
+        1 | 2 | 3 | 5 => len == 4,
+        6 => len == 5,
+        4 => (6..=10).contains(&len),
+        _ => len <= MAX_MESSAGE_LEN && len <= RESYNC_MIN_LEN_BOUND.max(max_len.saturating_mul(4)),
+    }
+}
+
+/// A type-0 or type-1 header agrees with what its chunk stream carried before a gap.
+fn plausible_header(cs: &ChunkStream, h: &RawHeader) -> bool {
+    let (Some(t), Some(len)) = (h.type_id, h.length) else {
         return false;
     };
     let t = MessageType(t);
@@ -769,20 +868,20 @@ fn plausible_type0(cs: &ChunkStream, h: &RawHeader) -> bool {
         9 => 9,
         _ => 1,
     };
-    if !t.is_known() || group(t) != group(MessageType(cs.type_id)) || msid != cs.msid {
+    if !t.is_known() || group(t) != group(MessageType(cs.type_id)) {
         return false;
     }
-    if len > MAX_MESSAGE_LEN {
+    if h.msid.is_some_and(|m| m != cs.msid) {
         return false;
     }
-    let len_ok = match t.0 {
-        1 | 2 | 3 | 5 => len == 4,
-        6 => len == 5,
-        4 => (6..=10).contains(&len),
-        _ => true,
-    };
+    let len_ok = length_plausible(t, len, cs.max_len);
     let ts = h.timestamp_value().unwrap_or(0);
-    len_ok && ts.wrapping_sub(cs.timestamp) <= RESYNC_MAX_TIMESTAMP_JUMP
+    let ts_ok = if h.fmt == 0 {
+        ts_distance(ts, cs.timestamp) <= RESYNC_MAX_TIMESTAMP_JUMP
+    } else {
+        ts <= RESYNC_MAX_DELTA
+    };
+    len_ok && ts_ok
 }
 
 /// Apply a type 0/1/2 header to its chunk stream.
@@ -795,6 +894,7 @@ fn apply_header(cs: &mut ChunkStream, h: &RawHeader) {
         cs.timestamp = field;
         cs.ts_known = true;
         cs.msid = h.msid.unwrap_or(0);
+        cs.msid_known = true;
     } else {
         cs.timestamp = cs.timestamp.wrapping_add(field);
     }
