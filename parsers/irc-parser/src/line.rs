@@ -388,3 +388,42 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // tests/data/irc.pcap, TCP stream 0 (127.0.0.1:16667 → client), server direction at
+    // stream offset 2294: InspIRCd's echo of alice's first PRIVMSG.
+    const ECHO: &[u8] = b"@time=2026-11-25T04:14:45.100Z;msgid=744~1795580048~9;inspircd.org/echo;+client-nonce=abc123 :alice!alice@127.0.0.1 PRIVMSG #lagtap :hello from alice";
+
+    #[test]
+    fn a_real_echoed_privmsg_has_vendor_and_client_tags_and_a_full_prefix() {
+        let l = Line::parse(ECHO).unwrap();
+        let keys: Vec<_> = l.tags.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["time", "msgid", "inspircd.org/echo", "+client-nonce"]
+        );
+        assert_eq!(l.server_time_ns(), Some(1_795_580_085_100_000_000));
+        let p = l.prefix.as_ref().unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.user.as_deref(), p.host.as_deref()),
+            ("alice", Some("alice"), Some("127.0.0.1"))
+        );
+        assert_eq!(
+            l.command(),
+            Command::Privmsg {
+                target: "#lagtap",
+                text: "hello from alice"
+            }
+        );
+    }
+
+    #[test]
+    fn words_beyond_fifteen_params_stay_in_the_last_one() {
+        let l = Line::parse(b"CMD 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17").unwrap();
+        assert_eq!(l.params.len(), MAX_PARAMS);
+        assert_eq!(l.params[MAX_PARAMS - 1], "15 16 17");
+    }
+}

@@ -103,3 +103,45 @@ pub fn unmask(data: &mut [u8], key: [u8; 4], pos: u64) {
         *b ^= key[((pos + i as u64) % 4) as usize];
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // tests/data/irc.pcap, TCP stream 1 (127.0.0.1:56086 → :16668), client direction at
+    // stream offset 220 (right after the HTTP upgrade request): bob's first frame.
+    const BOB_CAP_LS: [u8; 16] = [
+        0x81, 0x8a, 0x2b, 0x2a, 0xa7, 0xdd, 0x68, 0x6b, 0xf7, 0xfd, 0x67, 0x79, 0x87, 0xee, 0x1b,
+        0x18,
+    ];
+    // Same stream, server direction at offset 129 (after the 101 response): the first
+    // four bytes of a server frame with a 16-bit length.
+    const SERVER_CAP_LS_HEADER: [u8; 4] = [0x81, 0x7e, 0x00, 0x9c];
+
+    #[test]
+    fn a_real_masked_client_frame_unmasks_to_its_irc_line() {
+        let h = parse_header(&BOB_CAP_LS).unwrap().unwrap();
+        assert!(h.fin && h.mask.is_some());
+        assert_eq!(
+            (h.opcode, h.payload_len, h.header_len),
+            (Opcode::TEXT, 10, 6)
+        );
+        let mut payload = BOB_CAP_LS[6..].to_vec();
+        unmask(&mut payload, h.mask.unwrap(), 0);
+        assert_eq!(payload, b"CAP LS 302");
+    }
+
+    #[test]
+    fn unmasking_resumes_at_any_payload_position() {
+        let key = [0x2b, 0x2a, 0xa7, 0xdd];
+        let mut tail = BOB_CAP_LS[6 + 3..].to_vec();
+        unmask(&mut tail, key, 3);
+        assert_eq!(tail, b" LS 302");
+    }
+
+    #[test]
+    fn a_real_server_frame_uses_the_16_bit_length() {
+        let h = parse_header(&SERVER_CAP_LS_HEADER).unwrap().unwrap();
+        assert_eq!((h.mask, h.payload_len, h.header_len), (None, 156, 4));
+    }
+}
