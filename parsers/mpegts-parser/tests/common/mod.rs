@@ -1,0 +1,20 @@
+//! Shared by the integration tests: feeding a body in pieces the way the HTTP
+//! layer does (unconsumed tails kept and passed again).
+
+/// Feeds `bytes` cut at `cuts` through `feed(offset, tail) -> consumed`; returns
+/// the stream offset of the end (consumed plus held back).
+pub fn feed_pieces(
+    bytes: &[u8],
+    cuts: impl IntoIterator<Item = usize>,
+    mut feed: impl FnMut(u64, &[u8]) -> usize,
+) -> u64 {
+    let (mut offset, mut tail, mut last) = (0u64, Vec::new(), 0);
+    for cut in cuts.into_iter().chain([bytes.len()]) {
+        tail.extend_from_slice(&bytes[last..cut]);
+        last = cut;
+        let n = feed(offset, &tail);
+        offset += n as u64;
+        tail.drain(..n);
+    }
+    offset + tail.len() as u64
+}
