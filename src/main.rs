@@ -67,8 +67,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out.flush()?;
             Ok(())
         }
+        #[cfg(not(feature = "live"))]
         Command::Capture => anyhow::bail!(
             "this lagtap was built without live capture. Install libpcap (Debian: apt-get install libpcap-dev) and rebuild with `cargo build --release --features live`"
+        ),
+        #[cfg(feature = "live")]
+        Command::Capture => anyhow::bail!(
+            "live capture is not written yet; capture with tcpdump or dumpcap and run `lagtap inspect` on the file"
         ),
     }
 }

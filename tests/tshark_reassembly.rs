@@ -14,8 +14,10 @@ fn compare_file(path: &Path) {
     let run = run_file(path, StreamCollector::default()).expect("capture opens");
     let tcp: Vec<_> = run.handler.flows.values().filter(|f| f.tcp).collect();
     // tshark numbers TCP streams in order of first packet, as lagtap numbers flows.
-    for (stream, flow) in tcp.iter().enumerate() {
-        let t = tshark_follow(path, stream);
+    let stream_ids: Vec<usize> = (0..tcp.len()).collect();
+    let followed = tshark_follow_all(path, &stream_ids);
+    assert_eq!(followed.len(), tcp.len(), "{}: tshark and lagtap see as many TCP streams", path.display());
+    for (stream, (flow, t)) in tcp.iter().zip(followed).enumerate() {
         let (from_client, from_server) = if t.node0 == flow.client {
             (&t.from_node0, &t.from_node1)
         } else {

@@ -79,6 +79,7 @@ pub fn tshark(args: &[&str]) -> String {
 /// One TCP stream as tshark's "Follow TCP stream" (raw) shows it.
 #[derive(Debug, Default)]
 pub struct Followed {
+    pub stream: usize,
     /// "ip:port" of node 0 (the side that sent first) and node 1.
     pub node0: String,
     pub node1: String,
@@ -87,24 +88,32 @@ pub struct Followed {
 }
 
 pub fn tshark_follow(file: &Path, stream: usize) -> Followed {
-    let text = tshark(&[
-        "-r",
-        file.to_str().unwrap(),
-        "-q",
-        "-z",
-        &format!("follow,tcp,raw,{stream}"),
-    ]);
-    let mut f = Followed::default();
+    tshark_follow_all(file, &[stream]).pop().expect("one stream")
+}
+
+/// Several streams in one tshark run (one `-z follow` per stream), in the order given.
+pub fn tshark_follow_all(file: &Path, streams: &[usize]) -> Vec<Followed> {
+    let mut args: Vec<String> = vec!["-r".into(), file.to_str().unwrap().into(), "-q".into()];
+    for s in streams {
+        args.push("-z".into());
+        args.push(format!("follow,tcp,raw,{s}"));
+    }
+    let argv: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
+    let text = tshark(&argv);
+    let mut out: Vec<Followed> = Vec::new();
     for line in text.lines() {
+        if line.starts_with("Follow:") {
+            out.push(Followed::default());
+            continue;
+        }
+        let Some(f) = out.last_mut() else { continue };
         if let Some(n) = line.strip_prefix("Node 0: ") {
             f.node0 = n.trim().to_string();
         } else if let Some(n) = line.strip_prefix("Node 1: ") {
             f.node1 = n.trim().to_string();
-        } else if line.starts_with('=')
-            || line.starts_with("Follow:")
-            || line.starts_with("Filter:")
-            || line.is_empty()
-        {
+        } else if let Some(n) = line.strip_prefix("Filter: tcp.stream eq ") {
+            f.stream = n.trim().parse().expect("stream number");
+        } else if line.starts_with('=') || line.is_empty() {
             continue;
         } else if let Some(hex) = line.strip_prefix('\t') {
             f.from_node1.extend(unhex(hex));
@@ -112,7 +121,9 @@ pub fn tshark_follow(file: &Path, stream: usize) -> Followed {
             f.from_node0.extend(unhex(line));
         }
     }
-    f
+    // tshark prints the taps in reverse order of registration: order by stream.
+    out.sort_by_key(|f| f.stream);
+    out
 }
 
 fn unhex(s: &str) -> Vec<u8> {
