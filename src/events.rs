@@ -1,0 +1,186 @@
+//! The per-host event timeline: what one host's capture says happened, in the
+//! vocabulary correlation needs. `lagtap decode` writes these as JSON Lines; `lagtap
+//! correlate` reads them (or produces them itself from captures).
+//!
+//! Times are integer nanoseconds since the epoch, on the capturing host's clock
+//! (correlation corrects them). Which of a byte's two times an event carries is part
+//! of its definition: a sender-side event is stamped when its first byte was first on
+//! the wire (`first_seen`), a receiver-side event when its last byte became
+//! deliverable in order (`delivered`). Every event names the flow it came from (the
+//! flow id of `lagtap inspect` for the same file).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One video frame inside an HLS segment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SegmentFrame {
+    /// 90 kHz PTS, unwrapped (64-bit) within the segment's stream.
+    pub pts: i64,
+    pub dts: i64,
+    pub keyframe: bool,
+    pub fingerprint: Option<String>,
+    pub size: u32,
+}
+
+/// A media playlist's segment entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlaylistEntry {
+    pub uri: String,
+    pub media_sequence: u64,
+    pub duration_s: f64,
+    pub program_date_time_ns: Option<i64>,
+    pub discontinuity: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// First line of every decode output: which capture and host this is.
+    Capture {
+        host: String,
+        file: String,
+        format: String,
+        link_types: Vec<String>,
+        packets: u64,
+        first_time_ns: Option<i64>,
+        last_time_ns: Option<i64>,
+        comments: Vec<String>,
+    },
+    /// An RTMP publish (broadcaster → ingest).
+    RtmpPublish {
+        flow: u64,
+        client: String,
+        server: String,
+        app: Option<String>,
+        tc_url: Option<String>,
+        stream_key: String,
+        /// First byte of the publish command on the wire.
+        time_ns: i64,
+        /// Encoder settings from `@setDataFrame onMetaData` (width, height,
+        /// framerate, videodatarate, encoder, ...), when sent.
+        metadata: BTreeMap<String, serde_json::Value>,
+    },
+    /// One RTMP video message.
+    RtmpVideo {
+        flow: u64,
+        stream_key: Option<String>,
+        rtmp_ts_ms: u32,
+        composition_ms: i32,
+        keyframe: bool,
+        /// AVC sequence header (decoder configuration) rather than a picture.
+        config: bool,
+        size: u32,
+        nal_types: Vec<u8>,
+        fingerprint: Option<String>,
+        /// First and last byte of the message, first seen on the wire.
+        first_byte_ns: i64,
+        last_byte_ns: i64,
+        /// When the last byte became deliverable in order.
+        delivered_ns: i64,
+    },
+    RtmpAudio {
+        flow: u64,
+        stream_key: Option<String>,
+        rtmp_ts_ms: u32,
+        size: u32,
+        first_byte_ns: i64,
+        last_byte_ns: i64,
+    },
+    /// An HTTP request and its response.
+    HttpExchange {
+        flow: u64,
+        client: String,
+        server: String,
+        method: String,
+        uri: String,
+        host: Option<String>,
+        status: Option<u16>,
+        content_type: Option<String>,
+        body_bytes: u64,
+        /// Request's first byte first seen.
+        request_ns: i64,
+        /// Response's first byte delivered, and its last byte delivered.
+        response_first_ns: Option<i64>,
+        response_last_ns: Option<i64>,
+    },
+    /// A playlist the host received.
+    HlsPlaylist {
+        flow: u64,
+        uri: String,
+        channel: Option<String>,
+        master: bool,
+        media_sequence: Option<u64>,
+        target_duration_s: Option<f64>,
+        endlist: bool,
+        segments: Vec<PlaylistEntry>,
+        /// Variant URIs of a master playlist with their bandwidth and label.
+        variants: Vec<BTreeMap<String, serde_json::Value>>,
+        request_ns: i64,
+        received_ns: i64,
+    },
+    /// A media segment the host received, with its frames.
+    HlsSegment {
+        flow: u64,
+        uri: String,
+        channel: Option<String>,
+        media_sequence: Option<u64>,
+        status: u16,
+        bytes: u64,
+        request_ns: i64,
+        first_byte_ns: i64,
+        /// Last byte delivered in order: the viewer has the whole segment.
+        complete_ns: i64,
+        frames: Vec<SegmentFrame>,
+    },
+    /// A chat line this host sent (client → server), first byte first seen.
+    ChatSent {
+        flow: u64,
+        channel: String,
+        nick: Option<String>,
+        text: String,
+        msg_id: Option<String>,
+        client_nonce: Option<String>,
+        tags: BTreeMap<String, String>,
+        time_ns: i64,
+    },
+    /// A chat line this host received (server → client), last byte delivered.
+    ChatReceived {
+        flow: u64,
+        channel: String,
+        nick: Option<String>,
+        text: String,
+        msg_id: Option<String>,
+        client_nonce: Option<String>,
+        /// The receiving client's own nick (to tell echoes of its own lines).
+        own_nick: Option<String>,
+        server_time_ns: Option<i64>,
+        tmi_sent_ts_ns: Option<i64>,
+        tags: BTreeMap<String, String>,
+        time_ns: i64,
+    },
+    /// An NTP request/reply pair: T1/T4 capture times, T2/T3 from the reply.
+    NtpExchange {
+        flow: u64,
+        client: String,
+        server: String,
+        t1_ns: i64,
+        t2_ns: i64,
+        t3_ns: i64,
+        t4_ns: i64,
+        /// Server clock minus this host's clock, ((T2−T1)+(T3−T4))/2.
+        offset_ns: i64,
+        /// Round trip minus server time, (T4−T1)−(T3−T2).
+        delay_ns: i64,
+        stratum: u8,
+    },
+    /// Last line of every decode output: what was decoded and what was skipped, why.
+    Summary {
+        flows_by_protocol: BTreeMap<String, u64>,
+        /// Flows of a known protocol that could not be decoded, by reason.
+        undecodable: BTreeMap<String, u64>,
+        anomalies: BTreeMap<String, u64>,
+        events: u64,
+    },
+}
