@@ -18,6 +18,22 @@
 //! [`BodyMode::Skip`]. gzip content coding is undone for kept and streamed bodies.
 //!
 //! Parsing of heads is delegated to `httparse`; framing and the session are here.
+//!
+//! Feed both directions in capture (time) order, so that each request is known
+//! before its response: the request method decides whether a response has a body.
+//!
+//! ```
+//! use http_parser::{Direction, Message, Session};
+//! let mut s = Session::new(); // hls_body_policy: keep playlists, stream segments
+//! let req = b"GET /hls/a.m3u8 HTTP/1.1\r\nHost: h\r\n\r\n";
+//! assert_eq!(s.feed(Direction::ClientToServer, 0, req), req.len());
+//! let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n#EXTM3U\n";
+//! assert_eq!(s.feed(Direction::ServerToClient, 0, resp), resp.len());
+//! let Some(Message::Exchange(e)) = s.drain().next() else { panic!() };
+//! let r = e.response.unwrap();
+//! assert_eq!((e.request.unwrap().start, r.head_end, r.end), (0, 38, 46));
+//! assert_eq!(r.body.as_deref(), Some(&b"#EXTM3U\n"[..]));
+//! ```
 
 #![forbid(unsafe_code)]
 
