@@ -28,6 +28,7 @@ import collections
 import hashlib
 import subprocess
 import threading
+import zlib
 
 from tblog import JsonlLog, host_name, now_ns
 
@@ -157,11 +158,14 @@ def write_tag(out, log, tag):
 
 def encoder_cmd(args):
     kbps = f"{args.bitrate}k"
+    # A hue shift derived from the channel name makes every channel's pictures (and
+    # so its frame fingerprints) differ from every other channel's.
+    hue = zlib.crc32(args.url.rsplit("/", 1)[-1].encode()) % 360
     return [
         "ffmpeg", "-hide_banner", "-loglevel", "warning", "-nostdin",
         "-re", "-f", "lavfi", "-i", f"testsrc2=size={args.size}:rate={args.fps}",
         "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-        "-t", str(args.duration),
+        "-t", str(args.duration), "-vf", f"hue=h={hue}",
         "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
         "-pix_fmt", "yuv420p", "-b:v", kbps, "-maxrate", kbps, "-bufsize", kbps,
         "-x264-params", "nal-hrd=cbr", "-g", str(2 * args.fps),

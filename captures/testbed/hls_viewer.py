@@ -137,6 +137,8 @@ def main():
     ap.add_argument("--k", type=int, help="segments behind the live edge (default: profile)")
     ap.add_argument("--duration", type=float, required=True, help="seconds to run")
     ap.add_argument("--switch-every", type=float, default=0, help="seconds per channel")
+    ap.add_argument("--stay-on-last", action="store_true",
+                    help="with --switch-every: stay on the last channel instead of cycling")
     ap.add_argument("--log", required=True)
     args = ap.parse_args()
 
@@ -155,6 +157,8 @@ def main():
         while not deadline.done():
             channel = channels[i % len(channels)]
             until_ns = now_ns() + int(args.switch_every * 1e9)
+            if args.stay_on_last and i == len(channels) - 1:
+                until_ns = None
             start_ns, first_segment_ns = player.watch(channel, k, deadline, until_ns)
             if prev is not None:
                 log.write("switch", **{"from": prev, "to": channel, "start_ns": start_ns,

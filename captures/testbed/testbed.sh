@@ -203,9 +203,12 @@ run_broadcaster() {  # run_broadcaster HOST STREAM KBPS SECONDS [LOGSUFFIX]
         --log "$LOG_DIR/$tag.jsonl"
 }
 
-run_viewer() {  # run_viewer HOST CHANNELS PROFILE SECONDS [SWITCH_EVERY]
-    py_in_host "$1" "$1.viewer" hls_viewer.py --server "$SERVER_ADDR" --channels "$2" \
-        --profile "$3" --duration "$4" --switch-every "${5:-0}" --log "$LOG_DIR/$1.viewer.jsonl"
+run_viewer() {  # run_viewer HOST CHANNELS PROFILE SECONDS [SWITCH_EVERY [EXTRA-ARGS...]]
+    local host=$1 channels=$2 profile=$3 seconds=$4 every=${5:-0}
+    shift $(($# < 5 ? $# : 5))
+    py_in_host "$host" "$host.viewer" hls_viewer.py --server "$SERVER_ADDR" \
+        --channels "$channels" --profile "$profile" --duration "$seconds" \
+        --switch-every "$every" --log "$LOG_DIR/$host.viewer.jsonl" "$@"
 }
 
 # run_viewer_later DELAY ARGS...: run_viewer ARGS after DELAY seconds, without
@@ -275,7 +278,7 @@ start_platform() {
 }
 
 scenario_basic() {
-    local d=${DURATION:-64} delay=28
+    local d=${DURATION:-52} delay=27
     add_host "$SERVER_HOST" server 1 eth0
     add_host broadcaster broadcaster 11 eth0
     add_host desktop viewer 21 any
@@ -306,14 +309,16 @@ scenario_skew() {
 # After the run: shift capture clocks by known offsets (capture time = true time +
 # offset), as if those hosts' clocks were off.
 apply_skew() {
-    local spec host off file
+    local spec host off file format
     for spec in broadcaster:+0.250 viewer:-0.180; do
         host=${spec%%:*} off=${spec#*:}
         for file in "$OUTDIR/$host.pcap" "$OUTDIR/$host.pcapng"; do
             [[ -e $file ]] || continue
-            editcap -t "$off" "$file" "$file.tmp"
+            format=nsecpcap
+            [[ $file == *.pcapng ]] && format=pcapng
+            editcap -F "$format" -t "$off" "$file" "$file.tmp"
             mv "$file.tmp" "$file"
-            tb_event "\"event\":\"clock_offset\",\"host\":\"$host\",\"offset_s\":${off#+},\"applied_with\":\"editcap -t $off\""
+            tb_event "\"event\":\"clock_offset\",\"host\":\"$host\",\"offset_s\":${off#+},\"applied_with\":\"editcap -F $format -t $off\""
         done
     done
 }
@@ -357,14 +362,15 @@ scenario_uplink() {
 }
 
 scenario_bitrates() {
-    local phase=${DURATION:-45} rates=(800 1600 2400) delay=12 r
+    local phase=${DURATION:-45} rates=(800 1600 2400) delay=5 r
     phase=$((phase / 3))
     add_host "$SERVER_HOST" server 1 eth0
     add_host broadcaster broadcaster 11 eth0
     add_host viewer viewer 21 eth0
     start_platform
     run_ntp_and_chat $((3 * phase + delay))
-    run_viewer_later "$delay" viewer rate800,rate1600,rate2400 desktop $((3 * phase)) "$phase"
+    run_viewer_later "$delay" viewer rate800,rate1600,rate2400 desktop $((3 * phase + 6)) "$phase" \
+        --stay-on-last
     for r in "${rates[@]}"; do
         say "broadcasting at $r kb/s for $phase s"
         run_broadcaster broadcaster "rate$r" "$r" "$phase" "$r"
