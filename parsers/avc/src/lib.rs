@@ -14,6 +14,8 @@
 //! is fed streaming).
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+pub mod fuzz;
 pub mod nal;
 
 pub use nal::{iter_annexb, iter_avcc, Nal};

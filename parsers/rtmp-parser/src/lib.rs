@@ -22,6 +22,8 @@
 
 pub mod amf;
 pub mod flv;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod message;
 pub mod parser;
 pub mod session;

@@ -10,7 +10,7 @@
 //! Stages of a direction: `Handshake` (C0/C1/C2 or S0/S1/S2, fixed sizes) →
 //! `Chunks` (header → payload → header ...) → `Dead` once it cannot decode safely.
 //! A gap moves `Chunks` to `Resync`, which looks for a position where decoding can
-//! restart without guessing (see [`DirDecoder::validate_candidate`]).
+//! restart without guessing (see `DirDecoder::validate_candidate`).
 
 use crate::flv::{decode_audio, decode_video, VideoPacket};
 use crate::message::{decode_command, decode_control, Direction, Message, MessageType, Payload};

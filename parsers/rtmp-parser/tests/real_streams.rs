@@ -136,13 +136,13 @@ fn decode_with_cuts(dir: Direction, data: &[u8], cuts: &[usize]) -> Vec<Event> {
     s.drain().collect()
 }
 
-/// Every split point in the first 12 KiB of each stream (handshake, commands, the
+/// Every split point in the first 8 KiB of each stream (handshake, commands, the
 /// first frames, chunk boundaries of multi-chunk frames), then every 251st byte.
 #[test]
 fn splitting_real_streams_at_every_byte_gives_the_same_messages() {
     for (name, dir, data) in fixtures() {
         let whole = decode_with_cuts(dir, data, &[]);
-        let dense = data.len().min(12 << 10);
+        let dense = data.len().min(8 << 10);
         let prefix = &data[..dense];
         let whole_prefix = decode_with_cuts(dir, prefix, &[]);
         for cut in 0..=dense {

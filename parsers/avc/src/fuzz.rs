@@ -1,0 +1,31 @@
+//! The body of the fuzz target (`fuzz/`), here so that the ordinary test suite can
+//! run it over seeds and deterministic mutations.
+
+use crate::{fingerprint_annexb, fingerprint_avcc, iter_annexb, iter_avcc, Codec};
+
+/// Iterate and fingerprint `data` in every framing; check that the same NAL units
+/// re-framed as Annex-B give the same fingerprint as in AVCC, whenever they can be
+/// re-framed faithfully (no start-code-like bytes inside, no trailing zero).
+pub fn nal(data: &[u8]) {
+    for codec in [Codec::H264, Codec::Hevc] {
+        for size in 0..=5u8 {
+            let nals: Vec<&[u8]> = iter_avcc(data, size).map(|n| n.0).collect();
+            let fp = fingerprint_avcc(data, size, codec);
+            let faithful = nals.iter().all(|n| {
+                n.last() != Some(&0) && !n.windows(3).any(|w| w[0] == 0 && w[1] == 0 && w[2] <= 2)
+            });
+            if faithful && (1..=4).contains(&size) {
+                let mut annexb = Vec::new();
+                for n in &nals {
+                    annexb.extend_from_slice(&[0, 0, 0, 1]);
+                    annexb.extend_from_slice(n);
+                }
+                assert_eq!(fingerprint_annexb(&annexb, codec), fp);
+            }
+        }
+        let _ = fingerprint_annexb(data, codec);
+        for n in iter_annexb(data) {
+            assert!(!n.0.is_empty() && n.0.last() != Some(&0));
+        }
+    }
+}
