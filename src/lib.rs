@@ -5,6 +5,7 @@
 
 pub mod anomalies;
 pub mod capture;
+pub mod decode;
 pub mod events;
 pub mod flow;
 pub mod inspect;

@@ -31,6 +31,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Decode one host's capture into its event timeline (JSON Lines on stdout):
+    /// RTMP frames sent, HTTP/HLS fetches and segments with their frames, chat lines
+    /// sent and received, NTP exchanges. Schema: docs/events.md.
+    Decode {
+        /// A pcap, pcapng or gzip-compressed capture (`-` = stdin).
+        file: PathBuf,
+        /// Host name for the events (default: the file's stem).
+        #[arg(long)]
+        host: Option<String>,
+    },
     /// Capture live traffic (needs the `live` feature and libpcap).
     Capture,
 }
@@ -63,6 +73,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 writeln!(out)?;
             } else {
                 write_table(&mut out, &report)?;
+            }
+            out.flush()?;
+            Ok(())
+        }
+        Command::Decode { file, host } => {
+            let host = host.unwrap_or_else(|| lagtap::decode::host_name(&file));
+            let decoded = lagtap::decode::decode_file(&file, &host).with_context(|| format!("decoding {}", file.display()))?;
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            for e in &decoded.events {
+                serde_json::to_writer(&mut out, e)?;
+                out.write_all(b"\n")?;
             }
             out.flush()?;
             Ok(())

@@ -1,0 +1,381 @@
+//! HTTP flows → `http_exchange`, and for HLS viewers `hls_playlist` and
+//! `hls_segment` events with every frame of every segment fingerprinted.
+//!
+//! Segment bodies are streamed from the HTTP parser into an MPEG-TS (or fMP4)
+//! demuxer as they arrive, so a segment is never held whole.
+
+use std::collections::{BTreeMap, HashMap};
+
+use http_parser::{BodyMode, Direction, Exchange, Message, Session};
+use mpegts_parser::{Fmp4Demuxer, Fmp4Message, TrackConfig, TsDemuxer, TsMessage, Unwrapper};
+
+use super::timemap::{Fed, Tail};
+use super::{channel_of, Ctx, Decoder};
+use crate::anomalies::Anomalies;
+use crate::events::{Event, PlaylistEntry, SegmentFrame};
+use crate::flow::Dir;
+
+enum Demux {
+    Ts(TsDemuxer),
+    Fmp4(Fmp4Demuxer),
+}
+
+struct SegmentState {
+    demux: Demux,
+    tail: Tail,
+    frames: Vec<SegmentFrame>,
+}
+
+pub struct HttpDecoder {
+    session: Session,
+    segments: HashMap<u64, SegmentState>,
+    /// Carried from one TS segment to the next so PTS stay comparable.
+    unwrapper: Unwrapper,
+    /// fMP4 tracks learned from an init segment on this connection.
+    fmp4_tracks: Vec<TrackConfig>,
+    demux_anomalies: Anomalies,
+    exchanges: u64,
+}
+
+impl HttpDecoder {
+    pub fn new() -> Self {
+        HttpDecoder {
+            session: Session::new(),
+            segments: HashMap::new(),
+            unwrapper: Unwrapper::default(),
+            fmp4_tracks: Vec::new(),
+            demux_anomalies: Anomalies::default(),
+            exchanges: 0,
+        }
+    }
+}
+
+fn to_http(dir: Dir) -> Direction {
+    match dir {
+        Dir::ClientToServer => Direction::ClientToServer,
+        Dir::ServerToClient => Direction::ServerToClient,
+    }
+}
+
+fn is_fmp4(uri: &str, content_type: Option<&str>) -> bool {
+    let path = uri.split(['?', '#']).next().unwrap_or(uri);
+    path.ends_with(".m4s")
+        || path.ends_with(".mp4")
+        || content_type.is_some_and(|c| c.contains("mp4"))
+}
+
+impl SegmentState {
+    fn feed(&mut self, offset: u64, data: &[u8], anomalies: &mut Anomalies) {
+        let demux = &mut self.demux;
+        let fed = self.tail.feed(offset, data, |off, bytes| match demux {
+            Demux::Ts(d) => d.feed(off, bytes),
+            Demux::Fmp4(d) => d.feed(off, bytes),
+        });
+        if let Fed::Stuck { offset, len } = fed {
+            anomalies.count("decode.demuxer_stuck");
+            self.gap(offset, len);
+        }
+        self.collect();
+    }
+
+    fn gap(&mut self, offset: u64, len: u64) {
+        self.tail.clear();
+        match &mut self.demux {
+            Demux::Ts(d) => d.gap(offset, len),
+            Demux::Fmp4(d) => d.gap(offset, len),
+        }
+    }
+
+    fn collect(&mut self) {
+        match &mut self.demux {
+            Demux::Ts(d) => {
+                for m in d.drain() {
+                    if let TsMessage::AccessUnit(au) = m {
+                        self.frames.push(SegmentFrame {
+                            pts: au.pts.map_or(-1, |t| t.raw as i64),
+                            dts: au.dts.or(au.pts).map_or(-1, |t| t.raw as i64),
+                            keyframe: au.keyframe,
+                            fingerprint: au.fingerprint.map(|f| f.to_string()),
+                            size: au.size as u32,
+                        });
+                    }
+                }
+            }
+            Demux::Fmp4(d) => {
+                for m in d.drain() {
+                    if let Fmp4Message::Sample(s) = m {
+                        // Express fMP4 times in 90 kHz like MPEG-TS PTS.
+                        let scale = |t: i64| match s.timescale {
+                            Some(ts) if ts > 0 => t * 90_000 / i64::from(ts),
+                            _ => t,
+                        };
+                        let dts = scale(s.decode_time as i64);
+                        self.frames.push(SegmentFrame {
+                            pts: dts + scale(s.composition_offset),
+                            dts,
+                            keyframe: s.sync,
+                            fingerprint: s.fingerprint.map(|f| f.to_string()),
+                            size: s.size,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, end: u64) -> Option<Vec<TrackConfig>> {
+        let tracks = match &mut self.demux {
+            Demux::Ts(d) => {
+                d.end(end);
+                None
+            }
+            Demux::Fmp4(d) => {
+                d.end(end);
+                Some(d.tracks().to_vec())
+            }
+        };
+        self.collect();
+        tracks
+    }
+}
+
+impl HttpDecoder {
+    fn exchange_events(&mut self, x: &Exchange, ctx: &mut Ctx<'_>) {
+        self.exchanges += 1;
+        let (Some(req), resp) = (&x.request, &x.response) else {
+            return;
+        };
+        let request_ns = ctx.first_seen(Dir::ClientToServer, req.start);
+        let (status, content_type, body_bytes, first, last) = match resp {
+            Some(r) => (
+                Some(r.status),
+                r.content_type.clone(),
+                r.body_decoded_len,
+                Some(ctx.delivered(Dir::ServerToClient, r.start)),
+                Some(ctx.delivered(Dir::ServerToClient, r.end.saturating_sub(1))),
+            ),
+            None => (None, None, 0, None, None),
+        };
+        ctx.out.push(Event::HttpExchange {
+            flow: ctx.meta.id,
+            client: ctx.meta.client.to_string(),
+            server: ctx.meta.server.to_string(),
+            method: req.method.clone(),
+            uri: req.uri.clone(),
+            host: req.host.clone(),
+            status,
+            content_type: content_type.clone(),
+            body_bytes,
+            request_ns,
+            response_first_ns: first,
+            response_last_ns: last,
+        });
+        let Some(r) = resp else { return };
+        let channel = channel_of(&req.uri);
+        if let Some(mut seg) = self.segments.remove(&x.id) {
+            if let Some(tracks) = seg.finish(r.body_decoded_len) {
+                if !tracks.is_empty() {
+                    self.fmp4_tracks = tracks;
+                }
+            }
+            if let Demux::Ts(d) = &seg.demux {
+                self.unwrapper = d.unwrapper();
+                for (k, v) in d.anomalies() {
+                    self.demux_anomalies.add(k, *v);
+                }
+            }
+            if seg.frames.is_empty() && is_fmp4(&req.uri, content_type.as_deref()) {
+                return; // an init segment: tracks, no pictures
+            }
+            ctx.out.push(Event::HlsSegment {
+                flow: ctx.meta.id,
+                uri: req.uri.clone(),
+                channel,
+                media_sequence: sequence_of(&req.uri),
+                status: r.status,
+                bytes: r.body_decoded_len,
+                request_ns,
+                first_byte_ns: first.unwrap_or(0),
+                complete_ns: last.unwrap_or(0),
+                frames: seg.frames,
+            });
+            return;
+        }
+        if r.body_mode == BodyMode::Keep {
+            let Some(body) = &r.body else { return };
+            match hls_parser::parse_bytes(body) {
+                Ok(pl) => ctx.out.push(playlist_event(
+                    ctx.meta.id,
+                    &req.uri,
+                    channel,
+                    pl,
+                    request_ns,
+                    last.unwrap_or(0),
+                )),
+                Err(_) => self.demux_anomalies.count("decode.playlist_unparsable"),
+            }
+        }
+    }
+}
+
+/// The number at the end of a segment's file name (`lagtap-12.ts` → 12), which is
+/// its media sequence number in the layouts nginx-rtmp and most packagers use.
+fn sequence_of(uri: &str) -> Option<u64> {
+    let path = uri.split(['?', '#']).next().unwrap_or(uri);
+    let file = path.rsplit('/').next()?;
+    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    let digits: String = stem
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.chars().rev().collect::<String>().parse().ok()
+}
+
+fn playlist_event(
+    flow: u64,
+    uri: &str,
+    channel: Option<String>,
+    pl: hls_parser::Playlist,
+    request_ns: i64,
+    received_ns: i64,
+) -> Event {
+    match pl {
+        hls_parser::Playlist::Master(m) => Event::HlsPlaylist {
+            flow,
+            uri: uri.to_string(),
+            channel,
+            master: true,
+            media_sequence: None,
+            target_duration_s: None,
+            endlist: false,
+            segments: Vec::new(),
+            variants: m
+                .variants
+                .iter()
+                .map(|v| {
+                    let mut o = BTreeMap::new();
+                    o.insert(
+                        "uri".to_string(),
+                        serde_json::json!(hls_parser::resolve_uri(uri, &v.uri)),
+                    );
+                    o.insert("bandwidth".to_string(), serde_json::json!(v.bandwidth));
+                    o.insert("name".to_string(), serde_json::json!(v.name));
+                    o.insert("resolution".to_string(), serde_json::json!(v.resolution));
+                    o
+                })
+                .collect(),
+            request_ns,
+            received_ns,
+        },
+        hls_parser::Playlist::Media(m) => Event::HlsPlaylist {
+            flow,
+            uri: uri.to_string(),
+            channel,
+            master: false,
+            media_sequence: Some(m.media_sequence),
+            target_duration_s: m.target_duration.map(|t| t as f64),
+            endlist: m.end_list,
+            segments: m
+                .segments
+                .iter()
+                .map(|s| PlaylistEntry {
+                    uri: hls_parser::resolve_uri(uri, &s.uri),
+                    media_sequence: s.sequence,
+                    duration_s: s.duration,
+                    program_date_time_ns: s.program_date_time_ns,
+                    discontinuity: s.discontinuity,
+                })
+                .collect(),
+            variants: Vec::new(),
+            request_ns,
+            received_ns,
+        },
+    }
+}
+
+impl Decoder for HttpDecoder {
+    fn feed(&mut self, dir: Dir, offset: u64, data: &[u8]) -> usize {
+        if self.session.upgraded().is_some() {
+            // Bytes after an upgrade the detector did not foresee: not HTTP.
+            return data.len();
+        }
+        self.session.feed(to_http(dir), offset, data)
+    }
+
+    fn gap(&mut self, dir: Dir, offset: u64, len: u64) {
+        self.session.gap(to_http(dir), offset, len);
+    }
+
+    fn end(&mut self, dir: Dir, offset: u64) {
+        self.session.end(to_http(dir), offset);
+    }
+
+    fn collect(&mut self, ctx: &mut Ctx<'_>) {
+        let messages: Vec<Message> = self.session.drain().collect();
+        for m in messages {
+            match m {
+                Message::BodyStart {
+                    id,
+                    uri,
+                    content_type,
+                } => {
+                    let uri = uri.unwrap_or_default();
+                    let demux = if is_fmp4(&uri, content_type.as_deref()) {
+                        Demux::Fmp4(if self.fmp4_tracks.is_empty() {
+                            Fmp4Demuxer::new()
+                        } else {
+                            Fmp4Demuxer::with_tracks(self.fmp4_tracks.clone())
+                        })
+                    } else {
+                        Demux::Ts(TsDemuxer::with_unwrapper(self.unwrapper))
+                    };
+                    self.segments.insert(
+                        id,
+                        SegmentState {
+                            demux,
+                            tail: Tail::default(),
+                            frames: Vec::new(),
+                        },
+                    );
+                }
+                Message::BodyChunk(c) => {
+                    if let Some(seg) = self.segments.get_mut(&c.id) {
+                        seg.feed(c.body_offset, &c.data, &mut self.demux_anomalies);
+                    }
+                }
+                Message::BodyGap {
+                    id,
+                    body_offset,
+                    len,
+                } => {
+                    if let Some(seg) = self.segments.get_mut(&id) {
+                        seg.gap(body_offset, len);
+                    }
+                }
+                Message::Exchange(x) => self.exchange_events(&x, ctx),
+                Message::Upgraded(_) => self.demux_anomalies.count("http.upgraded_after_detection"),
+            }
+        }
+    }
+
+    fn anomalies(&self, out: &mut Anomalies) {
+        for (k, v) in self.session.anomalies() {
+            out.add(k, *v);
+        }
+        out.merge(&self.demux_anomalies);
+    }
+
+    fn undecodable(&self) -> Option<&'static str> {
+        let gave_up = self
+            .session
+            .anomalies()
+            .iter()
+            .any(|(k, v)| k.contains("gave_up") && *v > 0);
+        if gave_up && self.exchanges == 0 {
+            Some("no exchange could be decoded (the parser gave the connection up)")
+        } else {
+            None
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! `lagtap decode`: one host's capture → its event timeline.
+//!
+//! The flow layer hands over timed in-order bytes; here each flow's protocol is
+//! detected (content first), its bytes go through the pure parser crates, and what
+//! they report becomes [`Event`]s stamped with the right one of each byte's two
+//! times. Decoding one file needs nothing from other hosts.
+
+mod http;
+mod irc;
+mod ntp;
+mod rtmp;
+pub mod timemap;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::anomalies::Anomalies;
+use crate::capture::CaptureError;
+use crate::events::Event;
+use crate::flow::detect::{detect, Verdict, DETECT_PREFIX};
+use crate::flow::{Chunk, Dir, FlowHandler, FlowMeta, Protocol, TransportKind};
+use crate::pipeline::run_file;
+use crate::time::Timestamp;
+use timemap::{Fed, Tail, TimeMap};
+
+/// What a protocol adapter does with a flow's bytes. The adapter owns the parser
+/// session; [`TcpFlow`] owns the tails and time maps around it.
+trait Decoder {
+    fn feed(&mut self, dir: Dir, offset: u64, data: &[u8]) -> usize;
+    fn gap(&mut self, dir: Dir, offset: u64, len: u64);
+    fn end(&mut self, dir: Dir, offset: u64);
+    fn datagram(&mut self, _dir: Dir, _ts: Timestamp, _payload: &[u8], _ctx: &mut Ctx<'_>) {}
+    /// Turns what the parser reported so far into events.
+    fn collect(&mut self, ctx: &mut Ctx<'_>);
+    /// Parser anomalies, merged into the file's at close.
+    fn anomalies(&self, out: &mut Anomalies);
+    /// Why the flow could not be decoded, if it could not.
+    fn undecodable(&self) -> Option<&'static str>;
+}
+
+/// What an adapter needs to stamp events.
+pub(crate) struct Ctx<'a> {
+    pub meta: &'a FlowMeta,
+    pub times: &'a mut [TimeMap; 2],
+    pub out: &'a mut Vec<Event>,
+}
+
+impl Ctx<'_> {
+    /// First-seen time of the byte at `offset` in `dir` (0 if the flow has no time
+    /// for it yet, which a parser reporting an offset it was fed cannot cause).
+    pub fn first_seen(&mut self, dir: Dir, offset: u64) -> i64 {
+        self.times[dir.index()]
+            .first_seen(offset)
+            .map_or(0, |t| t.0)
+    }
+    pub fn delivered(&mut self, dir: Dir, offset: u64) -> i64 {
+        self.times[dir.index()].delivered(offset).map_or(0, |t| t.0)
+    }
+}
+
+/// Per-flow state.
+pub struct FlowState {
+    protocol: Option<Protocol>,
+    /// Chunks held while the protocol is not known yet (bounded by DETECT_PREFIX).
+    held: Vec<(Dir, u64, Vec<u8>, Timestamp, Timestamp)>,
+    held_bytes: [usize; 2],
+    decoder: Option<Box<dyn Decoder>>,
+    tails: [Tail; 2],
+    times: [TimeMap; 2],
+}
+
+#[derive(Default)]
+pub struct DecodeHandler {
+    pub events: Vec<Event>,
+    pub anomalies: Anomalies,
+    pub flows_by_protocol: BTreeMap<String, u64>,
+    pub undecodable: BTreeMap<String, u64>,
+}
+
+impl DecodeHandler {
+    fn choose(&mut self, st: &mut FlowState, meta: &FlowMeta, complete: bool) {
+        if st.protocol.is_some() {
+            return;
+        }
+        let mut pre = [Vec::new(), Vec::new()];
+        for (dir, _, data, _, _) in &st.held {
+            pre[dir.index()].extend_from_slice(data);
+        }
+        let verdict = detect(
+            meta.transport,
+            meta.server.port(),
+            &pre[0],
+            &pre[1],
+            complete,
+        );
+        let Verdict::Is(p) = verdict else { return };
+        st.protocol = Some(p);
+        st.decoder = match p {
+            Protocol::Rtmp => Some(Box::new(rtmp::RtmpDecoder::new(meta.saw_syn))),
+            Protocol::Http => Some(Box::new(http::HttpDecoder::new())),
+            Protocol::WebSocket => Some(Box::new(irc::IrcDecoder::websocket())),
+            Protocol::Irc => Some(Box::new(irc::IrcDecoder::new(meta.saw_syn))),
+            Protocol::Ntp => Some(Box::new(ntp::NtpDecoder::default())),
+            Protocol::Tls | Protocol::Rtmpe | Protocol::Unknown => None,
+        };
+        let held = std::mem::take(&mut st.held);
+        for (dir, offset, data, first_seen, delivered) in held {
+            let chunk = Chunk {
+                offset,
+                data: &data,
+                first_seen,
+                delivered,
+            };
+            self.feed(st, meta, dir, chunk);
+        }
+    }
+
+    fn feed(&mut self, st: &mut FlowState, meta: &FlowMeta, dir: Dir, chunk: Chunk<'_>) {
+        let d = dir.index();
+        st.times[d].push(&chunk);
+        let Some(decoder) = st.decoder.as_mut() else {
+            return;
+        };
+        let fed = st.tails[d].feed(chunk.offset, chunk.data, |off, bytes| {
+            decoder.feed(dir, off, bytes)
+        });
+        if let Fed::Stuck { offset, len } = fed {
+            self.anomalies.count("decode.parser_stuck");
+            decoder.gap(dir, offset, len);
+        }
+        let mut ctx = Ctx {
+            meta,
+            times: &mut st.times,
+            out: &mut self.events,
+        };
+        decoder.collect(&mut ctx);
+    }
+}
+
+impl FlowHandler for DecodeHandler {
+    type State = FlowState;
+
+    fn open(&mut self, _meta: &FlowMeta) -> FlowState {
+        FlowState {
+            protocol: None,
+            held: Vec::new(),
+            held_bytes: [0; 2],
+            decoder: None,
+            tails: Default::default(),
+            times: Default::default(),
+        }
+    }
+
+    fn data(&mut self, st: &mut FlowState, meta: &FlowMeta, dir: Dir, chunk: Chunk<'_>) {
+        if st.protocol.is_none() {
+            st.held.push((
+                dir,
+                chunk.offset,
+                chunk.data.to_vec(),
+                chunk.first_seen,
+                chunk.delivered,
+            ));
+            st.held_bytes[dir.index()] += chunk.data.len();
+            let enough = st.held_bytes[dir.index()] >= DETECT_PREFIX;
+            self.choose(st, meta, enough);
+            return;
+        }
+        self.feed(st, meta, dir, chunk);
+    }
+
+    fn gap(&mut self, st: &mut FlowState, meta: &FlowMeta, dir: Dir, offset: u64, len: u64) {
+        if st.protocol.is_none() {
+            self.choose(st, meta, true);
+        }
+        st.tails[dir.index()].clear();
+        if let Some(decoder) = st.decoder.as_mut() {
+            decoder.gap(dir, offset, len);
+            let mut ctx = Ctx {
+                meta,
+                times: &mut st.times,
+                out: &mut self.events,
+            };
+            decoder.collect(&mut ctx);
+        }
+    }
+
+    fn end(&mut self, st: &mut FlowState, meta: &FlowMeta, dir: Dir, offset: u64) {
+        if st.protocol.is_none() {
+            self.choose(st, meta, true);
+        }
+        if let Some(decoder) = st.decoder.as_mut() {
+            decoder.end(dir, offset);
+            let mut ctx = Ctx {
+                meta,
+                times: &mut st.times,
+                out: &mut self.events,
+            };
+            decoder.collect(&mut ctx);
+        }
+    }
+
+    fn datagram(
+        &mut self,
+        st: &mut FlowState,
+        meta: &FlowMeta,
+        dir: Dir,
+        ts: Timestamp,
+        payload: &[u8],
+    ) {
+        if st.protocol.is_none() {
+            let (c2s, s2c): (&[u8], &[u8]) = match dir {
+                Dir::ClientToServer => (payload, &[]),
+                Dir::ServerToClient => (&[], payload),
+            };
+            if let Verdict::Is(p) = detect(TransportKind::Udp, meta.server.port(), c2s, s2c, true) {
+                st.protocol = Some(p);
+                if p == Protocol::Ntp {
+                    st.decoder = Some(Box::new(ntp::NtpDecoder::default()));
+                }
+            }
+        }
+        if let Some(decoder) = st.decoder.as_mut() {
+            let mut ctx = Ctx {
+                meta,
+                times: &mut st.times,
+                out: &mut self.events,
+            };
+            decoder.datagram(dir, ts, payload, &mut ctx);
+        }
+    }
+
+    fn close(&mut self, mut st: FlowState, meta: &FlowMeta) {
+        if st.protocol.is_none() {
+            self.choose(&mut st, meta, true);
+        }
+        let p = st.protocol.unwrap_or(Protocol::Unknown);
+        *self
+            .flows_by_protocol
+            .entry(p.name().to_string())
+            .or_default() += 1;
+        let why = match (&st.decoder, p) {
+            (Some(d), _) => d.undecodable(),
+            (None, Protocol::Tls) => Some("encrypted (TLS)"),
+            (None, Protocol::Rtmpe) => Some("encrypted (RTMPE)"),
+            (None, _) => None,
+        };
+        if let Some(why) = why {
+            *self
+                .undecodable
+                .entry(format!("{}: {why}", p.name()))
+                .or_default() += 1;
+        }
+        if let Some(d) = st.decoder.as_ref() {
+            d.anomalies(&mut self.anomalies);
+        }
+        let evicted = st.times[0].evicted_lookups + st.times[1].evicted_lookups;
+        self.anomalies.add("decode.time_map_evicted", evicted);
+    }
+}
+
+/// The decoded timeline of one capture.
+pub struct Decoded {
+    pub events: Vec<Event>,
+}
+
+/// Decodes one capture file as host `host`: a `capture` event, every event sorted by
+/// time, and a closing `summary` event.
+pub fn decode_file(path: &Path, host: &str) -> Result<Decoded, CaptureError> {
+    let run = run_file(path, DecodeHandler::default())?;
+    let mut h = run.handler;
+    h.events.sort_by_key(event_time);
+    let mut anomalies = run.anomalies;
+    anomalies.merge(&h.anomalies);
+    let mut events = Vec::with_capacity(h.events.len() + 2);
+    events.push(Event::Capture {
+        host: host.to_string(),
+        file: path.display().to_string(),
+        format: run.info.format,
+        link_types: run.info.link_types.into_iter().collect(),
+        packets: run.info.packets,
+        first_time_ns: run.info.first_time.map(|t| t.0),
+        last_time_ns: run.info.last_time.map(|t| t.0),
+        comments: run.info.comments,
+    });
+    let n = h.events.len() as u64;
+    events.append(&mut h.events);
+    events.push(Event::Summary {
+        flows_by_protocol: h.flows_by_protocol,
+        undecodable: h.undecodable,
+        anomalies: anomalies.iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        events: n,
+    });
+    Ok(Decoded { events })
+}
+
+/// The time an event is ordered by.
+pub fn event_time(e: &Event) -> i64 {
+    match e {
+        Event::Capture { .. } => i64::MIN,
+        Event::Summary { .. } => i64::MAX,
+        Event::RtmpPublish { time_ns, .. } => *time_ns,
+        Event::RtmpVideo { first_byte_ns, .. } | Event::RtmpAudio { first_byte_ns, .. } => {
+            *first_byte_ns
+        }
+        Event::HttpExchange { request_ns, .. } => *request_ns,
+        Event::HlsPlaylist { received_ns, .. } => *received_ns,
+        Event::HlsSegment { complete_ns, .. } => *complete_ns,
+        Event::ChatSent { time_ns, .. } | Event::ChatReceived { time_ns, .. } => *time_ns,
+        Event::NtpExchange { t4_ns, .. } => *t4_ns,
+    }
+}
+
+/// The host name lagtap gives a capture file: its stem without capture extensions.
+pub fn host_name(path: &Path) -> String {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("host");
+    let mut stem = name;
+    for ext in [".gz", ".pcapng", ".pcap", ".cap", ".jsonl"] {
+        stem = stem.strip_suffix(ext).unwrap_or(stem);
+    }
+    stem.to_string()
+}
+
+/// Channel name from an HLS URI, for the common layouts (`/hls/<chan>.m3u8`,
+/// `/hls/<chan>-<n>.ts`, `/<app>/<chan>/index.m3u8`, `/api/channel/hls/<chan>.m3u8`).
+/// Correlation can override this with its own pattern.
+pub fn channel_of(uri: &str) -> Option<String> {
+    let path = uri.split(['?', '#']).next().unwrap_or(uri);
+    let path = match path.find("://") {
+        Some(i) => path[i + 3..].find('/').map_or("", |j| &path[i + 3 + j..]),
+        None => path,
+    };
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let file = *parts.last()?;
+    let (stem, ext) = file.rsplit_once('.')?;
+    if stem == "index" || stem == "playlist" {
+        return parts.len().checked_sub(2).map(|i| parts[i].to_string());
+    }
+    match ext {
+        "m3u8" | "m3u" => Some(stem.to_string()),
+        "ts" | "m4s" | "mp4" | "aac" => {
+            let base = stem.rsplit_once(['-', '_']).map_or(stem, |(b, n)| {
+                if n.chars().all(|c| c.is_ascii_digit()) {
+                    b
+                } else {
+                    stem
+                }
+            });
+            Some(base.to_string())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names_come_from_the_usual_hls_layouts() {
+        assert_eq!(channel_of("/hls/lagtap.m3u8").as_deref(), Some("lagtap"));
+        assert_eq!(
+            channel_of("http://10.77.0.1/hls/lagtap-12.ts").as_deref(),
+            Some("lagtap")
+        );
+        assert_eq!(
+            channel_of("/live/chan2/index.m3u8").as_deref(),
+            Some("chan2")
+        );
+        assert_eq!(
+            channel_of("/api/channel/hls/some_streamer.m3u8?token=x").as_deref(),
+            Some("some_streamer")
+        );
+        assert_eq!(channel_of("/favicon.ico"), None);
+    }
+
+    #[test]
+    fn host_names_are_file_stems() {
+        assert_eq!(
+            host_name(Path::new("captures/basic/mobile.pcapng")),
+            "mobile"
+        );
+        assert_eq!(host_name(Path::new("x/desktop.pcap.gz")), "desktop");
+    }
+}

@@ -1,0 +1,174 @@
+//! RTMP flows → `rtmp_publish`, `rtmp_video`, `rtmp_audio` events.
+//!
+//! Only what the client sends (the broadcaster's upload) becomes frame events: that
+//! is the sender side of broadcast latency, stamped with when each message's bytes
+//! were first on the wire.
+
+use std::collections::BTreeMap;
+
+use rtmp_parser::{Direction, KnownCommand, Payload, Session, VideoPacket};
+
+use super::{Ctx, Decoder};
+use crate::anomalies::Anomalies;
+use crate::events::Event;
+use crate::flow::Dir;
+
+pub struct RtmpDecoder {
+    session: Session,
+    app: Option<String>,
+    tc_url: Option<String>,
+    stream_key: Option<String>,
+    /// A publish held back until the encoder's metadata (sent right after it) is seen.
+    publish: Option<Event>,
+    mid_connection: bool,
+    messages: u64,
+}
+
+fn to_rtmp(dir: Dir) -> Direction {
+    match dir {
+        Dir::ClientToServer => Direction::ClientToServer,
+        Dir::ServerToClient => Direction::ServerToClient,
+    }
+}
+
+impl RtmpDecoder {
+    pub fn new(saw_syn: bool) -> Self {
+        RtmpDecoder {
+            session: if saw_syn {
+                Session::new()
+            } else {
+                Session::new_mid_connection()
+            },
+            app: None,
+            tc_url: None,
+            stream_key: None,
+            publish: None,
+            mid_connection: !saw_syn,
+            messages: 0,
+        }
+    }
+
+    fn flush_publish(&mut self, ctx: &mut Ctx<'_>) {
+        if let Some(p) = self.publish.take() {
+            ctx.out.push(p);
+        }
+    }
+}
+
+fn amf_json(v: &rtmp_parser::Amf) -> serde_json::Value {
+    if let Some(s) = v.as_str() {
+        return serde_json::Value::String(s.to_string());
+    }
+    if let Some(n) = v.as_f64() {
+        return serde_json::json!(n);
+    }
+    serde_json::Value::String(format!("{v:?}"))
+}
+
+impl Decoder for RtmpDecoder {
+    fn feed(&mut self, dir: Dir, offset: u64, data: &[u8]) -> usize {
+        self.session.feed(to_rtmp(dir), offset, data)
+    }
+
+    fn gap(&mut self, dir: Dir, offset: u64, len: u64) {
+        self.session.gap(to_rtmp(dir), offset, len);
+    }
+
+    fn end(&mut self, dir: Dir, offset: u64) {
+        self.session.end(to_rtmp(dir), offset);
+    }
+
+    fn collect(&mut self, ctx: &mut Ctx<'_>) {
+        let messages: Vec<_> = self.session.drain_messages().collect();
+        for m in messages {
+            self.messages += 1;
+            if m.direction != Direction::ClientToServer {
+                continue;
+            }
+            let dir = Dir::ClientToServer;
+            match &m.payload {
+                Payload::Command(c) => match &c.known {
+                    KnownCommand::Connect(conn) => {
+                        self.app = conn.app.clone();
+                        self.tc_url = conn.tc_url.clone();
+                    }
+                    KnownCommand::Publish { stream_key, .. } => {
+                        self.flush_publish(ctx);
+                        let key = stream_key.clone().unwrap_or_default();
+                        self.stream_key = Some(key.clone());
+                        let time_ns = ctx.first_seen(dir, m.start);
+                        self.publish = Some(Event::RtmpPublish {
+                            flow: ctx.meta.id,
+                            client: ctx.meta.client.to_string(),
+                            server: ctx.meta.server.to_string(),
+                            app: self.app.clone(),
+                            tc_url: self.tc_url.clone(),
+                            stream_key: key,
+                            time_ns,
+                            metadata: BTreeMap::new(),
+                        });
+                    }
+                    KnownCommand::Metadata(md) => {
+                        if let Some(Event::RtmpPublish { metadata, .. }) = self.publish.as_mut() {
+                            for (k, v) in &md.properties {
+                                metadata.insert(k.clone(), amf_json(v));
+                            }
+                        }
+                        self.flush_publish(ctx);
+                    }
+                    _ => {}
+                },
+                Payload::Video(v) => {
+                    self.flush_publish(ctx);
+                    let last = m.end.saturating_sub(1);
+                    let (first_byte_ns, last_byte_ns) =
+                        (ctx.first_seen(dir, m.start), ctx.first_seen(dir, last));
+                    let delivered_ns = ctx.delivered(dir, last);
+                    ctx.out.push(Event::RtmpVideo {
+                        flow: ctx.meta.id,
+                        stream_key: self.stream_key.clone(),
+                        rtmp_ts_ms: m.timestamp.unwrap_or(0),
+                        composition_ms: v.composition_time,
+                        keyframe: v.frame_type.0 == 1,
+                        config: v.packet == VideoPacket::SequenceHeader,
+                        size: m.length,
+                        nal_types: v.nal_types.clone(),
+                        fingerprint: v.fingerprint.map(|f| f.to_string()),
+                        first_byte_ns,
+                        last_byte_ns,
+                        delivered_ns,
+                    });
+                }
+                Payload::Audio(_) => {
+                    self.flush_publish(ctx);
+                    let last = m.end.saturating_sub(1);
+                    let (first_byte_ns, last_byte_ns) =
+                        (ctx.first_seen(dir, m.start), ctx.first_seen(dir, last));
+                    ctx.out.push(Event::RtmpAudio {
+                        flow: ctx.meta.id,
+                        stream_key: self.stream_key.clone(),
+                        rtmp_ts_ms: m.timestamp.unwrap_or(0),
+                        size: m.length,
+                        first_byte_ns,
+                        last_byte_ns,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn anomalies(&self, out: &mut Anomalies) {
+        for (k, v) in self.session.anomalies() {
+            out.add(k, *v);
+        }
+    }
+
+    fn undecodable(&self) -> Option<&'static str> {
+        if self.mid_connection && self.messages == 0 {
+            Some("connection started before the capture and no message could be resynced")
+        } else {
+            None
+        }
+    }
+}
