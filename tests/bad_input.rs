@@ -93,7 +93,11 @@ fn truncated_copies_of_real_captures_are_read_up_to_the_cut() {
         // A cut inside the last block is reported as a truncated file (in pcapng the
         // last block may be interface statistics rather than a packet).
         let (packets, anomalies) = inspect_bytes(&bytes[..bytes.len() - 3]).unwrap();
-        assert!(packets == whole - 1 || packets == whole, "{}", path.display());
+        assert!(
+            packets == whole - 1 || packets == whole,
+            "{}",
+            path.display()
+        );
         assert_eq!(
             anomalies.get("truncated_file"),
             1,

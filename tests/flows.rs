@@ -12,7 +12,11 @@ const T0: i64 = 1_764_000_000_000_000_000;
 fn frames(pkts: Vec<Vec<u8>>) -> Vec<Frame> {
     pkts.into_iter()
         .enumerate()
-        .map(|(i, ip)| Frame { ts_ns: T0 + i as i64 * 1_000_000, link_type: 101, data: ip })
+        .map(|(i, ip)| Frame {
+            ts_ns: T0 + i as i64 * 1_000_000,
+            link_type: 101,
+            data: ip,
+        })
         .collect()
 }
 
@@ -36,7 +40,13 @@ fn the_syn_sender_is_the_client_even_when_the_server_talks_first() {
         vec![
             ipv4_tcp(VIEWER, ([10, 77, 0, 1], 6667), 1, "S", b""),
             ipv4_tcp(([10, 77, 0, 1], 6667), VIEWER, 9, "SA", b""),
-            ipv4_tcp(([10, 77, 0, 1], 6667), VIEWER, 10, "A", b":irc.lagtap NOTICE * :*** Looking up your hostname\r\n"),
+            ipv4_tcp(
+                ([10, 77, 0, 1], 6667),
+                VIEWER,
+                10,
+                "A",
+                b":irc.lagtap NOTICE * :*** Looking up your hostname\r\n",
+            ),
         ],
     );
     assert_eq!(rows.len(), 1);
@@ -83,7 +93,9 @@ fn fin_in_both_directions_ends_the_flow_and_a_new_syn_starts_another() {
         ],
     );
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| r.protocol == Protocol::Rtmp && r.c2s_bytes == 41));
+    assert!(rows
+        .iter()
+        .all(|r| r.protocol == Protocol::Rtmp && r.c2s_bytes == 41));
     // The row is the flow as it closed; the stray last ACK is absorbed, not counted.
     assert_eq!(rows[0].c2s_packets, 3);
 }

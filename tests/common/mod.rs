@@ -88,7 +88,9 @@ pub struct Followed {
 }
 
 pub fn tshark_follow(file: &Path, stream: usize) -> Followed {
-    tshark_follow_all(file, &[stream]).pop().expect("one stream")
+    tshark_follow_all(file, &[stream])
+        .pop()
+        .expect("one stream")
 }
 
 /// Several streams in one tshark run (one `-z follow` per stream), in the order given.
