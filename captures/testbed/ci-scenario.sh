@@ -25,7 +25,7 @@ check() {  # check FILE DISPLAY-FILTER MIN-PACKETS
 }
 
 for f in "$OUT"/*.pcap "$OUT"/*.pcapng; do
-    tshark -r "$f" -q -z conv,tcp >/dev/null || { echo "FAIL $f does not open"; fail=1; }
+    tshark -r "$f" -q -z conv,tcp >/dev/null 2>&1 || { echo "FAIL $f does not open"; fail=1; }
     check "$f" irc 10
     check "$f" ntp 4
 done

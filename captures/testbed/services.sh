@@ -3,7 +3,8 @@
 # (ingest + HLS over HTTP), an IRC server (inspircd, else ngircd) and chronyd as the
 # NTP server. Configs are generated into $RUN_DIR/conf; nothing touches /etc.
 #
-# Needs: RUN_DIR, LOG_DIR, SERVER_HOST, SERVER_ADDR, SUBNET_PREFIX, IRC_CHANNEL and netns.sh.
+# Needs: RUN_DIR, LOG_DIR, SERVER_HOST, SERVER_ADDR, SUBNET_PREFIX, netns.sh; IRCD
+# (optional) picks the IRC server.
 
 RTMP_MODULE=/usr/lib/nginx/modules/ngx_rtmp_module.so
 SERVER_PIDS=()
@@ -111,8 +112,12 @@ write_ngircd_conf() {
     Ports = 6667
     PidFile = $RUN_DIR/irc/ngircd.pid
     MotdPhrase = lagtap testbed
+    AdminInfo1 = lagtap testbed
+    AdminInfo2 = network namespaces
+    AdminEMail = lagtap@irc.lagtap.test
 [Limits]
     MaxConnectionsIP = 0
+    MaxNickLength = 30
 [Options]
     DNS = no
     Ident = no
@@ -122,13 +127,16 @@ EOF
 
 start_ircd() {
     mkdir -p "$RUN_DIR/irc"
-    if command -v inspircd >/dev/null; then
+    if [[ ${IRCD:-} != ngircd ]] && command -v inspircd >/dev/null; then
         IRC_SERVER=inspircd
         write_inspircd_conf
         bg_in_host "$SERVER_HOST" inspircd inspircd --config="$RUN_DIR/conf/inspircd.conf" \
             --nofork --runasroot
     else
         IRC_SERVER=ngircd
+        # ngircd drops root (to nobody) and still writes its pid file there
+        chmod 711 "$RUN_DIR"
+        chmod 777 "$RUN_DIR/irc"
         write_ngircd_conf
         bg_in_host "$SERVER_HOST" ngircd ngircd --nodaemon --config "$RUN_DIR/conf/ngircd.conf"
     fi

@@ -33,6 +33,7 @@ options:
   --capture LIST   comma-separated hosts to capture (default: all)
   --size WxH       video size (default 320x180; uplink 480x270)
   --mode M         broadcaster behaviour: ffmpeg (blocks) or obs (drops frames)
+  --ircd NAME      IRC server: inspircd (default when installed) or ngircd
   -h, --help
 EOF
 }
@@ -44,7 +45,7 @@ COMMAND_LINE="$0 $*"
 SCENARIO=$1
 OUTDIR=$2
 shift 2
-DURATION="" STEP=10 CAPTURE_LIST=all SIZE="" MODE=""
+DURATION="" STEP=10 CAPTURE_LIST=all SIZE="" MODE="" IRCD=""
 while (($#)); do
     case $1 in
         --duration) DURATION=$2; shift 2 ;;
@@ -52,6 +53,7 @@ while (($#)); do
         --capture) CAPTURE_LIST=$2; shift 2 ;;
         --size) SIZE=$2; shift 2 ;;
         --mode) MODE=$2; shift 2 ;;
+        --ircd) IRCD=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -124,6 +126,8 @@ cleanup() {
     if ((${#CAPTURE_PID[@]})); then stop_pids INT "${CAPTURE_PID[@]}"; fi
     stop_server_services
     net_cleanup
+    local job
+    for job in $(jobs -p); do kill "$job" 2>/dev/null || true; done  # e.g. a pause's sleep
     rm -rf "$RUN_DIR"
     if ((rc != 0)); then echo "testbed: failed (exit $rc); logs in $LOG_DIR" >&2; fi
     exit "$rc"
@@ -131,6 +135,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# pause SECONDS: sleep in the background and wait for it, so that a signal sent to
+# this script (not only Ctrl-C) is handled at once rather than after the sleep.
+pause() {
+    sleep "$1" &
+    wait "$!"
+}
 
 say() { printf '[testbed %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 now_ns() { date +%s%N; }
@@ -245,7 +256,7 @@ wait_clients() {
             kill -0 "$pid" 2>/dev/null && alive=1
         done
         ((alive)) || break
-        sleep 0.5
+        pause 0.5
     done
     stop_pids TERM "${CLIENT_PIDS[@]}"
     CLIENT_PIDS=()
@@ -287,7 +298,7 @@ scenario_basic() {
     run_ntp_and_chat "$d"
     run_broadcaster broadcaster lagtap "$LOW_KBPS" "$d"
     say "broadcasting; viewers join in $delay s"
-    sleep "$delay"
+    pause "$delay"
     run_viewer desktop lagtap desktop $((d - delay))
     run_viewer mobile lagtap mobile $((d - delay))
     wait_clients $((d - delay + 30))
@@ -301,7 +312,7 @@ scenario_skew() {
     start_platform
     run_ntp_and_chat "$d"
     run_broadcaster broadcaster lagtap "$LOW_KBPS" "$d"
-    sleep "$delay"
+    pause "$delay"
     run_viewer viewer lagtap desktop $((d - delay))
     wait_clients $((d - delay + 30))
 }
@@ -333,7 +344,7 @@ scenario_switch() {
     run_ntp_and_chat "$d"
     run_broadcaster broadcaster1 alpha "$LOW_KBPS" "$d"
     run_broadcaster broadcaster2 bravo "$LOW_KBPS" "$d"
-    sleep "$delay"
+    pause "$delay"
     run_viewer switcher alpha,bravo desktop $((d - delay)) "$every"
     wait_clients $((d - delay + 30))
 }
@@ -356,7 +367,7 @@ scenario_uplink() {
     say "uplink steps of $STEP s: ${steps[*]}"
     for rate in "${steps[@]}"; do
         set_uplink broadcaster "$rate"
-        sleep "$STEP"
+        pause "$STEP"
     done
     wait_clients 40
 }
