@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # lagtap testbed in a box: brings up a Twitch-like platform on this machine (one
 # network namespace per host, real nginx-rtmp / ffmpeg / IRC server / chronyd),
 # runs a scenario, captures on every host and writes the ground truth (truth.json)
@@ -8,7 +9,6 @@
 #
 # Scenarios: basic, skew, switch, uplink, bitrates. Needs root.
 set -euo pipefail
-# shellcheck source-path=SCRIPTDIR
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
