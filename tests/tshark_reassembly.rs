@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use common::*;
@@ -16,7 +16,12 @@ fn compare_file(path: &Path) {
     // tshark numbers TCP streams in order of first packet, as lagtap numbers flows.
     let stream_ids: Vec<usize> = (0..tcp.len()).collect();
     let followed = tshark_follow_all(path, &stream_ids);
-    assert_eq!(followed.len(), tcp.len(), "{}: tshark and lagtap see as many TCP streams", path.display());
+    assert_eq!(
+        followed.len(),
+        tcp.len(),
+        "{}: tshark and lagtap see as many TCP streams",
+        path.display()
+    );
     for (stream, (flow, t)) in tcp.iter().zip(followed).enumerate() {
         let (from_client, from_server) = if t.node0 == flow.client {
             (&t.from_node0, &t.from_node1)
@@ -40,14 +45,20 @@ fn compare_file(path: &Path) {
             }
         }
     }
-    // Payload bytes per direction against tcp.len over non-retransmitted segments.
-    let fields = tshark(&[
+    // Payload bytes per direction against tcp.len summed over segments tshark does not
+    // flag as retransmissions. tshark also flags a segment as a retransmission when it
+    // fills a hole whose first copy the capture never saw (a sender-side capture whose
+    // packets a tbf qdisc dropped before the tap): those bytes are in the stream once,
+    // so such a flagged segment counts for the bytes no earlier segment covered.
+    let all = tshark(&[
         "-r",
         path.to_str().unwrap(),
         "-Y",
-        "tcp.len > 0 && !tcp.analysis.retransmission",
+        "tcp.len > 0",
         "-T",
         "fields",
+        "-e",
+        "frame.number",
         "-e",
         "tcp.stream",
         "-e",
@@ -57,19 +68,42 @@ fn compare_file(path: &Path) {
         "-e",
         "tcp.srcport",
         "-e",
+        "tcp.seq",
+        "-e",
         "tcp.len",
     ]);
+    let flagged: HashSet<u64> = tshark(&[
+        "-r",
+        path.to_str().unwrap(),
+        "-Y",
+        "tcp.len > 0 && tcp.analysis.retransmission",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+    ])
+    .lines()
+    .map(|l| l.trim().parse().unwrap())
+    .collect();
     let mut sums: HashMap<(usize, String), u64> = HashMap::new();
-    for line in fields.lines() {
+    let mut seen: HashMap<(usize, String), Vec<(u64, u64)>> = HashMap::new();
+    for line in all.lines() {
         let c: Vec<&str> = line.split('\t').collect();
-        let src = if c[1].is_empty() {
-            format!("[{}]", c[2])
+        let src = if c[2].is_empty() {
+            format!("[{}]", c[3])
         } else {
-            c[1].to_string()
+            c[2].to_string()
         };
-        *sums
-            .entry((c[0].parse().unwrap(), format!("{src}:{}", c[3])))
-            .or_default() += c[4].parse::<u64>().unwrap();
+        let key = (c[1].parse().unwrap(), format!("{src}:{}", c[4]));
+        let (seq, len): (u64, u64) = (c[5].parse().unwrap(), c[6].parse().unwrap());
+        let ranges = seen.entry(key.clone()).or_default();
+        let counted = if flagged.contains(&c[0].parse().unwrap()) {
+            uncovered(ranges, seq, seq + len)
+        } else {
+            len
+        };
+        *sums.entry(key).or_default() += counted;
+        ranges.push((seq, seq + len));
     }
     for (stream, flow) in tcp.iter().enumerate() {
         let c2s = sums
@@ -93,6 +127,26 @@ fn compare_file(path: &Path) {
             path.display()
         );
     }
+}
+
+/// Bytes of [lo, hi) that none of `ranges` covers.
+fn uncovered(ranges: &[(u64, u64)], lo: u64, hi: u64) -> u64 {
+    let mut overlaps: Vec<(u64, u64)> = ranges
+        .iter()
+        .filter(|(a, b)| *a < hi && *b > lo)
+        .map(|(a, b)| ((*a).max(lo), (*b).min(hi)))
+        .collect();
+    overlaps.sort();
+    let mut covered = 0;
+    let mut cursor = lo;
+    for (a, b) in overlaps {
+        let a = a.max(cursor);
+        if b > a {
+            covered += b - a;
+            cursor = b;
+        }
+    }
+    (hi - lo) - covered
 }
 
 /// tshark's follow output stands a text marker (with its C string's NUL) where the

@@ -22,6 +22,7 @@ pub struct RtmpDecoder {
     publish: Option<Event>,
     mid_connection: bool,
     messages: u64,
+    unknown_timestamps: u64,
 }
 
 fn to_rtmp(dir: Dir) -> Direction {
@@ -45,6 +46,7 @@ impl RtmpDecoder {
             publish: None,
             mid_connection: !saw_syn,
             messages: 0,
+            unknown_timestamps: 0,
         }
     }
 
@@ -85,6 +87,13 @@ impl Decoder for RtmpDecoder {
             if m.direction != Direction::ClientToServer {
                 continue;
             }
+            let media = matches!(m.payload, Payload::Video(_) | Payload::Audio(_));
+            let Some(rtmp_ts_ms) = m.timestamp.or(if media { None } else { Some(0) }) else {
+                // After a gap a chunk stream's base timestamp is unknown until its next
+                // full header: such a frame cannot be placed on the media timeline.
+                self.unknown_timestamps += 1;
+                continue;
+            };
             let dir = Dir::ClientToServer;
             match &m.payload {
                 Payload::Command(c) => match &c.known {
@@ -127,7 +136,7 @@ impl Decoder for RtmpDecoder {
                     ctx.out.push(Event::RtmpVideo {
                         flow: ctx.meta.id,
                         stream_key: self.stream_key.clone(),
-                        rtmp_ts_ms: m.timestamp.unwrap_or(0),
+                        rtmp_ts_ms,
                         composition_ms: v.composition_time,
                         keyframe: v.frame_type.0 == 1,
                         config: v.packet == VideoPacket::SequenceHeader,
@@ -147,7 +156,7 @@ impl Decoder for RtmpDecoder {
                     ctx.out.push(Event::RtmpAudio {
                         flow: ctx.meta.id,
                         stream_key: self.stream_key.clone(),
-                        rtmp_ts_ms: m.timestamp.unwrap_or(0),
+                        rtmp_ts_ms,
                         size: m.length,
                         first_byte_ns,
                         last_byte_ns,
@@ -159,6 +168,10 @@ impl Decoder for RtmpDecoder {
     }
 
     fn anomalies(&self, out: &mut Anomalies) {
+        out.add(
+            "decode.rtmp_frame_without_timestamp",
+            self.unknown_timestamps,
+        );
         for (k, v) in self.session.anomalies() {
             out.add(k, *v);
         }
