@@ -10,21 +10,6 @@ use common::*;
 use lagtap::decode::{decode_file, host_name};
 use lagtap::events::Event;
 
-fn scenario_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo().join("captures"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("truth.json").exists())
-        .collect();
-    dirs.sort();
-    assert!(
-        !dirs.is_empty(),
-        "no scenario with a truth.json under captures/"
-    );
-    dirs
-}
-
 fn truth(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap()
 }

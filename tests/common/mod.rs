@@ -15,12 +15,35 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every capture file under `captures/`, sorted.
+/// Every capture file under `captures/` and under the extra scenario directories of
+/// `LAGTAP_SCENARIO_DIRS` (colon-separated; CI points it at a fresh testbed run),
+/// sorted.
 pub fn bundled_captures() -> Vec<PathBuf> {
     let mut out = Vec::new();
     walk(&repo().join("captures"), &mut out);
+    for dir in extra_scenario_dirs() {
+        walk(&dir, &mut out);
+    }
     out.sort();
     out
+}
+
+fn extra_scenario_dirs() -> Vec<PathBuf> {
+    std::env::var("LAGTAP_SCENARIO_DIRS")
+        .map(|v| v.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect())
+        .unwrap_or_default()
+}
+
+/// Scenario runs with ground truth: `captures/*/` holding a `truth.json`, plus the
+/// directories of `LAGTAP_SCENARIO_DIRS`.
+pub fn scenario_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo().join("captures"))
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.join("truth.json").exists()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs.extend(extra_scenario_dirs());
+    assert!(!dirs.is_empty(), "no scenario with a truth.json under captures/");
+    dirs
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
