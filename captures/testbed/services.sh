@@ -92,7 +92,7 @@ write_inspircd_conf() {
          localmax="1000" globalmax="1000" maxchans="50">
 <pid file="$RUN_DIR/irc/inspircd.pid">
 <log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="$LOG_DIR/inspircd-server.log">
-<dns timeout="1">
+<dns server="127.0.0.1" timeout="1">
 <performance clonesonconnect="no" nouserdns="yes">
 <options allowmismatched="yes">
 <module name="cap">
