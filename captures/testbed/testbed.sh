@@ -35,6 +35,8 @@ options:
   --mode M         broadcaster behaviour: ffmpeg (blocks) or obs (drops frames)
   --ircd NAME      IRC server: inspircd (default when installed) or ngircd
   -h, --help
+
+OUTDIR gets <host>.pcap|.pcapng, truth.json and logs/; a previous run there is replaced.
 EOF
 }
 
