@@ -5,10 +5,12 @@
 
 pub mod anomalies;
 pub mod capture;
+pub mod correlate;
 pub mod decode;
 pub mod events;
 pub mod flow;
 pub mod inspect;
 pub mod link;
 pub mod pipeline;
+pub mod report;
 pub mod time;

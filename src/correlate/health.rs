@@ -1,0 +1,187 @@
+//! Source (uplink) health of each broadcaster stream, in 1-second windows of the
+//! reference clock by the first-byte time of each RTMP message.
+//!
+//! Missing frames: consecutive video frames (in sending order) whose RTMP
+//! timestamps differ by more than 1.5× the stream's median frame interval `m` are
+//! taken to have `round(gap / m) − 1` frames missing between them (dropped before
+//! the wire: by the encoder or an OBS-like send queue); the count goes to the window
+//! of the frame after the gap. TCP retransmissions and zero windows are not in the
+//! event timeline yet and are not reported.
+
+use std::collections::BTreeMap;
+
+use super::broadcast::Broadcast;
+use super::Ctx;
+
+const SECOND: i64 = 1_000_000_000;
+
+/// One second of one stream.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Window {
+    /// Start of the second, reference clock.
+    pub start_ns: i64,
+    /// RTMP video + audio message bytes whose first byte left in this second.
+    pub bytes: u64,
+    pub video_bytes: u64,
+    pub audio_bytes: u64,
+    pub video_frames: u32,
+    pub keyframes: u32,
+    /// Estimated frames missing from the timestamp sequence.
+    pub missing_frames: u32,
+    /// RTMP timestamps of the first and last video frame sent in the window.
+    pub first_rtmp_ts_ms: Option<u32>,
+    pub last_rtmp_ts_ms: Option<u32>,
+    /// Broadcast latency (wire and source-clock) of frames sent in this second,
+    /// over every viewer sample: count, mean, max.
+    pub latency_count: u32,
+    pub latency_mean_ns: Option<i64>,
+    pub latency_max_ns: Option<i64>,
+    pub source_latency_mean_ns: Option<i64>,
+    pub source_latency_max_ns: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StreamHealth {
+    pub broadcaster: String,
+    pub stream: String,
+    pub bitrate_kbps: Option<f64>,
+    pub video_frames: u64,
+    pub missing_frames: u64,
+    pub median_frame_interval_ms: Option<i64>,
+    pub windows: Vec<Window>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SourceHealth {
+    pub streams: Vec<StreamHealth>,
+}
+
+/// Missing frames after each frame (by index) of a timestamp sequence, and the
+/// median interval used.
+pub fn missing_frames(ts_ms: &[u32]) -> (Vec<u32>, Option<i64>) {
+    let mut deltas: Vec<i64> = ts_ms
+        .windows(2)
+        .map(|w| w[1] as i64 - w[0] as i64)
+        .filter(|d| *d > 0)
+        .collect();
+    let mut missing = vec![0; ts_ms.len()];
+    if deltas.is_empty() {
+        return (missing, None);
+    }
+    deltas.sort_unstable();
+    let m = deltas[deltas.len() / 2];
+    for i in 1..ts_ms.len() {
+        let gap = ts_ms[i] as i64 - ts_ms[i - 1] as i64;
+        if 2 * gap > 3 * m {
+            missing[i] = ((gap as f64 / m as f64).round() as i64 - 1).max(0) as u32;
+        }
+    }
+    (missing, Some(m))
+}
+
+pub(crate) fn correlate(_ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
+    // Latency samples by (stream, frame).
+    // (wire, source-clock) latency samples of each frame.
+    type Latencies = Vec<(i64, Option<i64>)>;
+    let mut lat: BTreeMap<(usize, usize), Latencies> = BTreeMap::new();
+    for s in &broadcast.samples {
+        if let Some(tx) = s.tx {
+            lat.entry(tx)
+                .or_default()
+                .push((s.latency_ns, s.source_latency_ns));
+        }
+    }
+    let mut out = SourceHealth::default();
+    for (si, s) in broadcast.streams.iter().enumerate() {
+        let mut windows: BTreeMap<i64, Window> = BTreeMap::new();
+        let ts: Vec<u32> = s.video.iter().map(|f| f.rtmp_ts_ms).collect();
+        let (missing, median) = missing_frames(&ts);
+        let mut sums: BTreeMap<i64, (i64, i64, u32)> = BTreeMap::new();
+        for (fi, f) in s.video.iter().enumerate() {
+            let start = f.first_byte_ns.div_euclid(SECOND) * SECOND;
+            let w = windows.entry(start).or_insert_with(|| Window {
+                start_ns: start,
+                ..Window::default()
+            });
+            w.bytes += f.size as u64;
+            w.video_bytes += f.size as u64;
+            w.video_frames += 1;
+            w.keyframes += f.keyframe as u32;
+            w.missing_frames += missing[fi];
+            w.first_rtmp_ts_ms = Some(w.first_rtmp_ts_ms.unwrap_or(f.rtmp_ts_ms));
+            w.last_rtmp_ts_ms = Some(f.rtmp_ts_ms);
+            for &(l, src) in lat.get(&(si, fi)).map(Vec::as_slice).unwrap_or(&[]) {
+                w.latency_count += 1;
+                w.latency_max_ns = Some(w.latency_max_ns.map_or(l, |m| m.max(l)));
+                let e = sums.entry(start).or_default();
+                e.0 += l;
+                if let Some(src) = src {
+                    w.source_latency_max_ns =
+                        Some(w.source_latency_max_ns.map_or(src, |m| m.max(src)));
+                    e.1 += src;
+                    e.2 += 1;
+                }
+            }
+        }
+        for &(t, size) in &s.audio {
+            let start = t.div_euclid(SECOND) * SECOND;
+            let w = windows.entry(start).or_insert_with(|| Window {
+                start_ns: start,
+                ..Window::default()
+            });
+            w.bytes += size as u64;
+            w.audio_bytes += size as u64;
+        }
+        for (start, (l, src, nsrc)) in sums {
+            if let Some(w) = windows.get_mut(&start) {
+                if w.latency_count > 0 {
+                    w.latency_mean_ns = Some(l / w.latency_count as i64);
+                }
+                if nsrc > 0 {
+                    w.source_latency_mean_ns = Some(src / nsrc as i64);
+                }
+            }
+        }
+        // Seconds with nothing sent are windows too (a stalled uplink shows as zeros).
+        if let (Some(&first), Some(&last)) = (windows.keys().next(), windows.keys().last()) {
+            let mut t = first;
+            while t < last {
+                windows.entry(t).or_insert_with(|| Window {
+                    start_ns: t,
+                    ..Window::default()
+                });
+                t += SECOND;
+            }
+        }
+        out.streams.push(StreamHealth {
+            broadcaster: s.broadcaster.clone(),
+            stream: s.key.clone(),
+            bitrate_kbps: s.bitrate_kbps,
+            video_frames: s.video.len() as u64,
+            missing_frames: missing.iter().map(|&m| m as u64).sum(),
+            median_frame_interval_ms: median,
+            windows: windows.into_values().collect(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_in_timestamps_count_as_missing_frames() {
+        // 30 fps (33/34 ms steps); 5 frames dropped after 100 (gap 200 ms), one
+        // slightly late frame (45 ms) that is not a drop.
+        let ts = [0, 33, 67, 100, 300, 333, 378, 400];
+        let (missing, m) = missing_frames(&ts);
+        assert_eq!(m, Some(33));
+        assert_eq!(missing, [0, 0, 0, 0, 5, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_single_frame_has_no_interval() {
+        assert_eq!(missing_frames(&[5]), (vec![0], None));
+    }
+}

@@ -1,0 +1,189 @@
+//! Correlation across hosts: clocks, then messaging, broadcast and switching
+//! latency and source health, as pure functions of the hosts' event timelines.
+//!
+//! Definitions and matching methods: docs/methods.md.
+
+pub mod broadcast;
+pub mod channel;
+pub mod clock;
+pub mod health;
+pub mod messaging;
+pub mod player;
+pub mod roles;
+pub mod stats;
+pub mod switching;
+#[cfg(test)]
+mod testutil;
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::events::Event;
+pub use channel::ChannelPattern;
+pub use clock::{ClockModel, ClockSource};
+pub use roles::Role;
+pub use stats::Summary;
+
+/// One host's event timeline (the output of `lagtap decode` for one capture).
+#[derive(Clone, Debug)]
+pub struct HostEvents {
+    pub name: String,
+    pub file: String,
+    pub events: Vec<Event>,
+}
+
+/// How the broadcast distributions are grouped in the report (`--group-by`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// By viewer host.
+    #[default]
+    Host,
+    /// By the broadcast's video bitrate (encoder metadata, else measured).
+    Bitrate,
+    /// By channel (stream).
+    Channel,
+}
+
+impl FromStr for GroupBy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "host" => Ok(GroupBy::Host),
+            "bitrate" => Ok(GroupBy::Bitrate),
+            "channel" => Ok(GroupBy::Channel),
+            _ => Err(format!("unknown group {s:?}: host, bitrate or channel")),
+        }
+    }
+}
+
+/// Options of `lagtap correlate`.
+#[derive(Clone, Debug)]
+pub struct CorrelateOptions {
+    /// `--offset NAME=SECONDS`: host clock − reference clock, overriding NTP.
+    pub offsets: BTreeMap<String, f64>,
+    pub channel_pattern: ChannelPattern,
+    /// Player model: playback starts once this many segments are in.
+    pub startup_segments: usize,
+    pub group_by: GroupBy,
+}
+
+impl Default for CorrelateOptions {
+    fn default() -> Self {
+        CorrelateOptions {
+            offsets: BTreeMap::new(),
+            channel_pattern: ChannelPattern::default(),
+            startup_segments: 3,
+            group_by: GroupBy::Host,
+        }
+    }
+}
+
+/// What correlation found out about one host.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostInfo {
+    pub name: String,
+    pub file: String,
+    /// The host's own address, inferred from its flows.
+    pub address: Option<String>,
+    pub roles: Vec<Role>,
+    pub clock: ClockModel,
+}
+
+/// Everything `lagtap correlate` reports.
+#[derive(Clone, Debug)]
+pub struct Correlation {
+    pub hosts: Vec<HostInfo>,
+    pub messaging: messaging::Messaging,
+    pub broadcast: broadcast::Broadcast,
+    pub switching: switching::Switching,
+    pub source_health: health::SourceHealth,
+    pub group_by: GroupBy,
+    /// Things a reader must know (unsynchronised hosts, ignored events, ...).
+    pub warnings: Vec<String>,
+}
+
+/// The hosts with their clocks and sides, shared by the metric modules.
+pub(crate) struct Ctx<'a> {
+    pub hosts: &'a [HostEvents],
+    pub info: &'a [HostInfo],
+    pub sides: &'a [roles::HostSides],
+    pub opts: &'a CorrelateOptions,
+}
+
+impl Ctx<'_> {
+    /// Reference time of capture time `t` on host `h`.
+    pub fn to_ref(&self, h: usize, t: i64) -> i64 {
+        self.info[h].clock.to_ref(t)
+    }
+
+    /// Clock error bound of a difference between times of hosts `a` and `b`.
+    pub fn error_ns(&self, a: usize, b: usize) -> i64 {
+        if a == b {
+            0
+        } else {
+            self.info[a].clock.error_ns + self.info[b].clock.error_ns
+        }
+    }
+
+    pub fn name(&self, h: usize) -> &str {
+        &self.hosts[h].name
+    }
+}
+
+/// Correlate the hosts' timelines.
+pub fn correlate(hosts: Vec<HostEvents>, opts: &CorrelateOptions) -> Correlation {
+    let mut warnings = Vec::new();
+    let sides: Vec<roles::HostSides> = hosts.iter().map(|h| roles::infer(&h.events)).collect();
+    let mut info = Vec::with_capacity(hosts.len());
+    for (h, side) in hosts.iter().zip(&sides) {
+        let samples = clock::ntp_samples(&h.events, side.own.as_deref());
+        let clock = if let Some(&offset_s) = opts.offsets.get(&h.name) {
+            ClockModel::manual(offset_s)
+        } else if let Some(model) = ClockModel::estimate(&samples) {
+            model
+        } else {
+            if !side.roles.contains(&Role::Server) || !samples.is_empty() {
+                warnings.push(format!(
+                    "host {}: no NTP exchanges and no --offset: ASSUMED SYNCHRONISED, \
+                     its latencies carry an unknown clock error",
+                    h.name
+                ));
+            }
+            ClockModel::unsynced()
+        };
+        info.push(HostInfo {
+            name: h.name.clone(),
+            file: h.file.clone(),
+            address: side.own.clone(),
+            roles: side.roles.iter().copied().collect(),
+            clock,
+        });
+    }
+    for name in opts.offsets.keys() {
+        if !hosts.iter().any(|h| &h.name == name) {
+            warnings.push(format!("--offset names unknown host {name}"));
+        }
+    }
+    let ctx = Ctx {
+        hosts: &hosts,
+        info: &info,
+        sides: &sides,
+        opts,
+    };
+    let messaging = messaging::correlate(&ctx, &mut warnings);
+    let broadcast = broadcast::correlate(&ctx, &mut warnings);
+    let switching = switching::correlate(&ctx, &broadcast);
+    let source_health = health::correlate(&ctx, &broadcast);
+    Correlation {
+        hosts: info,
+        messaging,
+        broadcast,
+        switching,
+        source_health,
+        group_by: opts.group_by,
+        warnings,
+    }
+}

@@ -1,0 +1,98 @@
+//! Event builders for the correlation unit tests.
+
+use std::collections::BTreeMap;
+
+use crate::events::{Event, SegmentFrame};
+
+use super::HostEvents;
+
+pub const BCAST: &str = "10.0.0.11";
+pub const VIEWER: &str = "10.0.0.21";
+pub const SERVER: &str = "10.0.0.1";
+
+pub fn host(name: &str, events: Vec<Event>) -> HostEvents {
+    HostEvents {
+        name: name.into(),
+        file: format!("{name}.pcap"),
+        events,
+    }
+}
+
+pub fn publish(flow: u64, key: &str) -> Event {
+    Event::RtmpPublish {
+        flow,
+        client: format!("{BCAST}:50000"),
+        server: format!("{SERVER}:1935"),
+        app: Some("live".into()),
+        tc_url: None,
+        stream_key: key.into(),
+        time_ns: 0,
+        metadata: BTreeMap::new(),
+    }
+}
+
+pub fn video(flow: u64, ts: u32, fp: Option<&str>, first_byte_ns: i64) -> Event {
+    Event::RtmpVideo {
+        flow,
+        stream_key: None,
+        rtmp_ts_ms: ts,
+        composition_ms: 0,
+        keyframe: ts == 0,
+        config: false,
+        size: 1000,
+        nal_types: vec![5],
+        fingerprint: fp.map(Into::into),
+        first_byte_ns,
+        last_byte_ns: first_byte_ns + 1000,
+        delivered_ns: first_byte_ns + 2000,
+    }
+}
+
+pub fn http(flow: u64, uri: &str, request_ns: i64) -> Event {
+    Event::HttpExchange {
+        flow,
+        client: format!("{VIEWER}:40000"),
+        server: format!("{SERVER}:80"),
+        method: "GET".into(),
+        uri: uri.into(),
+        host: None,
+        status: Some(200),
+        content_type: None,
+        body_bytes: 100,
+        request_ns,
+        response_first_ns: Some(request_ns + 1_000_000),
+        response_last_ns: Some(request_ns + 2_000_000),
+    }
+}
+
+pub fn frame(dts: i64, fp: Option<&str>) -> SegmentFrame {
+    SegmentFrame {
+        pts: dts,
+        dts,
+        keyframe: false,
+        fingerprint: fp.map(Into::into),
+        size: 1000,
+    }
+}
+
+pub fn segment(
+    flow: u64,
+    uri: &str,
+    seq: u64,
+    request_ns: i64,
+    complete_ns: i64,
+    frames: Vec<SegmentFrame>,
+) -> Event {
+    Event::HlsSegment {
+        flow,
+        uri: uri.into(),
+        channel: None,
+        media_sequence: Some(seq),
+        status: 200,
+        bytes: 10_000,
+        request_ns,
+        first_byte_ns: request_ns + 1_000_000,
+        complete_ns,
+        frames,
+    }
+}
