@@ -37,15 +37,13 @@ pub struct PlaylistEntry {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
-    /// First line of every decode output: which capture and host this is.
+    /// First line of every decode output: which capture and host this is, as known
+    /// when its first packet was read (the totals are in `summary`).
     Capture {
         host: String,
         file: String,
         format: String,
         link_types: Vec<String>,
-        packets: u64,
-        first_time_ns: Option<i64>,
-        last_time_ns: Option<i64>,
         comments: Vec<String>,
     },
     /// An RTMP publish (broadcaster → ingest).
@@ -175,8 +173,13 @@ pub enum Event {
         delay_ns: i64,
         stratum: u8,
     },
-    /// Last line of every decode output: what was decoded and what was skipped, why.
+    /// Last line of every decode output: what the file held, what was decoded and
+    /// what was skipped, why.
     Summary {
+        packets: u64,
+        first_time_ns: Option<i64>,
+        last_time_ns: Option<i64>,
+        link_types: Vec<String>,
         flows_by_protocol: BTreeMap<String, u64>,
         /// Flows of a known protocol that could not be decoded, by reason.
         undecodable: BTreeMap<String, u64>,

@@ -79,13 +79,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Decode { file, host } => {
             let host = host.unwrap_or_else(|| lagtap::decode::host_name(&file));
-            let decoded = lagtap::decode::decode_file(&file, &host).with_context(|| format!("decoding {}", file.display()))?;
             let stdout = io::stdout();
             let mut out = io::BufWriter::new(stdout.lock());
-            for e in &decoded.events {
+            lagtap::decode::decode_stream(&file, &host, |e| {
                 serde_json::to_writer(&mut out, e)?;
-                out.write_all(b"\n")?;
-            }
+                out.write_all(b"\n")
+            })
+            .with_context(|| format!("decoding {}", file.display()))??;
             out.flush()?;
             Ok(())
         }

@@ -9,6 +9,7 @@ use crate::anomalies::Anomalies;
 use crate::capture::{CaptureError, CaptureInfo, CaptureReader};
 use crate::flow::{FlowHandler, FlowTable};
 use crate::link;
+use crate::time::Timestamp;
 
 /// The outcome of reading one file: what the file was, what went wrong (counted), and
 /// the consumer with everything it collected.
@@ -26,15 +27,29 @@ pub fn run_file<H: FlowHandler>(path: &Path, handler: H) -> Result<FileRun<H>, C
     Ok(run_reader(reader, handler))
 }
 
-pub fn run_reader<H: FlowHandler>(mut reader: CaptureReader, handler: H) -> FileRun<H> {
+pub fn run_reader<H: FlowHandler>(reader: CaptureReader, handler: H) -> FileRun<H> {
+    run_reader_with(reader, handler, |_, _, _| {})
+}
+
+/// Like [`run_reader`], calling `after_packet(handler, capture time, file info)` after every
+/// packet, so a consumer can hand finished results on while the file is still read
+/// (what keeps `decode`'s memory flat in the capture's size).
+pub fn run_reader_with<H: FlowHandler>(
+    mut reader: CaptureReader,
+    handler: H,
+    mut after_packet: impl FnMut(&mut H, Timestamp, &CaptureInfo),
+) -> FileRun<H> {
     let mut table = FlowTable::new(handler);
     let mut anomalies = Anomalies::default();
-    reader.for_each_packet(|p| {
+    reader.for_each_packet_with_info(|p, info| {
         if (p.data.len() as u32) < p.orig_len {
             anomalies.count("snaplen_cut");
         }
         match link::decode(p.link_type, p.data) {
-            Ok(t) => table.packet(p.ts, &t),
+            Ok(t) => {
+                table.packet(p.ts, &t);
+                after_packet(&mut table.handler, p.ts, info);
+            }
             Err(skip) => {
                 if let Some(reason) = skip.reason() {
                     anomalies.count(reason);

@@ -122,6 +122,11 @@ impl CaptureReader {
     /// read further; damage is counted in `self.anomalies` (`truncated_file`,
     /// `corrupt_block`, `oversized_block`, `read_error`).
     pub fn for_each_packet(&mut self, mut f: impl FnMut(Packet<'_>)) {
+        self.for_each_packet_with_info(|p, _| f(p));
+    }
+
+    /// Like [`Self::for_each_packet`], also showing what is known of the file so far.
+    pub fn for_each_packet_with_info(&mut self, mut f: impl FnMut(Packet<'_>, &CaptureInfo)) {
         loop {
             let step = match self.inner.next() {
                 Ok((consumed, block)) => {
@@ -135,7 +140,7 @@ impl CaptureReader {
                         &mut self.last_ts,
                     );
                     if let Some(p) = packet {
-                        f(p);
+                        f(p, &self.info);
                     }
                     Step::Consume(consumed)
                 }

@@ -19,7 +19,6 @@ use crate::capture::CaptureError;
 use crate::events::Event;
 use crate::flow::detect::{detect, Verdict, DETECT_PREFIX};
 use crate::flow::{Chunk, Dir, FlowHandler, FlowMeta, Protocol, TransportKind};
-use crate::pipeline::run_file;
 use crate::time::Timestamp;
 use timemap::{Fed, Tail, TimeMap};
 
@@ -263,34 +262,123 @@ pub struct Decoded {
     pub events: Vec<Event>,
 }
 
-/// Decodes one capture file as host `host`: a `capture` event, every event sorted by
-/// time, and a closing `summary` event.
+/// How far back in capture time an event may still be produced after later ones
+/// were: an HTTP exchange is stamped with its request but completes with its
+/// response, a publish waits for its metadata. Events are held this long for sorting.
+const REORDER_WINDOW_NS: i64 = 120 * Timestamp::NANOS_PER_SEC;
+
+/// Decodes one capture file as host `host` into memory: a `capture` event, every
+/// event sorted by time, and a closing `summary` event.
 pub fn decode_file(path: &Path, host: &str) -> Result<Decoded, CaptureError> {
-    let run = run_file(path, DecodeHandler::default())?;
-    let mut h = run.handler;
-    h.events.sort_by_key(event_time);
-    let mut anomalies = run.anomalies;
-    anomalies.merge(&h.anomalies);
-    let mut events = Vec::with_capacity(h.events.len() + 2);
-    events.push(Event::Capture {
+    let mut events = Vec::new();
+    // Collecting into memory cannot fail, so the sink's status is always Ok.
+    let _always_ok = decode_stream(path, host, |e| {
+        events.push(e.clone());
+        Ok(())
+    })?;
+    Ok(Decoded { events })
+}
+
+/// Decodes one capture, handing events to `sink` in time order while the file is
+/// read: memory stays bounded by the events of the last [`REORDER_WINDOW_NS`], not by
+/// the capture's size. An event produced later than that window (rare, counted as
+/// `decode.late_event`) is handed on out of order. A sink error (a closed pipe) stops
+/// the output and is returned; the file is still read to the end.
+pub fn decode_stream(
+    path: &Path,
+    host: &str,
+    mut sink: impl FnMut(&Event) -> std::io::Result<()>,
+) -> Result<std::io::Result<()>, CaptureError> {
+    let reader = crate::capture::CaptureReader::open(path)?;
+    let mut out = Ordered::default();
+    let mut status: std::io::Result<()> = Ok(());
+    let mut emit = |e: &Event, status: &mut std::io::Result<()>| {
+        if status.is_ok() {
+            *status = sink(e);
+        }
+    };
+    let capture_event = |info: &crate::capture::CaptureInfo| Event::Capture {
         host: host.to_string(),
         file: path.display().to_string(),
-        format: run.info.format,
-        link_types: run.info.link_types.into_iter().collect(),
+        format: info.format.clone(),
+        link_types: info.link_types.iter().cloned().collect(),
+        comments: info.comments.clone(),
+    };
+    let mut head_done = false;
+    let run = crate::pipeline::run_reader_with(reader, DecodeHandler::default(), |h, now, info| {
+        if !head_done {
+            emit(&capture_event(info), &mut status);
+            head_done = true;
+        }
+        out.take(&mut h.events);
+        if now.0.saturating_sub(out.last_release) >= Timestamp::NANOS_PER_SEC {
+            out.release(now.0.saturating_sub(REORDER_WINDOW_NS), |e| {
+                emit(e, &mut status)
+            });
+            out.last_release = now.0;
+        }
+    });
+    if !head_done {
+        emit(&capture_event(&run.info), &mut status);
+    }
+    let mut h = run.handler;
+    let mut anomalies = run.anomalies;
+    anomalies.merge(&h.anomalies);
+    out.take(&mut h.events);
+    out.release(i64::MAX, |e| emit(e, &mut status));
+    anomalies.add("decode.late_event", out.late);
+    let summary = Event::Summary {
         packets: run.info.packets,
         first_time_ns: run.info.first_time.map(|t| t.0),
         last_time_ns: run.info.last_time.map(|t| t.0),
-        comments: run.info.comments,
-    });
-    let n = h.events.len() as u64;
-    events.append(&mut h.events);
-    events.push(Event::Summary {
+        link_types: run.info.link_types.into_iter().collect(),
         flows_by_protocol: h.flows_by_protocol,
         undecodable: h.undecodable,
         anomalies: anomalies.iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        events: n,
-    });
-    Ok(Decoded { events })
+        events: out.released,
+    };
+    emit(&summary, &mut status);
+    Ok(status)
+}
+
+/// Events waiting to be released in time order.
+#[derive(Default)]
+struct Ordered {
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<(i64, u64)>>,
+    waiting: std::collections::HashMap<u64, Event>,
+    seq: u64,
+    watermark: i64,
+    last_release: i64,
+    released: u64,
+    late: u64,
+}
+
+impl Ordered {
+    fn take(&mut self, events: &mut Vec<Event>) {
+        for e in events.drain(..) {
+            let t = event_time(&e);
+            if t < self.watermark {
+                self.late += 1;
+            }
+            self.seq += 1;
+            self.heap.push(std::cmp::Reverse((t, self.seq)));
+            self.waiting.insert(self.seq, e);
+        }
+    }
+
+    fn release(&mut self, upto: i64, mut write: impl FnMut(&Event)) {
+        while let Some(std::cmp::Reverse((t, seq))) = self.heap.peek().copied() {
+            if t > upto {
+                break;
+            }
+            self.heap.pop();
+            if let Some(e) = self.waiting.remove(&seq) {
+                self.watermark = self.watermark.max(t);
+                self.released += 1;
+                write(&e);
+            }
+        }
+    }
 }
 
 /// The time an event is ordered by.
