@@ -30,7 +30,12 @@ pub fn bundled_captures() -> Vec<PathBuf> {
 
 fn extra_scenario_dirs() -> Vec<PathBuf> {
     std::env::var("LAGTAP_SCENARIO_DIRS")
-        .map(|v| v.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect())
+        .map(|v| {
+            v.split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -38,11 +43,19 @@ fn extra_scenario_dirs() -> Vec<PathBuf> {
 /// directories of `LAGTAP_SCENARIO_DIRS`.
 pub fn scenario_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo().join("captures"))
-        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.join("truth.json").exists()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("truth.json").exists())
+                .collect()
+        })
         .unwrap_or_default();
     dirs.sort();
     dirs.extend(extra_scenario_dirs());
-    assert!(!dirs.is_empty(), "no scenario with a truth.json under captures/");
+    assert!(
+        !dirs.is_empty(),
+        "no scenario with a truth.json under captures/"
+    );
     dirs
 }
 
