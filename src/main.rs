@@ -41,6 +41,41 @@ enum Command {
         #[arg(long)]
         host: Option<String>,
     },
+    /// Correlate the captures of several hosts (or one Wireshark dump): clocks from
+    /// NTP, then messaging, broadcast and switching latency and source health.
+    Correlate {
+        /// Capture files, directories of them, or event files from `lagtap decode`
+        /// (`.jsonl`). Host name = file stem.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Name a host explicitly: NAME=FILE.
+        #[arg(long = "host", value_name = "NAME=FILE")]
+        hosts: Vec<String>,
+        /// Host clock minus reference clock in seconds, overriding NTP: NAME=SECONDS.
+        #[arg(
+            long = "offset",
+            value_name = "NAME=SECONDS",
+            allow_hyphen_values = true
+        )]
+        offsets: Vec<String>,
+        /// Regex whose first capture group is the channel name in playlist and segment
+        /// URLs (default: /hls/<chan>.m3u8, /<app>/<chan>/index.m3u8, Twitch's
+        /// /api/channel/hls/<chan>.m3u8).
+        #[arg(long)]
+        channel_pattern: Option<String>,
+        /// Player model: playback starts once this many segments are in.
+        #[arg(long, default_value_t = 3)]
+        startup_segments: usize,
+        /// Group broadcast latency by host, bitrate or channel.
+        #[arg(long, default_value = "host")]
+        group_by: lagtap::correlate::GroupBy,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// Write every sample as CSV files (messaging.csv, broadcast.csv, ...) here.
+        #[arg(long, value_name = "DIR")]
+        samples: Option<PathBuf>,
+    },
     /// Capture live traffic (needs the `live` feature and libpcap).
     Capture,
 }
@@ -86,6 +121,48 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out.write_all(b"\n")
             })
             .with_context(|| format!("decoding {}", file.display()))??;
+            out.flush()?;
+            Ok(())
+        }
+        Command::Correlate {
+            paths,
+            hosts,
+            offsets,
+            channel_pattern,
+            startup_segments,
+            group_by,
+            json,
+            samples,
+        } => {
+            let inputs = lagtap::correlate::input::collect_inputs(&paths, &hosts)?;
+            let mut opts = lagtap::correlate::CorrelateOptions {
+                startup_segments,
+                group_by,
+                ..Default::default()
+            };
+            for o in &offsets {
+                let (name, secs) = o
+                    .split_once('=')
+                    .with_context(|| format!("--offset {o}: expected NAME=SECONDS"))?;
+                let secs: f64 = secs
+                    .trim_end_matches('s')
+                    .parse()
+                    .with_context(|| format!("--offset {o}: {secs} is not a number of seconds"))?;
+                opts.offsets.insert(name.to_string(), secs);
+            }
+            if let Some(p) = channel_pattern {
+                opts.channel_pattern = lagtap::correlate::ChannelPattern::with_user_pattern(&p)
+                    .with_context(|| format!("--channel-pattern {p}"))?;
+            }
+            let host_events = lagtap::correlate::input::decode_all(&inputs)?;
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            let format = if json {
+                lagtap::report::Format::Json
+            } else {
+                lagtap::report::Format::Table
+            };
+            lagtap::report::run_correlate(host_events, &opts, format, samples.as_deref(), &mut out)?;
             out.flush()?;
             Ok(())
         }

@@ -7,6 +7,7 @@ pub mod broadcast;
 pub mod channel;
 pub mod clock;
 pub mod health;
+pub mod input;
 pub mod messaging;
 pub mod player;
 pub mod roles;
