@@ -5,8 +5,9 @@
 //! (`complete_ns`, reference clock) − the first byte of the RTMP message carrying it
 //! left the broadcaster (`first_byte_ns`, reference clock). Source-clock variant:
 //! the same completion − the frame's due time on the broadcaster's media clock,
-//! `wire_start + rtmp_ts`, where `wire_start` = first video frame's first byte −
-//! its RTMP timestamp.
+//! `wire_start + rtmp_ts`, where `wire_start` = min over the stream's video frames
+//! of (first byte − RTMP timestamp): the stream start on the wire as the
+//! least-delayed frame places it (the first frame itself may have been held back).
 //!
 //! Matching (each sample names its method):
 //! 1. `fingerprint`: hash of the coded slices, the same in FLV and MPEG-TS. A
@@ -53,7 +54,8 @@ pub struct TxStream {
     pub video: Vec<TxFrame>,
     /// (first byte reference time, size) of audio messages.
     pub audio: Vec<(i64, u32)>,
-    /// First video frame's first byte − its RTMP timestamp (reference clock).
+    /// Stream start on the wire: min over video frames of first byte − RTMP
+    /// timestamp (reference clock).
     pub wire_start_ns: Option<i64>,
 }
 
@@ -139,6 +141,8 @@ pub struct Broadcast {
     pub dts_mapping: BTreeMap<String, (usize, i64)>,
 }
 
+/// The broadcasters' streams. Video messages that carry no picture (decoder
+/// configuration, and the 5-byte AVC end-of-sequence message) are left out.
 pub(crate) fn tx_streams(ctx: &Ctx) -> Vec<TxStream> {
     let mut streams: Vec<TxStream> = Vec::new();
     for (h, host) in ctx.hosts.iter().enumerate() {
@@ -190,7 +194,7 @@ pub(crate) fn tx_streams(ctx: &Ctx) -> Vec<TxStream> {
                     fingerprint,
                     first_byte_ns,
                     ..
-                } if !side.served(*flow) && !*config => {
+                } if !side.served(*flow) && !*config && *size > 5 => {
                     let si = stream_of(*flow, stream_key, &mut streams);
                     streams[si].video.push(TxFrame {
                         rtmp_ts_ms: *rtmp_ts_ms,
@@ -220,10 +224,14 @@ pub(crate) fn tx_streams(ctx: &Ctx) -> Vec<TxStream> {
     for s in &mut streams {
         s.video.sort_by_key(|f| f.first_byte_ns);
         s.audio.sort();
+        // The earliest wire time consistent with every frame: frames can be held
+        // back before the wire (socket buffer, a relay probing its input), never
+        // sent ahead of the media clock.
         s.wire_start_ns = s
             .video
-            .first()
-            .map(|f| f.first_byte_ns - f.rtmp_ts_ms as i64 * 1_000_000);
+            .iter()
+            .map(|f| f.first_byte_ns - f.rtmp_ts_ms as i64 * 1_000_000)
+            .min();
     }
     streams
 }

@@ -57,11 +57,18 @@ pub struct SourceHealth {
 }
 
 /// Missing frames after each frame (by index) of a timestamp sequence, and the
-/// median interval used.
+/// frame interval used (ms, rounded).
+///
+/// The interval is the mean of the intervals within ±50% of the median one (so
+/// 33/34 ms steps give 33.3 ms, not 33). Timestamps are taken in timestamp order, a
+/// repeated timestamp counts once: the estimate does not depend on the order in
+/// which frames reached the wire.
 pub fn missing_frames(ts_ms: &[u32]) -> (Vec<u32>, Option<i64>) {
-    let mut deltas: Vec<i64> = ts_ms
+    let mut order: Vec<usize> = (0..ts_ms.len()).collect();
+    order.sort_by_key(|&i| (ts_ms[i], i));
+    let mut deltas: Vec<i64> = order
         .windows(2)
-        .map(|w| w[1] as i64 - w[0] as i64)
+        .map(|w| ts_ms[w[1]] as i64 - ts_ms[w[0]] as i64)
         .filter(|d| *d > 0)
         .collect();
     let mut missing = vec![0; ts_ms.len()];
@@ -69,14 +76,20 @@ pub fn missing_frames(ts_ms: &[u32]) -> (Vec<u32>, Option<i64>) {
         return (missing, None);
     }
     deltas.sort_unstable();
-    let m = deltas[deltas.len() / 2];
-    for i in 1..ts_ms.len() {
-        let gap = ts_ms[i] as i64 - ts_ms[i - 1] as i64;
-        if 2 * gap > 3 * m {
-            missing[i] = ((gap as f64 / m as f64).round() as i64 - 1).max(0) as u32;
+    let median = deltas[deltas.len() / 2];
+    let typical: Vec<i64> = deltas
+        .iter()
+        .copied()
+        .filter(|d| 2 * d >= median && 2 * d <= 3 * median)
+        .collect();
+    let m = typical.iter().sum::<i64>() as f64 / typical.len().max(1) as f64;
+    for w in order.windows(2) {
+        let gap = ts_ms[w[1]] as i64 - ts_ms[w[0]] as i64;
+        if gap as f64 > 1.5 * m {
+            missing[w[1]] = ((gap as f64 / m).round() as i64 - 1).max(0) as u32;
         }
     }
-    (missing, Some(m))
+    (missing, Some(m.round() as i64))
 }
 
 pub(crate) fn correlate(_ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
@@ -178,6 +191,22 @@ mod tests {
         let (missing, m) = missing_frames(&ts);
         assert_eq!(m, Some(33));
         assert_eq!(missing, [0, 0, 0, 0, 5, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_long_gap_is_counted_with_the_exact_frame_interval() {
+        // 30 fps as FLV rounds it (33, 33, 34, ...); 59 frames dropped: 2 s gap.
+        let mut ts: Vec<u32> = (0..30).map(|i| (i * 1000 / 30) as u32).collect();
+        ts.extend((89..120).map(|i| (i * 1000 / 30) as u32));
+        let (missing, _) = missing_frames(&ts);
+        assert_eq!(missing.iter().sum::<u32>(), 59);
+    }
+
+    #[test]
+    fn frames_out_of_wire_order_or_repeated_are_not_gaps() {
+        let ts = [0, 33, 100, 67, 133, 133, 167];
+        let (missing, _) = missing_frames(&ts);
+        assert_eq!(missing.iter().sum::<u32>(), 0);
     }
 
     #[test]
