@@ -108,6 +108,7 @@ pub struct PlayerSession {
     pub viewer: String,
     pub channel: String,
     pub previous_channel: Option<String>,
+    /// Startup segments: K, or fewer when the first media playlist listed fewer.
     pub k: usize,
     pub first_request_ns: i64,
     pub first_segment_ns: Option<i64>,
@@ -575,7 +576,38 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
         });
     }
 
-    // Player model per viewer session.
+    // Player model per viewer session. Media playlists each viewer fetched:
+    // (request time, channel, segments listed).
+    type Listed = Vec<(i64, Option<String>, usize)>;
+    let playlists: Vec<Listed> = ctx
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(h, host)| {
+            let mut v: Listed = host
+                .events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::HlsPlaylist {
+                        flow,
+                        uri,
+                        channel,
+                        master: false,
+                        segments,
+                        request_ns,
+                        ..
+                    } if !ctx.sides[h].served(*flow) => Some((
+                        ctx.to_ref(h, *request_ns),
+                        channel.clone().or_else(|| pat.channel_of(uri)),
+                        segments.len(),
+                    )),
+                    _ => None,
+                })
+                .collect();
+            v.sort();
+            v
+        })
+        .collect();
     for (h, sess) in sessions.iter().enumerate() {
         for (n, s) in sess.iter().enumerate() {
             let mut idx: Vec<usize> = (0..rx.len())
@@ -594,7 +626,21 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
                     duration_ns: out.segments[i].duration_ns,
                 })
                 .collect();
-            let k = ctx.opts.startup_segments.max(1);
+            // A live playlist shorter than K: the player starts with what it lists.
+            let listed = playlists[h]
+                .iter()
+                .find(|(t, ch, n)| {
+                    s.first_request_ns <= *t
+                        && *t < s.until_ns
+                        && *n > 0
+                        && ch.as_deref().is_none_or(|c| c == s.channel)
+                })
+                .map(|p| p.2);
+            let k = ctx
+                .opts
+                .startup_segments
+                .max(1)
+                .min(listed.unwrap_or(usize::MAX));
             let p = player::play(&segs, k);
             for (j, &i) in idx.iter().enumerate() {
                 let Some(start) = p.segment_start_ns[j] else {

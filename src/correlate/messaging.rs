@@ -53,9 +53,11 @@ pub struct Messaging {
     /// Counts by reason: `received_without_sent` (sender's capture present but no
     /// matching sent line), `sender_not_captured`, `sent_not_received` (no copy
     /// anywhere), `missing_receptions` (a chat host active in the channel at the
-    /// time got no copy), `duplicate_receptions`, `echoes_ignored`,
-    /// `server_side_ignored` (lines seen on a host that served the chat flow).
+    /// time got no copy), `duplicate_receptions`.
     pub unmatched: BTreeMap<String, u64>,
+    /// Lines that are not receptions, by reason: `echo` (a receiver's own line),
+    /// `server_side` (lines seen on a host that served the chat flow).
+    pub ignored: BTreeMap<String, u64>,
     /// Messages sent (in the captures).
     pub sent: u64,
 }
@@ -126,7 +128,7 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Messaging {
                     ..
                 } => {
                     if side.served(*flow) || side.roles.contains(&super::Role::Server) {
-                        bump(&mut out.unmatched, "server_side_ignored");
+                        bump(&mut out.ignored, "server_side");
                         continue;
                     }
                     sent.push(Sent {
@@ -153,7 +155,7 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Messaging {
                     ..
                 } => {
                     if side.served(*flow) || side.roles.contains(&super::Role::Server) {
-                        bump(&mut out.unmatched, "server_side_ignored");
+                        bump(&mut out.ignored, "server_side");
                         continue;
                     }
                     let nick_lc = nick.as_deref().map(lower);
@@ -162,7 +164,7 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Messaging {
                         .map(lower)
                         .or_else(|| host_nick[h].clone());
                     if nick_lc.is_some() && nick_lc == own {
-                        bump(&mut out.unmatched, "echoes_ignored");
+                        bump(&mut out.ignored, "echo");
                         continue;
                     }
                     recvs.push(Recv {
@@ -429,7 +431,7 @@ mod tests {
         assert!(m.samples.iter().all(|s| s.method == "text_occurrence"));
         assert_eq!(m.samples[0].uplink_ns, Some(500_000));
         assert_eq!(m.samples[0].downlink_ns, Some(300_000));
-        assert_eq!(m.unmatched.get("echoes_ignored"), Some(&1));
+        assert_eq!(m.ignored.get("echo"), Some(&1));
         assert_eq!(m.by_sender["alice"].count, 2);
         assert_eq!(m.by_receiver["bob"].count, 2);
     }

@@ -156,6 +156,7 @@ pub fn to_value(c: &Correlation) -> Value {
             "by_sender": summaries(&m.by_sender),
             "by_receiver": summaries(&m.by_receiver),
             "unmatched": m.unmatched,
+            "ignored": m.ignored,
             "sent": m.sent,
             "uplink": m.uplink,
             "downlink": m.downlink,

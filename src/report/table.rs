@@ -136,6 +136,10 @@ impl Exporter for TableExporter {
                 .collect();
             writeln!(out, "not matched: {}", parts.join(", "))?;
         }
+        if !m.ignored.is_empty() {
+            let parts: Vec<String> = m.ignored.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            writeln!(out, "not receptions (ignored): {}", parts.join(", "))?;
+        }
 
         let b = &c.broadcast;
         writeln!(
