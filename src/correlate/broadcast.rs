@@ -826,4 +826,52 @@ mod tests {
         assert_eq!(s[1].source_latency_ns, Some(901 * MS));
         assert_eq!(s[0].latency_ns, s[0].source_latency_ns.unwrap());
     }
+
+    #[test]
+    fn a_segment_without_matching_frames_falls_back_to_program_date_time() {
+        // No broadcaster capture: the viewer alone, with a playlist carrying dates.
+        let viewer = host(
+            "viewer",
+            vec![
+                playlist(
+                    2,
+                    "/hls/lagtap.m3u8",
+                    T0,
+                    &[("lagtap-0.ts", Some(T0 - 6000 * MS)), ("lagtap-1.ts", None)],
+                ),
+                segment(
+                    2,
+                    "/hls/lagtap-0.ts",
+                    0,
+                    T0 + 10 * MS,
+                    T0 + 50 * MS,
+                    vec![frame(dts(0), Some("x")), frame(dts(33), Some("y"))],
+                ),
+                segment(
+                    2,
+                    "/hls/lagtap-1.ts",
+                    1,
+                    T0 + 60 * MS,
+                    T0 + 90 * MS,
+                    vec![frame(dts(4000), Some("z"))],
+                ),
+            ],
+        );
+        let c = correlate_all(vec![viewer], &CorrelateOptions::default());
+        let b = &c.broadcast;
+        assert_eq!(b.samples.len(), 1);
+        assert_eq!(b.samples[0].method, "program_date_time");
+        assert_eq!(b.samples[0].latency_ns, 6050 * MS);
+        assert_eq!(b.samples[0].source_latency_ns, None);
+        assert_eq!(b.segments.len(), 2);
+        assert_eq!(b.segments[1].first_sample, None);
+        assert_eq!(b.unmatched.get("fingerprint_not_sent"), Some(&3));
+        assert!(c
+            .warnings
+            .iter()
+            .any(|w| w.contains("no broadcaster capture")));
+        // The first playlist listed 2 segments: the player starts with 2, not 3.
+        assert_eq!(b.players[0].k, 2);
+        assert_eq!(b.players[0].playback_start_ns, Some(T0 + 90 * MS));
+    }
 }

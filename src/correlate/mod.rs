@@ -188,3 +188,54 @@ pub fn correlate(hosts: Vec<HostEvents>, opts: &CorrelateOptions) -> Correlation
         warnings,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_without_events_correlate_to_empty_reports_without_panicking() {
+        let hosts = vec![
+            HostEvents {
+                name: "a".into(),
+                file: "a.pcap".into(),
+                events: Vec::new(),
+            },
+            HostEvents {
+                name: "b".into(),
+                file: "b.pcap".into(),
+                events: Vec::new(),
+            },
+        ];
+        let c = correlate(hosts, &CorrelateOptions::default());
+        assert_eq!(c.messaging.summary.count, 0);
+        assert_eq!(c.broadcast.summary.count, 0);
+        assert!(c.switching.switches.is_empty());
+        assert!(c.source_health.streams.is_empty());
+        assert!(c.hosts.iter().all(|h| h.clock.source == ClockSource::None));
+        assert_eq!(
+            c.warnings.len(),
+            2,
+            "both hosts are said to be unsynchronised"
+        );
+        assert!(correlate(Vec::new(), &CorrelateOptions::default())
+            .hosts
+            .is_empty());
+    }
+
+    #[test]
+    fn offsets_for_unknown_hosts_are_reported() {
+        let mut opts = CorrelateOptions::default();
+        opts.offsets.insert("ghost".into(), 1.0);
+        let c = correlate(Vec::new(), &opts);
+        assert!(c.warnings.iter().any(|w| w.contains("ghost")));
+    }
+
+    #[test]
+    fn group_by_parses_the_three_groupings() {
+        assert_eq!("bitrate".parse::<GroupBy>(), Ok(GroupBy::Bitrate));
+        assert_eq!("channel".parse::<GroupBy>(), Ok(GroupBy::Channel));
+        assert_eq!("host".parse::<GroupBy>(), Ok(GroupBy::Host));
+        assert!("viewer".parse::<GroupBy>().is_err());
+    }
+}

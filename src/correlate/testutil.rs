@@ -96,3 +96,29 @@ pub fn segment(
         frames,
     }
 }
+
+pub fn playlist(flow: u64, uri: &str, request_ns: i64, entries: &[(&str, Option<i64>)]) -> Event {
+    Event::HlsPlaylist {
+        flow,
+        uri: uri.into(),
+        channel: None,
+        master: false,
+        media_sequence: Some(0),
+        target_duration_s: Some(4.0),
+        endlist: false,
+        segments: entries
+            .iter()
+            .enumerate()
+            .map(|(i, (u, pdt))| crate::events::PlaylistEntry {
+                uri: (*u).into(),
+                media_sequence: i as u64,
+                duration_s: 4.0,
+                program_date_time_ns: *pdt,
+                discontinuity: false,
+            })
+            .collect(),
+        variants: Vec::new(),
+        request_ns,
+        received_ns: request_ns + 1_000_000,
+    }
+}

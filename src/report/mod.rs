@@ -180,4 +180,17 @@ mod export_tests {
         // Both hosts lack NTP: said loudly.
         assert_eq!(v["warnings"].as_array().unwrap().len(), 3);
     }
+
+    #[test]
+    fn table_report_is_pinned() {
+        let mut out = Vec::new();
+        super::table::TableExporter
+            .export(&chat_pair(), &mut out)
+            .unwrap();
+        // Regenerate deliberately when the layout changes.
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            include_str!("testdata/chat_pair_table.txt")
+        );
+    }
 }
