@@ -231,7 +231,10 @@ pub(crate) fn tx_streams(ctx: &Ctx) -> Vec<TxStream> {
         s.wire_start_ns = s
             .video
             .iter()
-            .map(|f| f.first_byte_ns - f.rtmp_ts_ms as i64 * 1_000_000)
+            .map(|f| {
+                f.first_byte_ns
+                    .saturating_sub(f.rtmp_ts_ms as i64 * 1_000_000)
+            })
             .min();
     }
     streams
@@ -271,14 +274,21 @@ fn median(v: &mut [i64]) -> Option<i64> {
     Some(v[v.len() / 2])
 }
 
+/// 90 kHz ticks to ns, saturating (a garbage PTS must not overflow).
+fn ticks_to_ns(ticks: i64) -> i64 {
+    (ticks as i128 * 1_000_000_000 / 90_000).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
 fn segment_duration(frames: &[SegmentFrame], listing: &Listing) -> i64 {
     if frames.len() >= 2 {
         let mut pts: Vec<i64> = frames.iter().map(|f| f.pts).collect();
         pts.sort_unstable();
-        let mut deltas: Vec<i64> = pts.windows(2).map(|w| w[1] - w[0]).collect();
+        let mut deltas: Vec<i64> = pts.windows(2).map(|w| w[1].saturating_sub(w[0])).collect();
         let step = median(&mut deltas).unwrap_or(0);
-        let span = pts[pts.len() - 1] - pts[0] + step;
-        return span * 1_000_000_000 / 90_000;
+        let span = pts[pts.len() - 1]
+            .saturating_sub(pts[0])
+            .saturating_add(step);
+        return ticks_to_ns(span);
     }
     listing.duration_ns.unwrap_or(4_000_000_000)
 }
@@ -407,7 +417,9 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
                 named
             };
             if let [(si, fi)] = cands[..] {
-                let c = f.dts - streams[si].video[fi].rtmp_ts_ms as i64 * 90;
+                let c = f
+                    .dts
+                    .saturating_sub(streams[si].video[fi].rtmp_ts_ms as i64 * 90);
                 offsets.entry((ch.clone(), si)).or_default().push(c);
                 fs.push(Found::One(si, fi));
             } else {
@@ -468,7 +480,10 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
                             .iter()
                             .filter(|x| x.0 == msi)
                             .min_by_key(|&&(si, fi)| {
-                                (f.dts - streams[si].video[fi].rtmp_ts_ms as i64 * 90 - c).abs()
+                                f.dts
+                                    .saturating_sub(streams[si].video[fi].rtmp_ts_ms as i64 * 90)
+                                    .saturating_sub(c)
+                                    .saturating_abs()
                             })
                             .copied(),
                         _ => cands
@@ -483,10 +498,10 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
                     pick.map(|(si, fi)| (si, fi, "fingerprint"))
                 }
                 Found::None => mapping.and_then(|(si, c)| {
-                    let want = (f.dts - c).div_euclid(90);
+                    let want = f.dts.saturating_sub(c).div_euclid(90);
                     let tol = (frame_step_ms[si] / 2).max(1);
-                    let lo = (want - tol).clamp(0, u32::MAX as i64) as u32;
-                    let hi = (want + tol).clamp(0, u32::MAX as i64) as u32;
+                    let lo = want.saturating_sub(tol).clamp(0, u32::MAX as i64) as u32;
+                    let hi = want.saturating_add(tol).clamp(0, u32::MAX as i64) as u32;
                     ts_index[si]
                         .range(lo..=hi)
                         .min_by_key(|(ts, _)| (**ts as i64 - want).abs())
@@ -524,10 +539,11 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
                 tx: Some((si, fi)),
                 sent_ns: tx.first_byte_ns,
                 received_ns: seg.complete_ns,
-                latency_ns: seg.complete_ns - tx.first_byte_ns,
-                source_latency_ns: s
-                    .wire_start_ns
-                    .map(|w| seg.complete_ns - (w + tx.rtmp_ts_ms as i64 * 1_000_000)),
+                latency_ns: seg.complete_ns.saturating_sub(tx.first_byte_ns),
+                source_latency_ns: s.wire_start_ns.map(|w| {
+                    seg.complete_ns
+                        .saturating_sub(w.saturating_add(tx.rtmp_ts_ms as i64 * 1_000_000))
+                }),
                 playout_latency_ns: None,
                 error_ns: ctx.error_ns(s.host, seg.host),
                 method,
@@ -549,7 +565,7 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
                     tx: None,
                     sent_ns: pdt,
                     received_ns: seg.complete_ns,
-                    latency_ns: seg.complete_ns - pdt,
+                    latency_ns: seg.complete_ns.saturating_sub(pdt),
                     source_latency_ns: None,
                     playout_latency_ns: None,
                     error_ns: ctx.info[seg.host].clock.error_ns,
@@ -649,8 +665,8 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
                 let min_pts = rx[i].frames.iter().map(|f| f.pts).min().unwrap_or(0);
                 let (lo, hi) = ranges[i];
                 for smp in &mut samples[lo..hi] {
-                    let shown = start + (smp.pts - min_pts) * 1_000_000_000 / 90_000;
-                    smp.playout_latency_ns = Some(shown - smp.sent_ns);
+                    let shown = start.saturating_add(ticks_to_ns(smp.pts.saturating_sub(min_pts)));
+                    smp.playout_latency_ns = Some(shown.saturating_sub(smp.sent_ns));
                 }
             }
             out.players.push(PlayerSession {
@@ -661,7 +677,7 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
                 first_request_ns: s.first_request_ns,
                 first_segment_ns: idx.iter().map(|&i| rx[i].complete_ns).min(),
                 playback_start_ns: p.start_ns,
-                startup_delay_ns: p.start_ns.map(|t| t - s.first_request_ns),
+                startup_delay_ns: p.start_ns.map(|t| t.saturating_sub(s.first_request_ns)),
                 segments: idx.len(),
                 stalls: p.stalls,
                 stall_ns: p.stall_ns,

@@ -117,12 +117,14 @@ impl ClockModel {
     /// Host − reference at capture time `t_ns`.
     pub fn offset_at(&self, t_ns: i64) -> i64 {
         let dt = (t_ns as i128 - self.t0_ns as i128) as f64;
-        self.offset_ns + (self.drift_ppm * 1e-6 * dt).round() as i64
+        // f64 → i64 saturates; so does the sum.
+        self.offset_ns
+            .saturating_add((self.drift_ppm * 1e-6 * dt).round() as i64)
     }
 
     /// Reference-clock time of a capture time on this host.
     pub fn to_ref(&self, t_ns: i64) -> i64 {
-        t_ns - self.offset_at(t_ns)
+        t_ns.saturating_sub(self.offset_at(t_ns))
     }
 
     /// Estimate from a host's NTP samples; `None` without usable samples.

@@ -14,6 +14,8 @@ use super::broadcast::Broadcast;
 use super::Ctx;
 
 const SECOND: i64 = 1_000_000_000;
+/// Longest run of empty seconds filled in between windows.
+const MAX_FILLED_GAP_NS: i64 = 3600 * SECOND;
 
 /// One second of one stream.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -109,9 +111,9 @@ pub(crate) fn correlate(_ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
         let mut windows: BTreeMap<i64, Window> = BTreeMap::new();
         let ts: Vec<u32> = s.video.iter().map(|f| f.rtmp_ts_ms).collect();
         let (missing, median) = missing_frames(&ts);
-        let mut sums: BTreeMap<i64, (i64, i64, u32)> = BTreeMap::new();
+        let mut sums: BTreeMap<i64, (i128, i128, u32)> = BTreeMap::new();
         for (fi, f) in s.video.iter().enumerate() {
-            let start = f.first_byte_ns.div_euclid(SECOND) * SECOND;
+            let start = f.first_byte_ns.div_euclid(SECOND).saturating_mul(SECOND);
             let w = windows.entry(start).or_insert_with(|| Window {
                 start_ns: start,
                 ..Window::default()
@@ -127,17 +129,17 @@ pub(crate) fn correlate(_ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
                 w.latency_count += 1;
                 w.latency_max_ns = Some(w.latency_max_ns.map_or(l, |m| m.max(l)));
                 let e = sums.entry(start).or_default();
-                e.0 += l;
+                e.0 += l as i128;
                 if let Some(src) = src {
                     w.source_latency_max_ns =
                         Some(w.source_latency_max_ns.map_or(src, |m| m.max(src)));
-                    e.1 += src;
+                    e.1 += src as i128;
                     e.2 += 1;
                 }
             }
         }
         for &(t, size) in &s.audio {
-            let start = t.div_euclid(SECOND) * SECOND;
+            let start = t.div_euclid(SECOND).saturating_mul(SECOND);
             let w = windows.entry(start).or_insert_with(|| Window {
                 start_ns: start,
                 ..Window::default()
@@ -148,22 +150,27 @@ pub(crate) fn correlate(_ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
         for (start, (l, src, nsrc)) in sums {
             if let Some(w) = windows.get_mut(&start) {
                 if w.latency_count > 0 {
-                    w.latency_mean_ns = Some(l / w.latency_count as i64);
+                    w.latency_mean_ns = Some((l / w.latency_count as i128) as i64);
                 }
                 if nsrc > 0 {
-                    w.source_latency_mean_ns = Some(src / nsrc as i64);
+                    w.source_latency_mean_ns = Some((src / nsrc as i128) as i64);
                 }
             }
         }
-        // Seconds with nothing sent are windows too (a stalled uplink shows as zeros).
-        if let (Some(&first), Some(&last)) = (windows.keys().next(), windows.keys().last()) {
-            let mut t = first;
-            while t < last {
-                windows.entry(t).or_insert_with(|| Window {
-                    start_ns: t,
-                    ..Window::default()
-                });
-                t += SECOND;
+        // Seconds with nothing sent are windows too (a stalled uplink shows as
+        // zeros), across gaps of up to an hour: a longer silence (or a broken
+        // timestamp) stays a gap rather than thousands of empty rows.
+        let starts: Vec<i64> = windows.keys().copied().collect();
+        for w in starts.windows(2) {
+            if w[1].saturating_sub(w[0]) <= MAX_FILLED_GAP_NS {
+                let mut t = w[0].saturating_add(SECOND);
+                while t < w[1] {
+                    windows.entry(t).or_insert_with(|| Window {
+                        start_ns: t,
+                        ..Window::default()
+                    });
+                    t += SECOND;
+                }
             }
         }
         out.streams.push(StreamHealth {

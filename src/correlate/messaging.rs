@@ -296,7 +296,10 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Messaging {
         }
         received_by[si].push(r.host);
         let (uplink_ns, downlink_ns) = match r.server_ns {
-            Some(st) => (Some(st - s.t_ref), Some(r.t_ref - st)),
+            Some(st) => (
+                Some(st.saturating_sub(s.t_ref)),
+                Some(r.t_ref.saturating_sub(st)),
+            ),
             None => (None, None),
         };
         out.samples.push(MessageSample {
@@ -308,7 +311,7 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Messaging {
             msg_id: r.msg_id.map(str::to_string),
             sent_ns: s.t_ref,
             received_ns: r.t_ref,
-            latency_ns: r.t_ref - s.t_ref,
+            latency_ns: r.t_ref.saturating_sub(s.t_ref),
             error_ns: ctx.error_ns(s.host, r.host),
             method,
             server_ns: r.server_ns,

@@ -238,4 +238,52 @@ mod tests {
         assert_eq!("host".parse::<GroupBy>(), Ok(GroupBy::Host));
         assert!("viewer".parse::<GroupBy>().is_err());
     }
+
+    #[test]
+    fn absurd_times_and_timestamps_do_not_panic() {
+        use crate::events::Event;
+        use testutil::*;
+        let ntp = Event::NtpExchange {
+            flow: 9,
+            client: format!("{BCAST}:123"),
+            server: format!("{SERVER}:123"),
+            t1_ns: i64::MAX - 5,
+            t2_ns: i64::MIN,
+            t3_ns: i64::MIN + 1,
+            t4_ns: i64::MAX,
+            offset_ns: 0,
+            delay_ns: 0,
+            stratum: 1,
+        };
+        let caster = host(
+            "caster",
+            vec![
+                ntp,
+                publish(1, "lagtap"),
+                video(1, 0, Some("a"), i64::MIN + 1),
+                video(1, u32::MAX, Some("b"), i64::MAX - 1),
+                video(1, 7, Some("c"), 0),
+            ],
+        );
+        let viewer = host(
+            "viewer",
+            vec![segment(
+                2,
+                "/hls/lagtap-0.ts",
+                0,
+                i64::MIN,
+                i64::MAX,
+                vec![
+                    frame(i64::MIN / 2, Some("a")),
+                    frame(i64::MAX / 2, Some("b")),
+                    frame(0, None),
+                ],
+            )],
+        );
+        let c = correlate(vec![caster, viewer], &CorrelateOptions::default());
+        assert!(c.broadcast.samples.len() <= 3);
+        assert!(c.source_health.streams[0].windows.len() < 10);
+        let s = Summary::of(&[i64::MIN, 0, i64::MAX]);
+        assert_eq!(s.count, 3);
+    }
 }

@@ -41,11 +41,11 @@ pub fn play(segments: &[PlayerSegment], k: usize) -> Playout {
     for (i, s) in segments.iter().enumerate() {
         if s.complete_ns > t {
             out.stalls += 1;
-            out.stall_ns += s.complete_ns - t;
+            out.stall_ns = out.stall_ns.saturating_add(s.complete_ns.saturating_sub(t));
             t = s.complete_ns;
         }
         out.segment_start_ns[i] = Some(t);
-        t += s.duration_ns.max(0);
+        t = t.saturating_add(s.duration_ns.max(0));
     }
     out
 }

@@ -129,8 +129,8 @@ pub(crate) fn correlate(ctx: &Ctx, broadcast: &Broadcast) -> Switching {
             started_ns: player.first_request_ns,
             first_segment_ns,
             playback_ns,
-            latency_ns: first_segment_ns.map(|t| t - player.first_request_ns),
-            playback_latency_ns: playback_ns.map(|t| t - player.first_request_ns),
+            latency_ns: first_segment_ns.map(|t| t.saturating_sub(player.first_request_ns)),
+            playback_latency_ns: playback_ns.map(|t| t.saturating_sub(player.first_request_ns)),
         });
     }
     let _ = ctx;

@@ -43,8 +43,8 @@ pub fn video(flow: u64, ts: u32, fp: Option<&str>, first_byte_ns: i64) -> Event 
         nal_types: vec![5],
         fingerprint: fp.map(Into::into),
         first_byte_ns,
-        last_byte_ns: first_byte_ns + 1000,
-        delivered_ns: first_byte_ns + 2000,
+        last_byte_ns: first_byte_ns.saturating_add(1000),
+        delivered_ns: first_byte_ns.saturating_add(2000),
     }
 }
 
@@ -91,7 +91,7 @@ pub fn segment(
         status: 200,
         bytes: 10_000,
         request_ns,
-        first_byte_ns: request_ns + 1_000_000,
+        first_byte_ns: request_ns.saturating_add(1_000_000),
         complete_ns,
         frames,
     }
