@@ -91,6 +91,26 @@ pub struct HostInfo {
     pub address: Option<String>,
     pub roles: Vec<Role>,
     pub clock: ClockModel,
+    /// What `lagtap capture` wrote in the file's section comment about the host's
+    /// clock synchronisation when capturing (e.g. chrony's state), if anything.
+    pub capture_clock: Option<String>,
+    /// The role `lagtap capture` was told (`--role`), if any; roles above are
+    /// inferred from traffic regardless.
+    pub declared_role: Option<String>,
+}
+
+/// A `key: value` line of the `lagtap capture` section comment.
+fn capture_fact(events: &[Event], key: &str) -> Option<String> {
+    events.iter().find_map(|e| match e {
+        Event::Capture { comments, .. } => comments
+            .iter()
+            .filter(|c| c.starts_with("lagtap capture"))
+            .flat_map(|c| c.lines())
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty()),
+        _ => None,
+    })
 }
 
 /// Everything `lagtap correlate` reports.
@@ -141,15 +161,19 @@ pub fn correlate(hosts: Vec<HostEvents>, opts: &CorrelateOptions) -> Correlation
     let mut info = Vec::with_capacity(hosts.len());
     for (h, side) in hosts.iter().zip(&sides) {
         let samples = clock::ntp_samples(&h.events, side.own.as_deref());
+        let capture_clock = capture_fact(&h.events, "clock");
         let clock = if let Some(&offset_s) = opts.offsets.get(&h.name) {
             ClockModel::manual(offset_s)
         } else if let Some(model) = ClockModel::estimate(&samples) {
             model
         } else {
             if !side.roles.contains(&Role::Server) || !samples.is_empty() {
+                let note = capture_clock
+                    .as_ref()
+                    .map_or(String::new(), |c| format!(" (at capture: {c})"));
                 warnings.push(format!(
                     "host {}: no NTP exchanges and no --offset: ASSUMED SYNCHRONISED, \
-                     its latencies carry an unknown clock error",
+                     its latencies carry an unknown clock error{note}",
                     h.name
                 ));
             }
@@ -161,6 +185,8 @@ pub fn correlate(hosts: Vec<HostEvents>, opts: &CorrelateOptions) -> Correlation
             address: side.own.clone(),
             roles: side.roles.iter().copied().collect(),
             clock,
+            capture_clock,
+            declared_role: capture_fact(&h.events, "role").filter(|r| r != "unspecified"),
         });
     }
     for name in opts.offsets.keys() {
@@ -221,6 +247,29 @@ mod tests {
         assert!(correlate(Vec::new(), &CorrelateOptions::default())
             .hosts
             .is_empty());
+    }
+
+    #[test]
+    fn lagtap_capture_comments_are_kept_as_clock_and_role_notes() {
+        let comment = "lagtap capture\nhost: bob\nrole: viewer\nversion: 0.1.0\nos: Linux\n\
+                       clock: chrony: reference 10.0.0.1, stratum 3, offset +0.000012 s";
+        let capture = Event::Capture {
+            host: "bob".into(),
+            file: "bob.pcapng".into(),
+            format: "pcapng".into(),
+            link_types: vec!["EN10MB".into()],
+            comments: vec![comment.into()],
+        };
+        let hosts = vec![HostEvents {
+            name: "bob".into(),
+            file: "bob.pcapng".into(),
+            events: vec![capture],
+        }];
+        let c = correlate(hosts, &CorrelateOptions::default());
+        let h = &c.hosts[0];
+        assert_eq!(h.declared_role.as_deref(), Some("viewer"));
+        assert!(h.capture_clock.as_deref().unwrap().starts_with("chrony"));
+        assert!(c.warnings[0].contains("at capture: chrony"));
     }
 
     #[test]

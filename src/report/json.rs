@@ -67,7 +67,9 @@ pub fn to_value(c: &Correlation) -> Value {
                     "at": (h.clock.method == "fit").then(|| super::time(h.clock.t0_ns)),
                     "ntp_samples": h.clock.samples,
                     "ntp_samples_used": h.clock.samples_used,
+                    "at_capture": h.capture_clock,
                 },
+                "declared_role": h.declared_role,
             })
         })
         .collect();
