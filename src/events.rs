@@ -67,12 +67,15 @@ pub enum Event {
         rtmp_ts_ms: u32,
         composition_ms: i32,
         keyframe: bool,
-        /// AVC sequence header (decoder configuration) rather than a picture.
+        /// Not a coded picture: a sequence header (decoder configuration), an
+        /// end-of-sequence or a metadata packet.
         config: bool,
         size: u32,
         nal_types: Vec<u8>,
         fingerprint: Option<String>,
-        /// First and last byte of the message, first seen on the wire.
+        /// First and last byte of the message, first seen on the wire. On a sender's
+        /// capture whose packets were dropped before the tap (a shaping qdisc), the
+        /// first byte may be seen after the last: its first copy never was captured.
         first_byte_ns: i64,
         last_byte_ns: i64,
         /// When the last byte became deliverable in order.

@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 use lagtap::correlate::{correlate, CorrelateOptions, Correlation, HostEvents};
 use serde_json::Value;
 
+/// A bundled scenario by name, or any run directory by absolute path.
 fn scenario_dir(name: &str) -> PathBuf {
+    if Path::new(name).is_absolute() {
+        return PathBuf::from(name);
+    }
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("captures")
         .join(name)
@@ -429,4 +433,26 @@ fn a_single_viewer_capture_gives_switching_and_segment_timing_alone() {
         t["segments"].as_array().unwrap().len()
     );
     assert!(c.broadcast.samples.is_empty());
+}
+
+/// CI points `LAGTAP_SCENARIO_DIRS` at a testbed run it has just made: the same
+/// checks as for the bundled basic run, on captures nobody has seen before.
+#[test]
+fn fresh_testbed_runs_match_their_logs() {
+    let Ok(dirs) = std::env::var("LAGTAP_SCENARIO_DIRS") else {
+        eprintln!("NOTE: LAGTAP_SCENARIO_DIRS not set; no fresh testbed run to check");
+        return;
+    };
+    for dir in dirs.split(':').filter(|d| !d.is_empty()) {
+        let dir = std::fs::canonicalize(dir).unwrap();
+        let name = dir.to_str().unwrap();
+        let t = truth(name);
+        let c = run(name, &CorrelateOptions::default());
+        print!("{}", table(&c));
+        assert!(
+            check_messaging(name, &c, &t) > 0,
+            "{name}: no chat message matched"
+        );
+        assert!(check_segments(&c, &t) > 0, "{name}: no segment checked");
+    }
 }

@@ -138,8 +138,10 @@ impl Decoder for RtmpDecoder {
                         stream_key: self.stream_key.clone(),
                         rtmp_ts_ms,
                         composition_ms: v.composition_time,
-                        keyframe: v.frame_type.0 == 1,
-                        config: v.packet == VideoPacket::SequenceHeader,
+                        keyframe: v.frame_type.0 == 1 && v.packet == VideoPacket::CodedFrames,
+                        // Sequence headers, end-of-sequence and metadata packets carry
+                        // no picture: they are not frames of the broadcast.
+                        config: v.packet != VideoPacket::CodedFrames,
                         size: m.length,
                         nal_types: v.nal_types.clone(),
                         fingerprint: v.fingerprint.map(|f| f.to_string()),
