@@ -176,6 +176,17 @@ pub enum Event {
         delay_ns: i64,
         stratum: u8,
     },
+    /// A TCP retransmission, zero window or capture gap on an RTMP flow: the
+    /// broadcaster's uplink trouble, charted per second by source health.
+    TcpEvent {
+        flow: u64,
+        /// True when the segment went client → server (the broadcaster's upload).
+        from_client: bool,
+        /// `retransmission`, `zero_window` or `gap`.
+        what: String,
+        /// Capture time of the segment that showed it.
+        time_ns: i64,
+    },
     /// Last line of every decode output: what the file held, what was decoded and
     /// what was skipped, why.
     Summary {

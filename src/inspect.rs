@@ -44,6 +44,8 @@ pub struct FlowRow {
     pub c2s_packets: u64,
     pub s2c_packets: u64,
     pub retransmissions: u64,
+    /// Segments that filled a hole below data already seen (see `HalfStats`).
+    pub hole_fills: u64,
     pub gaps: u64,
     pub gap_bytes: u64,
     pub out_of_order: u64,
@@ -133,6 +135,7 @@ impl FlowHandler for InspectHandler {
             c2s_packets: meta.packets[0],
             s2c_packets: meta.packets[1],
             retransmissions: c.retransmissions + s.retransmissions,
+            hole_fills: c.hole_fills + s.hole_fills,
             gaps: c.gaps + s.gaps,
             gap_bytes: c.gap_bytes + s.gap_bytes,
             out_of_order: c.out_of_order + s.out_of_order,

@@ -410,6 +410,32 @@ fn uplink_scenario_shows_the_backlog_and_the_dropped_frames() {
         .collect();
     assert!(backlog.iter().all(|&b| b >= 0));
     assert!(*backlog.iter().max().unwrap() > 1_000_000_000);
+    // TCP trouble on the upload, against tshark's expert analysis of the same
+    // capture: retransmitted upload segments and the ingest's zero windows.
+    let cap = scenario_dir("uplink").join("broadcaster.pcap");
+    let count = |filter: &str| -> Option<u64> {
+        let out = std::process::Command::new("tshark")
+            .args(["-r", cap.to_str().unwrap(), "-Y", filter])
+            .output()
+            .ok()?;
+        Some(String::from_utf8_lossy(&out.stdout).lines().count() as u64)
+    };
+    match (
+        count("tcp.analysis.retransmission && tcp.dstport == 1935 && tcp.len > 0"),
+        count("tcp.analysis.zero_window && tcp.srcport == 1935"),
+    ) {
+        (Some(retx), Some(zero)) => {
+            assert_eq!(health.retransmissions, retx);
+            assert_eq!(health.zero_windows, zero);
+            let per_window: u64 = health
+                .windows
+                .iter()
+                .map(|w| u64::from(w.retransmissions))
+                .sum();
+            assert_eq!(per_window, retx);
+        }
+        _ => assert!(std::env::var_os("CI").is_none(), "tshark is required in CI"),
+    }
 }
 
 #[test]

@@ -40,6 +40,12 @@ pub struct Window {
     pub latency_max_ns: Option<i64>,
     pub source_latency_mean_ns: Option<i64>,
     pub source_latency_max_ns: Option<i64>,
+    /// Upload segments the broadcaster's capture saw retransmitted.
+    pub retransmissions: u32,
+    /// Zero receive windows the ingest server advertised.
+    pub zero_windows: u32,
+    /// Upload bytes missing from the capture (gaps).
+    pub gaps: u32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -50,6 +56,9 @@ pub struct StreamHealth {
     pub video_frames: u64,
     pub missing_frames: u64,
     pub median_frame_interval_ms: Option<i64>,
+    pub retransmissions: u64,
+    pub zero_windows: u64,
+    pub gaps: u64,
     pub windows: Vec<Window>,
 }
 
@@ -94,7 +103,7 @@ pub fn missing_frames(ts_ms: &[u32]) -> (Vec<u32>, Option<i64>) {
     (missing, Some(m.round() as i64))
 }
 
-pub(crate) fn correlate(_ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
+pub(crate) fn correlate(ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
     // Latency samples by (stream, frame).
     // (wire, source-clock) latency samples of each frame.
     type Latencies = Vec<(i64, Option<i64>)>;
@@ -147,6 +156,35 @@ pub(crate) fn correlate(_ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
             w.bytes += size as u64;
             w.audio_bytes += size as u64;
         }
+        // TCP trouble on this stream's connection, from the broadcaster's capture:
+        // retransmitted and missing upload segments, and zero windows the ingest
+        // server advertised.
+        for e in &ctx.hosts[s.host].events {
+            let crate::events::Event::TcpEvent {
+                flow,
+                from_client,
+                what,
+                time_ns,
+            } = e
+            else {
+                continue;
+            };
+            if *flow != s.flow {
+                continue;
+            }
+            let t = ctx.to_ref(s.host, *time_ns);
+            let start = t.div_euclid(SECOND).saturating_mul(SECOND);
+            let w = windows.entry(start).or_insert_with(|| Window {
+                start_ns: start,
+                ..Window::default()
+            });
+            match (what.as_str(), from_client) {
+                ("retransmission", true) => w.retransmissions += 1,
+                ("gap", true) => w.gaps += 1,
+                ("zero_window", false) => w.zero_windows += 1,
+                _ => {}
+            }
+        }
         for (start, (l, src, nsrc)) in sums {
             if let Some(w) = windows.get_mut(&start) {
                 if w.latency_count > 0 {
@@ -180,6 +218,9 @@ pub(crate) fn correlate(_ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
             video_frames: s.video.len() as u64,
             missing_frames: missing.iter().map(|&m| m as u64).sum(),
             median_frame_interval_ms: median,
+            retransmissions: windows.values().map(|w| u64::from(w.retransmissions)).sum(),
+            zero_windows: windows.values().map(|w| u64::from(w.zero_windows)).sum(),
+            gaps: windows.values().map(|w| u64::from(w.gaps)).sum(),
             windows: windows.into_values().collect(),
         });
     }

@@ -18,7 +18,7 @@ use crate::anomalies::Anomalies;
 use crate::capture::CaptureError;
 use crate::events::Event;
 use crate::flow::detect::{detect, Verdict, DETECT_PREFIX};
-use crate::flow::{Chunk, Dir, FlowHandler, FlowMeta, Protocol, TransportKind};
+use crate::flow::{Chunk, Dir, FlowHandler, FlowMeta, Protocol, TcpEventKind, TransportKind};
 use crate::time::Timestamp;
 use timemap::{Fed, Tail, TimeMap};
 
@@ -228,6 +228,26 @@ impl FlowHandler for DecodeHandler {
         }
     }
 
+    fn tcp_event(
+        &mut self,
+        st: &mut FlowState,
+        meta: &FlowMeta,
+        dir: Dir,
+        ts: Timestamp,
+        kind: TcpEventKind,
+    ) {
+        // Only RTMP: source health charts the broadcaster's uplink; elsewhere the
+        // per-flow counters of `inspect` say enough.
+        if st.protocol == Some(Protocol::Rtmp) {
+            self.events.push(Event::TcpEvent {
+                flow: meta.id,
+                from_client: dir == Dir::ClientToServer,
+                what: kind.name().to_string(),
+                time_ns: ts.0,
+            });
+        }
+    }
+
     fn close(&mut self, mut st: FlowState, meta: &FlowMeta) {
         if st.protocol.is_none() {
             self.choose(&mut st, meta, true);
@@ -395,6 +415,7 @@ pub fn event_time(e: &Event) -> i64 {
         Event::HlsSegment { complete_ns, .. } => *complete_ns,
         Event::ChatSent { time_ns, .. } | Event::ChatReceived { time_ns, .. } => *time_ns,
         Event::NtpExchange { t4_ns, .. } => *t4_ns,
+        Event::TcpEvent { time_ns, .. } => *time_ns,
     }
 }
 

@@ -8,4 +8,4 @@ pub mod table;
 
 pub use detect::Protocol;
 pub use reassembly::{Chunk, HalfStats, StreamEvent};
-pub use table::{Dir, FlowHandler, FlowMeta, FlowTable, TransportKind};
+pub use table::{Dir, FlowHandler, FlowMeta, FlowTable, TcpEventKind, TransportKind};

@@ -59,6 +59,10 @@ pub struct HalfStats {
     /// Reassembled payload bytes delivered in order (gaps excluded).
     pub bytes: u64,
     pub retransmissions: u64,
+    /// Segments that brought new bytes below data already seen: on a receiver, late
+    /// or reordered segments; on a sender's capture, retransmissions of segments lost
+    /// before the capture point (a shaping qdisc drops before the tap).
+    pub hole_fills: u64,
     pub out_of_order: u64,
     pub gaps: u64,
     pub gap_bytes: u64,
@@ -81,6 +85,8 @@ pub struct HalfStream {
     base: Option<SeqNumber>,
     /// Next stream offset expected in order.
     next: u64,
+    /// One past the highest stream offset seen.
+    highest: u64,
     /// Out-of-order data keyed by stream offset; ranges never overlap.
     pending: BTreeMap<u64, Pending>,
     pending_bytes: usize,
@@ -164,9 +170,14 @@ impl HalfStream {
         }
         let start = start as u64;
         let missing_tail = (end - start as i64) as u64 - data.len() as u64;
+        let fills_hole = start < self.highest && !data.is_empty();
+        self.highest = self.highest.max(end as u64);
         if start > self.next {
             self.stats.out_of_order += 1;
-            self.insert_pending(start, data, ts);
+            let fresh = self.insert_pending(start, data, ts);
+            if fills_hole && fresh {
+                self.stats.hole_fills += 1;
+            }
             self.enforce_bounds(ts, sink);
             return;
         }
@@ -176,6 +187,9 @@ impl HalfStream {
                 self.deliver(data, ts, ts, sink);
             }
         } else {
+            if fills_hole {
+                self.stats.hole_fills += 1;
+            }
             self.insert_pending(start, data, ts);
             self.drain(ts, sink);
         }
@@ -221,10 +235,11 @@ impl HalfStream {
     }
 
     /// Stores out-of-order bytes, first copy winning over later overlapping ones.
-    fn insert_pending(&mut self, start: u64, data: &[u8], ts: Timestamp) {
+    /// Returns whether any of them were new.
+    fn insert_pending(&mut self, start: u64, data: &[u8], ts: Timestamp) -> bool {
         let end = start + data.len() as u64;
         if data.is_empty() {
-            return;
+            return false;
         }
         // Existing ranges that overlap [start, end).
         let mut overlaps: Vec<(u64, u64)> = Vec::new();
@@ -239,7 +254,7 @@ impl HalfStream {
         }
         if overlaps.is_empty() {
             self.put(start, data.to_vec(), ts);
-            return;
+            return true;
         }
         let mut cursor = start;
         let mut conflicting = false;
@@ -265,10 +280,12 @@ impl HalfStream {
         if fresh.is_empty() {
             self.stats.retransmissions += 1;
         }
+        let any = !fresh.is_empty();
         for (s, e) in fresh {
             let piece = data[(s - start) as usize..(e - start) as usize].to_vec();
             self.put(s, piece, ts);
         }
+        any
     }
 
     fn put(&mut self, at: u64, data: Vec<u8>, first_seen: Timestamp) {
@@ -435,6 +452,8 @@ mod tests {
             ]
         );
         assert_eq!(h.half.stats.out_of_order, 1);
+        assert_eq!(h.half.stats.hole_fills, 1);
+        assert_eq!(h.half.stats.retransmissions, 0);
     }
 
     #[test]

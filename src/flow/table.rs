@@ -90,6 +90,38 @@ pub trait FlowHandler {
     );
     /// The flow is over; the last call for it.
     fn close(&mut self, state: Self::State, meta: &FlowMeta);
+    /// Something TCP did that a consumer may chart over time (a broadcaster's uplink
+    /// health): a retransmission, a zero window, a gap. Ignored unless wanted.
+    fn tcp_event(
+        &mut self,
+        _state: &mut Self::State,
+        _meta: &FlowMeta,
+        _dir: Dir,
+        _ts: Timestamp,
+        _kind: TcpEventKind,
+    ) {
+    }
+}
+
+/// See [`FlowHandler::tcp_event`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TcpEventKind {
+    /// A segment carrying bytes already seen (wholly or partly).
+    Retransmission,
+    /// The sender of this segment advertised a zero receive window.
+    ZeroWindow,
+    /// Bytes the capture never saw were skipped.
+    Gap,
+}
+
+impl TcpEventKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpEventKind::Retransmission => "retransmission",
+            TcpEventKind::ZeroWindow => "zero_window",
+            TcpEventKind::Gap => "gap",
+        }
+    }
 }
 
 /// Canonical 5-tuple: the lower endpoint first.
@@ -234,7 +266,10 @@ impl<H: FlowHandler> FlowTable<H> {
         half.stats.packets += 1;
         if seg.window == 0 && !seg.rst && !seg.syn {
             half.stats.zero_windows += 1;
+            self.handler
+                .tcp_event(state, &flow.meta, dir, ts, TcpEventKind::ZeroWindow);
         }
+        let before = half.stats;
         let mut seq = seg.seq;
         if seg.syn {
             if dir == Dir::ClientToServer && !seg.ack_flag {
@@ -249,6 +284,14 @@ impl<H: FlowHandler> FlowTable<H> {
             half.segment(ts, seq, seg.payload, seg.wire_len, seg.fin, &mut |ev| {
                 emit(handler, state, meta, dir, ev)
             });
+            if half.stats.retransmissions > before.retransmissions
+                || half.stats.hole_fills > before.hole_fills
+            {
+                handler.tcp_event(state, meta, dir, ts, TcpEventKind::Retransmission);
+            }
+            if half.stats.gaps > before.gaps {
+                handler.tcp_event(state, meta, dir, ts, TcpEventKind::Gap);
+            }
             if half.ended() && !flow.end_told[d] {
                 flow.end_told[d] = true;
                 let at = half.next_offset();

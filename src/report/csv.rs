@@ -172,6 +172,9 @@ impl Exporter for CsvExporter {
                     "latency_max_ms",
                     "source_latency_mean_ms",
                     "source_latency_max_ms",
+                    "retransmissions",
+                    "zero_windows",
+                    "gaps",
                 ])
                 .map_err(err)?;
                 for s in &c.source_health.streams {
@@ -192,6 +195,9 @@ impl Exporter for CsvExporter {
                             opt(win.latency_max_ns, ms),
                             opt(win.source_latency_mean_ns, ms),
                             opt(win.source_latency_max_ns, ms),
+                            win.retransmissions.to_string(),
+                            win.zero_windows.to_string(),
+                            win.gaps.to_string(),
                         ])
                         .map_err(err)?;
                     }

@@ -44,6 +44,9 @@ fn window(w: &Window) -> Value {
         "latency_max_ms": opt_ms(w.latency_max_ns),
         "source_latency_mean_ms": opt_ms(w.source_latency_mean_ns),
         "source_latency_max_ms": opt_ms(w.source_latency_max_ns),
+        "retransmissions": w.retransmissions,
+        "zero_windows": w.zero_windows,
+        "gaps": w.gaps,
     })
 }
 
@@ -147,6 +150,9 @@ pub fn to_value(c: &Correlation) -> Value {
                 "video_frames": s.video_frames,
                 "missing_frames": s.missing_frames,
                 "median_frame_interval_ms": s.median_frame_interval_ms,
+                "retransmissions": s.retransmissions,
+                "zero_windows": s.zero_windows,
+                "gaps": s.gaps,
                 "windows": s.windows.iter().map(window).collect::<Vec<_>>(),
             })
         })
@@ -183,7 +189,6 @@ pub fn to_value(c: &Correlation) -> Value {
         },
         "source_health": {
             "streams": health,
-            "tcp": Value::Null,
         },
         "warnings": c.warnings,
     })

@@ -236,11 +236,13 @@ impl Exporter for TableExporter {
         for st in &c.source_health.streams {
             writeln!(
                 out,
-                "{} / {}: {} video frames, {} missing from the timestamp sequence{}",
+                "{} / {}: {} video frames, {} missing from the timestamp sequence, {} TCP retransmissions, {} zero windows{}",
                 st.broadcaster,
                 st.stream,
                 st.video_frames,
                 st.missing_frames,
+                st.retransmissions,
+                st.zero_windows,
                 st.bitrate_kbps
                     .map_or(String::new(), |r| format!(", encoder {r:.0} kb/s")),
             )?;
@@ -254,6 +256,8 @@ impl Exporter for TableExporter {
                         format!("{:.1}", w.bytes as f64 * 8.0 / 1000.0),
                         w.video_frames.to_string(),
                         w.missing_frames.to_string(),
+                        w.retransmissions.to_string(),
+                        w.zero_windows.to_string(),
                         w.latency_mean_ns.map_or("-".into(), ms),
                         w.source_latency_mean_ns.map_or("-".into(), ms),
                     ]
@@ -266,15 +270,14 @@ impl Exporter for TableExporter {
                     "goodput kb/s",
                     "frames",
                     "missing",
+                    "retx",
+                    "zero win",
                     "latency ms",
                     "source ms",
                 ],
                 &rows,
             )?;
         }
-        writeln!(
-            out,
-            "(TCP retransmissions and zero windows: not in the event timeline yet)"
-        )
+        Ok(())
     }
 }
