@@ -125,6 +125,45 @@ fn flipped_bytes_in_real_captures_never_panic() {
 }
 
 #[test]
+fn decoding_damaged_real_captures_never_panics_and_still_reports() {
+    let mut rng = Rng(0x5eed_1e55);
+    for path in samples() {
+        let orig = std::fs::read(&path).unwrap();
+        // LAGTAP_DAMAGE_ROUNDS=N runs a longer campaign locally.
+        let rounds: u32 = std::env::var("LAGTAP_DAMAGE_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(6);
+        for round in 0..rounds {
+            let mut bytes = orig.clone();
+            // Flip bytes after the file header, so packets (and their payloads)
+            // rather than the header take the damage.
+            for _ in 0..(bytes.len() / 2000).max(4) {
+                let at = 64 + (rng.next() % (bytes.len() as u64 - 64)) as usize;
+                bytes[at] = rng.next() as u8;
+            }
+            // Every other round also cuts the file short.
+            if round % 2 == 1 {
+                let cut = bytes.len() / 2 + (rng.next() % (bytes.len() as u64 / 2)) as usize;
+                bytes.truncate(cut);
+            }
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let p = temp(&format!("damaged-{n}.pcap"));
+            std::fs::write(&p, &bytes).unwrap();
+            if let Ok(d) = lagtap::decode::decode_file(&p, "damaged") {
+                assert!(
+                    matches!(d.events.last(), Some(lagtap::events::Event::Summary { .. })),
+                    "{}: a damaged copy still ends with its summary",
+                    path.display()
+                );
+            }
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}
+
+#[test]
 fn random_bytes_are_refused_with_a_clear_message() {
     let mut rng = Rng(42);
     for len in [0usize, 1, 7, 24, 100, 4096, 100_000] {
