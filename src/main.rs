@@ -75,6 +75,20 @@ enum Command {
         /// Write every sample as CSV files (messaging.csv, broadcast.csv, ...) here.
         #[arg(long, value_name = "DIR")]
         samples: Option<PathBuf>,
+        /// Draw the figures (messaging, broadcast, switching, source health, clocks)
+        /// into this directory.
+        #[arg(long, value_name = "DIR")]
+        plots: Option<PathBuf>,
+        /// Figure format for --plots: svg, or png (needs the `png` cargo feature).
+        #[arg(long, value_name = "svg|png", default_value = "svg")]
+        plot_format: lagtap::report::plots::PlotFormat,
+        /// Write a self-contained HTML report (tables, figures, notes) to this file.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Uplink shaping schedule to mark on the source-health figure: a JSON list of
+        /// {"t_ns", "rate_kbps"}, or the testbed's truth.json (its tbf_schedule).
+        #[arg(long, value_name = "FILE")]
+        schedule: Option<PathBuf>,
     },
     /// Capture live traffic (needs the `live` feature and libpcap).
     Capture,
@@ -133,7 +147,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             group_by,
             json,
             samples,
+            plots,
+            plot_format,
+            html,
+            schedule,
         } => {
+            let schedule = schedule
+                .as_deref()
+                .map(lagtap::report::plots::Schedule::read)
+                .transpose()?;
             let inputs = lagtap::correlate::input::collect_inputs(&paths, &hosts)?;
             let mut opts = lagtap::correlate::CorrelateOptions {
                 startup_segments,
@@ -162,8 +184,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 lagtap::report::Format::Table
             };
-            lagtap::report::run_correlate(host_events, &opts, format, samples.as_deref(), &mut out)?;
+            let c = lagtap::report::run_correlate(host_events, &opts, format, samples.as_deref(), &mut out)?;
             out.flush()?;
+            if let Some(dir) = plots {
+                lagtap::report::plots::write_plots(&dir, &c, plot_format, schedule.as_ref())?;
+            }
+            if let Some(file) = html {
+                lagtap::report::html::write_html(&file, &c, schedule.as_ref())?;
+            }
             Ok(())
         }
         #[cfg(not(feature = "live"))]

@@ -2,7 +2,9 @@
 //! exporter trait.
 
 pub mod csv;
+pub mod html;
 pub mod json;
+pub mod plots;
 pub mod table;
 
 use std::io::{self, Write};
