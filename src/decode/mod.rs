@@ -361,12 +361,12 @@ pub fn decode_stream(
     Ok(status)
 }
 
-/// Events waiting to be released in time order.
+/// Events waiting to be released in time order. They arrive almost sorted (an
+/// event is produced when its last byte is in, and stamped at most seconds earlier),
+/// so a deque kept sorted by insertion near its back costs O(1) per event in practice.
 #[derive(Default)]
 struct Ordered {
-    heap: std::collections::BinaryHeap<std::cmp::Reverse<(i64, u64)>>,
-    waiting: std::collections::HashMap<u64, Event>,
-    seq: u64,
+    queue: std::collections::VecDeque<(i64, Event)>,
     watermark: i64,
     last_release: i64,
     released: u64,
@@ -380,19 +380,20 @@ impl Ordered {
             if t < self.watermark {
                 self.late += 1;
             }
-            self.seq += 1;
-            self.heap.push(std::cmp::Reverse((t, self.seq)));
-            self.waiting.insert(self.seq, e);
+            match self.queue.back() {
+                Some((last, _)) if *last > t => {
+                    // Stable: after every queued event with the same time.
+                    let at = self.queue.partition_point(|(x, _)| *x <= t);
+                    self.queue.insert(at, (t, e));
+                }
+                _ => self.queue.push_back((t, e)),
+            }
         }
     }
 
     fn release(&mut self, upto: i64, mut write: impl FnMut(&Event)) {
-        while let Some(std::cmp::Reverse((t, seq))) = self.heap.peek().copied() {
-            if t > upto {
-                break;
-            }
-            self.heap.pop();
-            if let Some(e) = self.waiting.remove(&seq) {
+        while self.queue.front().is_some_and(|(t, _)| *t <= upto) {
+            if let Some((t, e)) = self.queue.pop_front() {
                 self.watermark = self.watermark.max(t);
                 self.released += 1;
                 write(&e);
