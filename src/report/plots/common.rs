@@ -34,6 +34,25 @@ pub fn color(i: usize) -> RGBColor {
 
 pub const GRID: RGBColor = RGBColor(230, 230, 230);
 
+/// Axis tick text without spurious digits: `9000`, `12.5`, `0.25`, `0.004`.
+pub fn tick(v: &f64) -> String {
+    let a = v.abs();
+    let s = if a >= 100.0 || *v == 0.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    };
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 /// A categorical x axis: group `i` is centred on `i`, bars of a group sit within
 /// ±0.4 of it, and the axis labels are the group names (plotters' own category
 /// axis cannot place several bars side by side within one category).
@@ -129,6 +148,7 @@ where
         .bold_line_style(GRID)
         .x_desc(x_desc)
         .y_desc(y_desc)
+        .y_label_formatter(&tick)
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 15))
         .draw()?;
@@ -187,11 +207,11 @@ where
                 PathElement::new(vec![(x - cap, b.lo), (x + cap, b.lo)], dark),
                 PathElement::new(vec![(x - cap, b.hi), (x + cap, b.hi)], dark),
             ])?;
-            chart.draw_series(std::iter::once(Text::new(
-                format!("n={}", b.n),
-                (x, b.hi.max(b.value)),
-                count_style.clone(),
-            )))?;
+            // A few pixels above the whisker (or the point), never on it.
+            chart.draw_series(std::iter::once(
+                EmptyElement::at((x, b.hi.max(b.value)))
+                    + Text::new(format!("n={}", b.n), (0, -8), count_style.clone()),
+            ))?;
         }
     }
     if series.iter().all(|s| s.bars.iter().all(Option::is_none)) {
@@ -310,6 +330,8 @@ where
         .bold_line_style(GRID)
         .x_desc(x_desc)
         .y_desc("fraction of samples ≤ x")
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 15))
         .draw()?;
@@ -360,6 +382,16 @@ mod tests {
         let p = cdf_points(&v, 400);
         assert!(p.len() <= 801);
         assert_eq!(p.last(), Some(&(99_999.0, 1.0)));
+    }
+
+    #[test]
+    fn ticks_carry_no_spurious_digits() {
+        assert_eq!(tick(&9000.0), "9000");
+        assert_eq!(tick(&12.5), "12.5");
+        assert_eq!(tick(&2.0), "2");
+        assert_eq!(tick(&0.25), "0.25");
+        assert_eq!(tick(&-0.015), "-0.015");
+        assert_eq!(tick(&0.0), "0");
     }
 
     #[test]

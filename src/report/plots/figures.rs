@@ -10,7 +10,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::correlate::{Correlation, Summary};
 
-use super::common::{self, color, Bar, BarSeries, BarStyle, DrawResult, FONT, GRID};
+use super::common::{self, color, tick, Bar, BarSeries, BarStyle, DrawResult, FONT, GRID};
 use super::schedule::Schedule;
 
 const NS_PER_MS: f64 = 1e6;
@@ -239,7 +239,7 @@ where
     common::grouped_bars(
         root,
         &format!("Broadcast latency per viewer against streaming bitrate (n={n} frames)"),
-        "streaming bitrate (encoder setting, kb/s)",
+        "streaming bitrate (encoder's onMetaData videodatarate; ≈: measured)",
         "broadcast latency (s)",
         &groups,
         &series,
@@ -402,6 +402,12 @@ where
 
     let limit_max = steps.iter().filter_map(|s| s.1).fold(0.0, f64::max);
     let tp_max = throughput.iter().map(|p| p.1).fold(limit_max, f64::max);
+    let lat_min = wire
+        .iter()
+        .chain(&source)
+        .flatten()
+        .map(|p| p.1)
+        .fold(0.0, f64::min);
     let lat_max = wire
         .iter()
         .chain(&source)
@@ -414,12 +420,14 @@ where
         ("broadcast latency (s)", lat_max),
     ];
     for (i, (panel, (y_desc, max))) in panels.iter().zip(specs).enumerate() {
-        let top = if max > 0.0 { max * 1.3 } else { 1.0 };
+        // Headroom above the data for the legend (upper right) and schedule labels.
+        let top = if max > 0.0 { max * 1.45 } else { 1.0 };
+        let bottom = if i == 2 { lat_min * 1.2 } else { 0.0 };
         let mut chart = ChartBuilder::on(panel)
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(72)
-            .build_cartesian_2d(0f64..end, 0f64..top)?;
+            .build_cartesian_2d(0f64..end, bottom..top)?;
         chart
             .configure_mesh()
             .light_line_style(GRID)
@@ -430,12 +438,14 @@ where
                 ""
             })
             .y_desc(y_desc)
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
             .draw()?;
         for &t in &markers {
             chart.draw_series(std::iter::once(PathElement::new(
-                vec![(t, 0.0), (t, top)],
+                vec![(t, bottom), (t, top)],
                 RGBColor(150, 150, 150).stroke_width(1),
             )))?;
         }
@@ -456,13 +466,22 @@ where
                     let mut first = true;
                     let label_style = TextStyle::from((FONT, 12).into_font())
                         .color(&red)
-                        .pos(Pos::new(HPos::Left, VPos::Top));
+                        .pos(Pos::new(HPos::Left, VPos::Bottom));
                     for (k, &(t, rate)) in steps.iter().enumerate() {
                         let next = steps.get(k + 1).map_or(end, |s| s.0);
                         let text = rate.map_or("no limit".to_string(), |r| format!("{r:.0} kb/s"));
+                        // The label sits on its limit line, or for "no limit" just above
+                        // the data of that interval, clear of the legend in the corner.
+                        let y = rate.unwrap_or_else(|| {
+                            throughput
+                                .iter()
+                                .filter(|p| p.0 >= t - 1.0 && p.0 < next)
+                                .map(|p| p.1)
+                                .fold(0.0, f64::max)
+                        });
                         chart.draw_series(std::iter::once(Text::new(
                             text,
-                            (t + end * 0.004, top * 0.98),
+                            (t + end * 0.004, y + top * 0.02),
                             label_style.clone(),
                         )))?;
                         if let Some(r) = rate {
@@ -527,7 +546,7 @@ where
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
             .label_font((FONT, 13))
@@ -552,12 +571,25 @@ where
             crate::correlate::ClockSource::None => format!("{} (no clock!)", h.name),
         })
         .collect();
+    // Synchronised testbed clocks are microseconds apart: milliseconds would give
+    // an axis of 0.001 steps, so the unit follows the largest value.
+    let largest = c
+        .hosts
+        .iter()
+        .map(|h| h.clock.offset_ns.unsigned_abs() + h.clock.error_ns.unsigned_abs())
+        .max()
+        .unwrap_or(0);
+    let (unit, per) = if largest < 1_000_000 {
+        ("µs", 1e3)
+    } else {
+        ("ms", NS_PER_MS)
+    };
     let bars = c
         .hosts
         .iter()
         .map(|h| {
-            let off = h.clock.offset_ns as f64 / NS_PER_MS;
-            let err = h.clock.error_ns as f64 / NS_PER_MS;
+            let off = h.clock.offset_ns as f64 / per;
+            let err = h.clock.error_ns as f64 / per;
             Some(Bar {
                 value: off,
                 lo: off - err,
@@ -571,7 +603,7 @@ where
         root,
         &format!("Clock offset per host, host − reference (n={exchanges} NTP exchanges)"),
         "host",
-        "clock offset (ms)",
+        &format!("clock offset ({unit})"),
         &groups,
         &[BarSeries {
             label: "offset (host − reference)".into(),
