@@ -11,6 +11,7 @@ pub mod events;
 pub mod flow;
 pub mod inspect;
 pub mod link;
+pub mod live;
 pub mod pipeline;
 pub mod report;
 pub mod time;

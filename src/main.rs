@@ -90,8 +90,91 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         schedule: Option<PathBuf>,
     },
-    /// Capture live traffic (needs the `live` feature and libpcap).
-    Capture,
+    /// Capture live traffic into pcapng (needs the `live` feature and libpcap): the
+    /// section comment records host, role, version, OS and clock state; the file ends
+    /// with kernel/interface drop statistics. See docs/capture.md.
+    Capture(CaptureArgs),
+    /// Decode live traffic (or a capture file as it grows) and print events as they
+    /// happen: chat with server→here latency, segment delivery, switches, upload rate.
+    Watch(WatchArgs),
+}
+
+#[derive(clap::Args)]
+struct CaptureArgs {
+    /// Interface to capture on.
+    #[arg(
+        short = 'i',
+        long = "interface",
+        required_unless_present = "list_interfaces"
+    )]
+    interface: Option<String>,
+    /// List the interfaces libpcap can capture on and exit.
+    #[arg(long)]
+    list_interfaces: bool,
+    /// BPF filter (default: RTMP 1935/1936, HTTP(S) 80/443/8080, IRC 6667/6697, NTP udp 123).
+    #[arg(short = 'f', long)]
+    filter: Option<String>,
+    /// Output pcapng file (with rotation: FILE-00001.pcapng, ...).
+    #[arg(
+        short = 'w',
+        long = "write",
+        required_unless_present = "list_interfaces"
+    )]
+    write: Option<PathBuf>,
+    /// Bytes kept of each packet.
+    #[arg(long, default_value_t = 262_144)]
+    snaplen: i32,
+    /// Kernel capture buffer in MiB.
+    #[arg(long, default_value_t = 32)]
+    buffer_size: i32,
+    /// Do not put the interface into promiscuous mode.
+    #[arg(long)]
+    no_promisc: bool,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Stop after this many packets.
+    #[arg(long)]
+    packets: Option<u64>,
+    /// Start a new numbered file when the current one reaches this many MB (10^6 bytes).
+    #[arg(long, value_name = "MB")]
+    rotate_size: Option<f64>,
+    /// Start a new numbered file every this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    rotate_time: Option<f64>,
+    /// Send an NTP client query to this server every --ntp-interval seconds, so the
+    /// capture carries its own clock evidence.
+    #[arg(long, value_name = "SERVER")]
+    ntp: Option<String>,
+    #[arg(long, default_value_t = 4.0, value_name = "SECONDS")]
+    ntp_interval: f64,
+    /// This host's role, recorded in the file (broadcaster, viewer, server, ...).
+    #[arg(long)]
+    role: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct WatchArgs {
+    /// Interface to decode live (needs the `live` feature).
+    #[arg(
+        short = 'i',
+        long = "interface",
+        conflicts_with = "file",
+        required_unless_present = "file"
+    )]
+    interface: Option<String>,
+    /// A capture file, read as it grows (Ctrl-C ends); with --no-follow read once.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Read --file to its current end and stop.
+    #[arg(long)]
+    no_follow: bool,
+    /// BPF filter for -i (default: the same as lagtap capture).
+    #[arg(short = 'f', long)]
+    filter: Option<String>,
+    /// Stop after this many seconds (-i only).
+    #[arg(long)]
+    duration: Option<f64>,
 }
 
 fn main() -> ExitCode {
@@ -195,14 +278,120 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         #[cfg(not(feature = "live"))]
-        Command::Capture => anyhow::bail!(
+        Command::Capture(_) => anyhow::bail!(
             "this lagtap was built without live capture. Install libpcap (Debian: apt-get install libpcap-dev) and rebuild with `cargo build --release --features live`"
         ),
         #[cfg(feature = "live")]
-        Command::Capture => anyhow::bail!(
-            "live capture is not written yet; capture with tcpdump or dumpcap and run `lagtap inspect` on the file"
-        ),
+        Command::Capture(a) => capture(a),
+        Command::Watch(a) => watch(a),
     }
+}
+
+#[cfg(feature = "live")]
+fn capture(a: CaptureArgs) -> anyhow::Result<()> {
+    use lagtap::live::capture as live;
+    use std::time::Duration;
+    if a.list_interfaces {
+        let stdout = io::stdout();
+        let mut out = stdout.lock();
+        return live::list_interfaces(&mut out);
+    }
+    let secs = |what: &str, v: Option<f64>| -> anyhow::Result<Option<Duration>> {
+        v.map(|s| {
+            Duration::try_from_secs_f64(s).with_context(|| format!("{what} {s}: not a duration"))
+        })
+        .transpose()
+    };
+    let opts = live::CaptureOptions {
+        source: live::SourceOptions {
+            interface: a.interface.context("-i IFACE is required")?,
+            filter: a.filter.unwrap_or_else(|| live::DEFAULT_FILTER.to_string()),
+            snaplen: a.snaplen,
+            buffer_size: a.buffer_size.saturating_mul(1 << 20),
+            promisc: !a.no_promisc,
+        },
+        output: a.write.context("-w FILE is required")?,
+        duration: secs("--duration", a.duration)?,
+        packets: a.packets,
+        rotate_size: a.rotate_size.map(|mb| (mb * 1e6) as u64),
+        rotate_time: secs("--rotate-time", a.rotate_time)?,
+        ntp: a.ntp,
+        ntp_interval: secs("--ntp-interval", Some(a.ntp_interval))?.unwrap_or_default(),
+        role: a.role,
+    };
+    let s = live::run_capture(&opts)?;
+    let files: Vec<String> = s.files.iter().map(|f| f.display().to_string()).collect();
+    eprintln!(
+        "lagtap capture: {} packets ({} bytes) written to {}{}",
+        s.packets,
+        s.bytes,
+        files.join(", "),
+        if s.interrupted { " (interrupted)" } else { "" }
+    );
+    eprintln!(
+        "lagtap capture: received {}, dropped by kernel {}, dropped by interface {}, NTP queries sent {}",
+        s.received, s.kernel_dropped, s.if_dropped, s.ntp_queries
+    );
+    Ok(())
+}
+
+fn watch(a: WatchArgs) -> anyhow::Result<()> {
+    let stdout = io::stdout();
+    let mut printer = lagtap::live::watch::Printer::new(io::LineWriter::new(stdout.lock()));
+    if let Some(file) = a.file {
+        let follow = if a.no_follow {
+            None
+        } else {
+            Some(watch_stop()?)
+        };
+        lagtap::live::watch::watch_file(&file, follow, &mut printer)?;
+        return Ok(());
+    }
+    watch_interface(a, &mut printer)
+}
+
+#[cfg(feature = "live")]
+fn watch_stop() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    lagtap::live::capture::stop_flag()
+}
+
+/// Without the `live` feature there is no signal handler: Ctrl-C ends the process,
+/// which loses nothing when only reading a file.
+#[cfg(not(feature = "live"))]
+fn watch_stop() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    Ok(Default::default())
+}
+
+#[cfg(feature = "live")]
+fn watch_interface<W: Write>(
+    a: WatchArgs,
+    printer: &mut lagtap::live::watch::Printer<W>,
+) -> anyhow::Result<()> {
+    use lagtap::live::capture as live;
+    let source = live::SourceOptions {
+        interface: a.interface.context("-i IFACE or --file FILE is required")?,
+        filter: a.filter.unwrap_or_else(|| live::DEFAULT_FILTER.to_string()),
+        snaplen: 262_144,
+        buffer_size: 32 << 20,
+        promisc: true,
+    };
+    let duration = a
+        .duration
+        .map(std::time::Duration::try_from_secs_f64)
+        .transpose()
+        .context("--duration")?;
+    lagtap::live::watch::watch_interface(&source, duration, printer)?;
+    Ok(())
+}
+
+#[cfg(not(feature = "live"))]
+fn watch_interface<W: Write>(
+    _a: WatchArgs,
+    _printer: &mut lagtap::live::watch::Printer<W>,
+) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "watching an interface needs live capture: install libpcap (Debian: apt-get install libpcap-dev) and rebuild with `cargo build --release --features live`; `lagtap watch --file FILE` works without it"
+    )
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

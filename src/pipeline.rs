@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::anomalies::Anomalies;
-use crate::capture::{CaptureError, CaptureInfo, CaptureReader};
+use crate::capture::{CaptureError, CaptureInfo, CaptureReader, Packet};
 use crate::flow::{FlowHandler, FlowTable};
 use crate::link;
 use crate::time::Timestamp;
@@ -42,19 +42,8 @@ pub fn run_reader_with<H: FlowHandler>(
     let mut table = FlowTable::new(handler);
     let mut anomalies = Anomalies::default();
     reader.for_each_packet_with_info(|p, info| {
-        if (p.data.len() as u32) < p.orig_len {
-            anomalies.count("snaplen_cut");
-        }
-        match link::decode(p.link_type, p.data) {
-            Ok(t) => {
-                table.packet(p.ts, &t);
-                after_packet(&mut table.handler, p.ts, info);
-            }
-            Err(skip) => {
-                if let Some(reason) = skip.reason() {
-                    anomalies.count(reason);
-                }
-            }
+        if feed_packet(&mut table, &mut anomalies, p) {
+            after_packet(&mut table.handler, p.ts, info);
         }
     });
     table.finish_all();
@@ -64,5 +53,31 @@ pub fn run_reader_with<H: FlowHandler>(
         info: reader.info,
         anomalies,
         handler: table.handler,
+    }
+}
+
+/// Feeds one captured packet to `table`: link-layer decode, then the flow table;
+/// what is not TCP/UDP over IP is counted in `anomalies` (when it is worth counting).
+/// Returns whether the flow table took the packet. Public so that live decoding
+/// (`lagtap watch`) drives the very same path packet by packet.
+pub fn feed_packet<H: FlowHandler>(
+    table: &mut FlowTable<H>,
+    anomalies: &mut Anomalies,
+    p: Packet<'_>,
+) -> bool {
+    if (p.data.len() as u32) < p.orig_len {
+        anomalies.count("snaplen_cut");
+    }
+    match link::decode(p.link_type, p.data) {
+        Ok(t) => {
+            table.packet(p.ts, &t);
+            true
+        }
+        Err(skip) => {
+            if let Some(reason) = skip.reason() {
+                anomalies.count(reason);
+            }
+            false
+        }
     }
 }
