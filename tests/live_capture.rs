@@ -1,0 +1,465 @@
+//! `lagtap capture` on a real veth pair, next to tcpdump on the same interface.
+//!
+//! Each test makes its own two network namespaces joined by a veth pair (names carry
+//! the test's pid and a number, so parallel runs never clash; a Drop guard removes
+//! them, also when the test fails), serves a file with `python3 -m http.server` in
+//! one and fetches it with `curl` from the other, and captures on the client side.
+//! Needs root and iproute2, python3, curl, tcpdump, tshark; without them each test
+//! says so and passes (CI runs as root with everything installed).
+#![cfg(feature = "live")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const LAGTAP: &str = env!("CARGO_BIN_EXE_lagtap");
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+fn missing_prerequisite() -> Option<String> {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        });
+    if uid.as_deref() != Some("0") {
+        return Some("not root: network namespaces need root".into());
+    }
+    for (tool, arg) in [
+        ("ip", "-V"),
+        ("python3", "--version"),
+        ("curl", "--version"),
+        ("tcpdump", "--version"),
+        ("tshark", "-v"),
+    ] {
+        if Command::new(tool).arg(arg).output().is_err() {
+            return Some(format!("{tool} is not installed"));
+        }
+    }
+    None
+}
+
+macro_rules! require_testbed {
+    () => {
+        if let Some(why) = missing_prerequisite() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Two namespaces, `srv` (10.98.0.1, an HTTP server on 8080) and `cli` (10.98.0.2),
+/// and a scratch directory; all removed on drop.
+struct Net {
+    srv: String,
+    cli: String,
+    /// The client's end of the veth pair: where captures run.
+    iface: String,
+    dir: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Net {
+    fn new() -> Net {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id();
+        let dir = std::env::temp_dir().join(format!("lagtap-live-{pid}-{n}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut net = Net {
+            srv: format!("lt7-{pid}-{n}-s"),
+            cli: format!("lt7-{pid}-{n}-c"),
+            iface: format!("l7c{pid}x{n}"),
+            dir,
+            children: Vec::new(),
+        };
+        let srv_if = format!("l7s{pid}x{n}");
+        let (srv, cli, cif) = (net.srv.clone(), net.cli.clone(), net.iface.clone());
+        run(Command::new("ip").args(["netns", "add", &srv]));
+        run(Command::new("ip").args(["netns", "add", &cli]));
+        run(Command::new("ip").args([
+            "link", "add", &srv_if, "netns", &srv, "type", "veth", "peer", "name", &cif, "netns",
+            &cli,
+        ]));
+        for (ns, ifname, addr) in [
+            (&srv, &srv_if, "10.98.0.1/24"),
+            (&cli, &cif, "10.98.0.2/24"),
+        ] {
+            run(Command::new("ip").args(["-n", ns, "addr", "add", addr, "dev", ifname]));
+            run(Command::new("ip").args(["-n", ns, "link", "set", ifname, "up"]));
+            run(Command::new("ip").args(["-n", ns, "link", "set", "lo", "up"]));
+        }
+        let www = net.dir.join("www");
+        std::fs::create_dir_all(&www).unwrap();
+        let blob: Vec<u8> = (0..600_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        std::fs::write(www.join("blob.bin"), blob).unwrap();
+        let server = net
+            .exec(&srv)
+            .args([
+                "python3",
+                "-m",
+                "http.server",
+                "8080",
+                "--bind",
+                "10.98.0.1",
+            ])
+            .arg("--directory")
+            .arg(&www)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        net.children.push(server);
+        // Wait for the server (no capture runs yet, so these packets are not counted).
+        let start = Instant::now();
+        while !net.fetch_ok() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "http.server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        net
+    }
+
+    fn exec(&self, ns: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns]);
+        c
+    }
+
+    fn fetch_ok(&self) -> bool {
+        self.exec(&self.cli)
+            .args(["curl", "-sf", "-o", "/dev/null", "--max-time", "5"])
+            .arg("http://10.98.0.1:8080/blob.bin")
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn fetch(&self, times: usize) {
+        for _ in 0..times {
+            assert!(self.fetch_ok(), "curl failed");
+        }
+    }
+
+    /// Starts `lagtap capture` on the client's interface, writing `name`.
+    fn lagtap_capture(&self, name: &str, extra: &[&str]) -> (Child, PathBuf) {
+        let path = self.dir.join(name);
+        let child = self
+            .exec(&self.cli)
+            .arg(LAGTAP)
+            .args([
+                "capture",
+                "-i",
+                &self.iface,
+                "-f",
+                "tcp port 8080 or udp port 123",
+                "-w",
+            ])
+            .arg(&path)
+            .args(["--role", "test-client"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Ready once the section and interface blocks are on disk.
+        let probe = if extra.iter().any(|a| a.starts_with("--rotate")) {
+            self.dir.join(name.replace(".pcapng", "-00001.pcapng"))
+        } else {
+            path.clone()
+        };
+        wait_for_file(&probe);
+        (child, path)
+    }
+
+    fn tcpdump(&self, name: &str) -> (Child, PathBuf) {
+        let path = self.dir.join(name);
+        let child = self
+            .exec(&self.cli)
+            .args([
+                "tcpdump",
+                "-U",
+                "-n",
+                "-s",
+                "262144",
+                "-i",
+                &self.iface,
+                "-w",
+            ])
+            .arg(&path)
+            .args(["tcp port 8080 or udp port 123"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_file(&path);
+        (child, path)
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in [&self.srv, &self.cli] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn wait_for_file(p: &Path) {
+    let start = Instant::now();
+    while std::fs::metadata(p).map_or(true, |m| m.len() == 0) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{} never appeared",
+            p.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The capture is attached once its file exists; give the other one a moment too.
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+fn signal(child: &Child, sig: &str) {
+    run(Command::new("kill").args([sig, &child.id().to_string()]));
+}
+
+fn finish(child: Child) -> (bool, String) {
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tshark_count(path: &Path) -> usize {
+    let out = run(Command::new("tshark").arg("-r").arg(path).args([
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+    ]));
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// `lagtap inspect --json` of one file: (packets, anomalies, flows as comparable rows,
+/// comments).
+fn inspect(path: &Path) -> (u64, serde_json::Value, Vec<String>, Vec<String>) {
+    let out = run(Command::new(LAGTAP).args(["inspect", "--json"]).arg(path));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &v["files"][0];
+    let mut flows: Vec<String> = f["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|fl| {
+            format!(
+                "{} {} {} c2s {} B {} pkts, s2c {} B {} pkts",
+                fl["transport"],
+                fl["client"],
+                fl["server"],
+                fl["c2s_bytes"],
+                fl["c2s_packets"],
+                fl["s2c_bytes"],
+                fl["s2c_packets"]
+            )
+        })
+        .collect();
+    flows.sort();
+    let comments = f["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    (
+        f["packets"].as_u64().unwrap(),
+        f["anomalies"].clone(),
+        flows,
+        comments,
+    )
+}
+
+/// The interface statistics block's counters: (ifrecv, ifdrop, osdrop, usrdeliv).
+fn isb_counters(path: &Path) -> Option<[u64; 4]> {
+    use pcap_parser::pcapng::Block;
+    use pcap_parser::traits::PcapReaderIterator;
+    let file = std::fs::File::open(path).unwrap();
+    let mut r = pcap_parser::PcapNGReader::new(1 << 20, file).unwrap();
+    let mut found = None;
+    loop {
+        match r.next() {
+            Ok((n, pcap_parser::PcapBlockOwned::NG(Block::InterfaceStatistics(isb)))) => {
+                let mut c = [u64::MAX; 4];
+                for o in &isb.options {
+                    let i = match o.code.0 {
+                        4 => 0,
+                        5 => 1,
+                        7 => 2,
+                        8 => 3,
+                        _ => continue,
+                    };
+                    c[i] = u64::from_le_bytes(o.value[..8].try_into().unwrap());
+                }
+                found = Some(c);
+                r.consume(n);
+            }
+            Ok((n, _)) => r.consume(n),
+            Err(pcap_parser::PcapError::Incomplete(_)) => {
+                if r.refill().is_err() {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    found
+}
+
+#[test]
+fn capture_holds_what_tcpdump_holds_and_sigint_closes_a_valid_file() {
+    require_testbed!();
+    let net = Net::new();
+    let (td, td_path) = net.tcpdump("tcpdump.pcap");
+    let (lt, lt_path) = net.lagtap_capture("lagtap.pcapng", &["--ntp", "10.98.0.1"]);
+    net.fetch(3);
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&lt, "-INT");
+    signal(&td, "-INT");
+    let (ok, stderr) = finish(lt);
+    assert!(ok, "lagtap capture failed: {stderr}");
+    let _ = finish(td);
+    assert!(stderr.contains("(interrupted)"), "{stderr}");
+    assert!(stderr.contains("dropped by kernel 0,"), "{stderr}");
+
+    // Both files open in tshark, with the same number of packets.
+    let n = tshark_count(&lt_path);
+    assert!(n > 30, "only {n} packets captured");
+    assert_eq!(
+        n,
+        tshark_count(&td_path),
+        "lagtap and tcpdump saw different packets"
+    );
+
+    // Same flows with the same reassembled bytes and packets each way.
+    let (lt_packets, lt_anomalies, lt_flows, comments) = inspect(&lt_path);
+    let (td_packets, _, td_flows, _) = inspect(&td_path);
+    assert_eq!(lt_packets as usize, n);
+    assert_eq!(lt_packets, td_packets);
+    assert_eq!(lt_flows, td_flows);
+    assert_eq!(lt_anomalies, serde_json::json!({}), "{lt_anomalies}");
+    let http_flows = lt_flows.iter().filter(|f| f.contains(":8080")).count();
+    assert_eq!(http_flows, 3, "{lt_flows:?}");
+    assert!(
+        lt_flows.iter().any(|f| f.contains("10.98.0.1:123")),
+        "the NTP probe is not in the capture: {lt_flows:?}"
+    );
+
+    // The section comment says where the capture was taken.
+    let c = comments.join("\n");
+    assert!(c.contains("role: test-client"), "{c}");
+    assert!(
+        c.contains(&format!("version: lagtap {}", env!("CARGO_PKG_VERSION"))),
+        "{c}"
+    );
+    assert!(c.contains("clock: "), "{c}");
+
+    // The statistics block closes the file: everything received was written, no drops.
+    let [recv, ifdrop, osdrop, written] = isb_counters(&lt_path).expect("an ISB at the end");
+    assert_eq!((ifdrop, osdrop), (0, 0));
+    assert_eq!(written as usize, n);
+    assert!(recv as usize >= n);
+}
+
+#[test]
+fn a_sigkilled_capture_is_readable_up_to_its_last_flush() {
+    require_testbed!();
+    let net = Net::new();
+    let (lt, lt_path) = net.lagtap_capture("killed.pcapng", &[]);
+    net.fetch(2);
+    // Packets are flushed at least every second.
+    std::thread::sleep(Duration::from_millis(1500));
+    let flushed_len = std::fs::metadata(&lt_path).unwrap().len();
+    signal(&lt, "-KILL");
+    let (ok, _) = finish(lt);
+    assert!(!ok);
+    let n = tshark_count(&lt_path);
+    assert!(
+        n > 20,
+        "only {n} packets readable after SIGKILL ({flushed_len} bytes)"
+    );
+    let (packets, anomalies, flows, _) = inspect(&lt_path);
+    assert_eq!(packets as usize, n);
+    assert_eq!(anomalies, serde_json::json!({}), "{anomalies}");
+    assert_eq!(
+        flows.iter().filter(|f| f.contains(":8080")).count(),
+        2,
+        "{flows:?}"
+    );
+    assert!(
+        isb_counters(&lt_path).is_none(),
+        "a killed capture has no ISB"
+    );
+}
+
+#[test]
+fn duration_packets_and_rotation_end_and_split_captures() {
+    require_testbed!();
+    let net = Net::new();
+    // --packets: stops by itself after exactly N packets.
+    let (lt, path) = net.lagtap_capture("counted.pcapng", &["--packets", "10"]);
+    net.fetch(1);
+    let (ok, stderr) = finish(lt);
+    assert!(ok, "{stderr}");
+    assert_eq!(tshark_count(&path), 10);
+
+    // --rotate-time with --duration: numbered files, each valid and closed.
+    let (lt, base) = net.lagtap_capture(
+        "rot.pcapng",
+        &[
+            "--rotate-time",
+            "1",
+            "--duration",
+            "2.5",
+            "--ntp",
+            "10.98.0.1",
+            "--ntp-interval",
+            "0.5",
+        ],
+    );
+    net.fetch(1);
+    let (ok, stderr) = finish(lt);
+    assert!(ok, "{stderr}");
+    assert!(!base.exists(), "rotation writes numbered files only");
+    let mut total = 0;
+    for i in 1..=3 {
+        let p = net.dir.join(format!("rot-{i:05}.pcapng"));
+        assert!(p.exists(), "{} missing: {stderr}", p.display());
+        let n = tshark_count(&p);
+        let (packets, anomalies, _, comments) = inspect(&p);
+        assert_eq!(packets as usize, n);
+        assert_eq!(anomalies, serde_json::json!({}));
+        assert!(comments.join("\n").contains("role: test-client"));
+        assert!(isb_counters(&p).is_some(), "{} has no ISB", p.display());
+        total += n;
+    }
+    assert!(!net.dir.join("rot-00004.pcapng").exists());
+    // NTP probes every 0.5 s for 2.5 s: at least four requests.
+    assert!(total >= 4 + 20, "{total} packets in the rotated files");
+}
