@@ -41,6 +41,8 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const FLUSH_PACKETS: u64 = 1000;
 /// ...or this many buffered bytes.
 const FLUSH_BYTES: usize = 1 << 20;
+/// Packets read back to back before the loop looks at the clock and the stop flag.
+const BURST: usize = 256;
 /// libpcap read timeout: how often the loop looks at the clock and the stop flag.
 const READ_TIMEOUT_MS: i32 = 100;
 
@@ -386,8 +388,12 @@ pub fn run_capture(o: &CaptureOptions) -> anyhow::Result<CaptureSummary> {
                     next_ntp = Instant::now() + o.ntp_interval;
                 }
             }
-            let got = src.next_packet()?;
-            if let Some((ts, data, orig_len)) = got {
+            // Read what is waiting in one go (up to BURST packets), then look at the
+            // clock once: per-packet bookkeeping is what costs drops at high rates.
+            for _ in 0..BURST {
+                let Some((ts, data, orig_len)) = src.next_packet()? else {
+                    break;
+                };
                 let out = outs.out();
                 out.writer.packet(0, ts.0, data, orig_len);
                 summary.packets += 1;
@@ -395,6 +401,11 @@ pub fn run_capture(o: &CaptureOptions) -> anyhow::Result<CaptureSummary> {
                 since_flush += 1;
                 if progress {
                     live.packet(link_type, ts, data, orig_len);
+                }
+                if o.packets.is_some_and(|n| summary.packets >= n)
+                    || o.rotate_size.is_some_and(|s| out.writer.len() >= s)
+                {
+                    break;
                 }
             }
             let rotate = {
