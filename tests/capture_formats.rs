@@ -147,7 +147,18 @@ fn pcapng_sections_interfaces_resolutions_offsets_and_comments_are_honoured() {
 
     let mut r = CaptureReader::open(&p).unwrap();
     let mut got = Vec::new();
-    r.for_each_packet(|pk| got.push((pk.ts.0, pk.link_type.0)));
+    let mut lens = Vec::new();
+    r.for_each_packet(|pk| {
+        got.push((pk.ts.0, pk.link_type.0));
+        lens.push(pk.data.len());
+    });
+    // Block padding to 32 bits is not packet data.
+    let expected_lens: Vec<usize> = pk1
+        .iter()
+        .chain(pk2.iter())
+        .map(|(_, f)| f.data.len())
+        .collect();
+    assert_eq!(lens, expected_lens);
     assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
     assert_eq!(r.info.format, "pcapng");
     assert_eq!(r.info.sections, 2);

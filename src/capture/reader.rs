@@ -262,7 +262,9 @@ impl CaptureReader {
                 };
                 let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                 let ts = Timestamp::from_units(units, iface.units_per_sec, iface.offset_secs);
-                (iface, ts, epb.data, epb.origlen)
+                // `data` holds the block's padding to 32 bits too: keep what was captured.
+                let data = &epb.data[..(epb.caplen as usize).min(epb.data.len())];
+                (iface, ts, data, epb.origlen)
             }
             PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
                 // Simple packet blocks carry no timestamp: the best we can say is "no
@@ -272,7 +274,8 @@ impl CaptureReader {
                     return None;
                 };
                 anomalies.count("packet_without_timestamp");
-                (iface, *last_ts, spb.data, spb.origlen)
+                let data = &spb.data[..(spb.origlen as usize).min(spb.data.len())];
+                (iface, *last_ts, data, spb.origlen)
             }
             PcapBlockOwned::NG(_) => return None,
         };
