@@ -49,11 +49,22 @@ fn irc_stream(file: &Path) -> Option<(Vec<u8>, Vec<u8>)> {
             "fields",
             "-e",
             "tcp.stream",
-            "-c",
-            "1",
         ],
     )?;
-    let follow = format!("follow,tcp,raw,{}", index.trim());
+    // (`-c 1` would stop after the file's first packet, before any filter matched.)
+    let Some(first) = index
+        .lines()
+        .next()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    else {
+        skip(&format!(
+            "{} holds no connection to port 6667",
+            file.display()
+        ));
+        return None;
+    };
+    let follow = format!("follow,tcp,raw,{first}");
     let out = tshark(file, &["-q", "-z", &follow])?;
     let (mut c2s, mut s2c) = (Vec::new(), Vec::new());
     let body = out.split("=".repeat(67).as_str()).nth(1)?;
