@@ -475,8 +475,11 @@ fn fresh_testbed_runs_match_their_logs() {
         let t = truth(name);
         let c = run(name, &CorrelateOptions::default());
         print!("{}", table(&c));
+        // Every logged delivery matched, within tshark's times (it returns how many
+        // the receiving client read late, which may be none).
+        check_messaging(name, &c, &t);
         assert!(
-            check_messaging(name, &c, &t) > 0,
+            !c.messaging.samples.is_empty(),
             "{name}: no chat message matched"
         );
         assert!(check_segments(&c, &t) > 0, "{name}: no segment checked");
