@@ -39,19 +39,8 @@ bytes=$(stat -c %s "$capture")
 mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
 cat "$capture" > /dev/null
 
-measure() { # label runs command...: "label seconds maxrss_kb" (best of runs)
-    local label=$1 runs=$2; shift 2
-    local best=999999 rss=0 t0 t1 s
-    for _ in $(seq "$runs"); do
-        t0=$(date +%s%N)
-        /usr/bin/time -f "%M" -o "$work/time.txt" "$@" > /dev/null 2>"$work/stderr.txt" || { cat "$work/stderr.txt" >&2; exit 1; }
-        t1=$(date +%s%N)
-        s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
-        best=$(awk -v a="$best" -v b="$s" 'BEGIN { print (b < a) ? b : a }')
-        rss=$(cat "$work/time.txt")
-    done
-    echo "$label $best $rss"
-}
+# shellcheck source=benches/measure.sh
+. benches/measure.sh  # the script has cd-ed to the repository root
 
 echo "capture: $capture ($mb MB)"
 results=()
@@ -63,10 +52,4 @@ results+=("$(measure tshark-fields 1 taskset -c 0 tshark -r "$capture" -d tcp.po
     -e frame.time_epoch -e tcp.stream -e rtmpt.header.typeid -e rtmpt.header.timestamp \
     -e http.request.uri -e http.response.code -e irc.request -e irc.response -e ntp.xmt \
     -Y 'rtmpt || http || irc || ntp')")
-printf '%-16s %10s %10s %12s %14s\n' what seconds MB/s peak-MB "vs decode"
-ref=$(echo "${results[1]}" | awk '{print $2}')
-for r in "${results[@]}"; do
-    set -- $r
-    awk -v n="$1" -v s="$2" -v k="$3" -v mb="$mb" -v l="$ref" \
-        'BEGIN { s = (s < 0.001) ? 0.001 : s; printf "%-16s %10.3f %10.0f %12.1f %13.2fx\n", n, s, mb / s, k / 1024, s / l }'
-done
+report "$mb" 1 decode "${results[@]}"

@@ -161,6 +161,33 @@ struct Flow<S> {
     state: Option<S>,
 }
 
+impl<S> Flow<S> {
+    fn new(meta: FlowMeta, state: S) -> Self {
+        Flow {
+            meta,
+            halves: Default::default(),
+            client_isn: None,
+            rst: false,
+            end_told: [false; 2],
+            state: Some(state),
+        }
+    }
+
+    /// The direction of a packet sent by `src`, counted in the flow's totals.
+    fn account(&mut self, src: SocketAddr, ts: Timestamp, wire_len: u32) -> Dir {
+        let dir = if src == self.meta.client {
+            Dir::ClientToServer
+        } else {
+            Dir::ServerToClient
+        };
+        let d = dir.index();
+        self.meta.last_time = ts;
+        self.meta.packets[d] += 1;
+        self.meta.wire_bytes[d] += u64::from(wire_len);
+        dir
+    }
+}
+
 pub struct FlowTable<H: FlowHandler> {
     pub handler: H,
     flows: HashMap<FlowKey, Flow<H::State>, BuildHasherDefault<FxHasher>>,
@@ -239,25 +266,11 @@ impl<H: FlowHandler> FlowTable<H> {
                     self.anomalies.count("tcp_midstream_start");
                 }
                 let state = self.handler.open(&meta);
-                self.flows.entry(key).or_insert(Flow {
-                    meta,
-                    halves: Default::default(),
-                    client_isn: None,
-                    rst: false,
-                    end_told: [false; 2],
-                    state: Some(state),
-                })
+                self.flows.entry(key).or_insert(Flow::new(meta, state))
             }
         };
-        let dir = if seg.src == flow.meta.client {
-            Dir::ClientToServer
-        } else {
-            Dir::ServerToClient
-        };
+        let dir = flow.account(seg.src, ts, seg.wire_len);
         let d = dir.index();
-        flow.meta.last_time = ts;
-        flow.meta.packets[d] += 1;
-        flow.meta.wire_bytes[d] += u64::from(seg.wire_len);
         let Some(state) = flow.state.as_mut() else {
             // Closed and lingering: absorb.
             return;
@@ -324,25 +337,11 @@ impl<H: FlowHandler> FlowTable<H> {
                     false,
                 );
                 let state = self.handler.open(&meta);
-                self.flows.entry(key).or_insert(Flow {
-                    meta,
-                    halves: Default::default(),
-                    client_isn: None,
-                    rst: false,
-                    end_told: [false; 2],
-                    state: Some(state),
-                })
+                self.flows.entry(key).or_insert(Flow::new(meta, state))
             }
         };
-        let dir = if dg.src == flow.meta.client {
-            Dir::ClientToServer
-        } else {
-            Dir::ServerToClient
-        };
+        let dir = flow.account(dg.src, ts, dg.wire_len);
         let d = dir.index();
-        flow.meta.last_time = ts;
-        flow.meta.packets[d] += 1;
-        flow.meta.wire_bytes[d] += u64::from(dg.wire_len);
         flow.meta.stats[d].packets += 1;
         flow.meta.stats[d].bytes += dg.payload.len() as u64;
         if let Some(state) = flow.state.as_mut() {
