@@ -14,7 +14,8 @@ use anyhow::Context;
 use crate::correlate::{Correlation, Summary};
 
 use super::plots::{self, FigureKind, Schedule};
-use super::{ms, time};
+use super::rows;
+use super::ms;
 
 /// Text made safe for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -241,14 +242,7 @@ pub fn render_html(c: &Correlation, schedule: Option<&Schedule>) -> String {
     // Messaging.
     let m = &c.messaging;
     o.push_str("<h2 id=\"messaging\">Messaging latency</h2>\n<p>Arrival of a chat line in the receiver's capture − departure of the PRIVMSG in the sender's capture.</p>\n");
-    let mut rows = vec![("all".to_string(), &m.summary)];
-    rows.extend(m.by_sender.iter().map(|(k, v)| (format!("from {k}"), v)));
-    rows.extend(m.by_receiver.iter().map(|(k, v)| (format!("to {k}"), v)));
-    if m.uplink.count > 0 {
-        rows.push(("uplink (→ server stamp)".into(), &m.uplink));
-        rows.push(("downlink (server stamp →)".into(), &m.downlink));
-    }
-    summaries(&mut o, "messages", &rows);
+    summaries(&mut o, "messages", &rows::messaging_summaries(c));
     let _ = writeln!(o, "<p>{} messages sent in the captures.</p>", m.sent);
     counts(&mut o, "Not matched", &m.unmatched);
     fig(&mut o, &|k| {
@@ -258,50 +252,11 @@ pub fn render_html(c: &Correlation, schedule: Option<&Schedule>) -> String {
     // Broadcast.
     let b = &c.broadcast;
     o.push_str("<h2 id=\"broadcast\">Broadcast latency</h2>\n<p>The viewer had the whole HLS segment holding a frame − the first byte of the RTMP message carrying the frame left the broadcaster.</p>\n");
-    let mut rows = vec![
-        ("all frames".to_string(), &b.summary),
-        ("segments (first frame)".to_string(), &b.segment_summary),
-        ("source clock".to_string(), &b.source_summary),
-        ("playout (player model)".to_string(), &b.playout_summary),
-    ];
-    rows.extend(b.by_viewer.iter().map(|(k, v)| (format!("viewer {k}"), v)));
-    rows.extend(b.by_stream.iter().map(|(k, v)| (format!("stream {k}"), v)));
-    if c.group_by == crate::correlate::GroupBy::Bitrate {
-        rows.extend(b.by_group.iter().map(|(k, v)| (format!("bitrate {k}"), v)));
-    }
-    summaries(&mut o, "frames", &rows);
+    summaries(&mut o, "frames", &rows::broadcast_summaries(c));
     counts(&mut o, "Frames not matched", &b.unmatched);
     if !b.players.is_empty() {
-        let rows: Vec<Vec<String>> = b
-            .players
-            .iter()
-            .map(|p| {
-                vec![
-                    p.viewer.clone(),
-                    p.channel.clone(),
-                    p.k.to_string(),
-                    p.segments.to_string(),
-                    p.startup_delay_ns.map_or("–".into(), ms),
-                    p.stalls.to_string(),
-                    ms(p.stall_ns),
-                ]
-            })
-            .collect();
         o.push_str("<p>Player model sessions:</p>\n");
-        table(
-            &mut o,
-            &[
-                "viewer",
-                "channel",
-                "K",
-                "segments",
-                "startup ms",
-                "stalls",
-                "stalled ms",
-            ],
-            &rows,
-            2,
-        );
+        table(&mut o, rows::PLAYER_HEADER, &rows::player_rows(c, "–"), 2);
     }
     fig(&mut o, &|k| {
         matches!(
@@ -313,34 +268,9 @@ pub fn render_html(c: &Correlation, schedule: Option<&Schedule>) -> String {
     // Switching.
     let s = &c.switching;
     o.push_str("<h2 id=\"switching\">Switching latency</h2>\n<p>First request naming the new channel → its first media segment fully received (and → playback start under the player model), both on the viewer's own clock.</p>\n");
-    summaries(
-        &mut o,
-        "switches",
-        &[
-            ("to first segment".to_string(), &s.summary),
-            ("to playback start".to_string(), &s.playback),
-        ],
-    );
+    summaries(&mut o, "switches", &rows::switching_summaries(c));
     if !s.switches.is_empty() {
-        let rows: Vec<Vec<String>> = s
-            .switches
-            .iter()
-            .map(|w| {
-                vec![
-                    w.viewer.clone(),
-                    format!("{} → {}", w.from, w.to),
-                    time(w.started_ns),
-                    w.latency_ns.map_or("–".into(), ms),
-                    w.playback_latency_ns.map_or("–".into(), ms),
-                ]
-            })
-            .collect();
-        table(
-            &mut o,
-            &["viewer", "switch", "started", "latency ms", "playback ms"],
-            &rows,
-            3,
-        );
+        table(&mut o, rows::SWITCH_HEADER, &rows::switch_rows(c, "–"), 3);
     }
     fig(&mut o, &|k| *k == FigureKind::Switching);
 
@@ -352,48 +282,18 @@ pub fn render_html(c: &Correlation, schedule: Option<&Schedule>) -> String {
     for (i, st) in c.source_health.streams.iter().enumerate() {
         let _ = writeln!(
             o,
-            "<h3>{} / {}</h3>\n<p>{} video frames, {} missing from the timestamp sequence{}.</p>",
+            "<h3>{} / {}</h3>\n<p>{}.</p>",
             escape(&st.broadcaster),
             escape(&st.stream),
-            st.video_frames,
-            st.missing_frames,
-            st.bitrate_kbps
-                .map_or(String::new(), |r| format!(", encoder {r:.0} kb/s"))
+            rows::stream_line(st)
         );
         fig(&mut o, &|k| *k == FigureKind::Health(i));
-        let t0 = st.windows.first().map_or(0, |w| w.start_ns);
-        let rows: Vec<Vec<String>> = st
-            .windows
-            .iter()
-            .map(|w| {
-                vec![
-                    format!("+{}", (w.start_ns - t0) / 1_000_000_000),
-                    format!("{:.1}", w.bytes as f64 * 8.0 / 1000.0),
-                    w.video_frames.to_string(),
-                    w.missing_frames.to_string(),
-                    w.latency_mean_ns.map_or("–".into(), ms),
-                    w.source_latency_mean_ns.map_or("–".into(), ms),
-                ]
-            })
-            .collect();
         let _ = writeln!(
             o,
             "<details><summary>{} one-second windows</summary>",
             st.windows.len()
         );
-        table(
-            &mut o,
-            &[
-                "second",
-                "goodput kb/s",
-                "frames",
-                "missing",
-                "latency ms",
-                "source ms",
-            ],
-            &rows,
-            0,
-        );
+        table(&mut o, rows::WINDOW_HEADER, &rows::window_rows(st, "–"), 0);
         o.push_str("</details>\n");
     }
     if schedule.is_none() {

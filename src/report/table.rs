@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use crate::correlate::{Correlation, Summary};
 
+use super::rows;
 use super::{ms, Exporter};
 
 pub struct TableExporter;
@@ -120,14 +121,7 @@ impl Exporter for TableExporter {
 
         let m = &c.messaging;
         writeln!(out, "\n== Messaging latency (chat sent → received)")?;
-        let mut rows = vec![("all".to_string(), &m.summary)];
-        rows.extend(m.by_sender.iter().map(|(k, v)| (format!("from {k}"), v)));
-        rows.extend(m.by_receiver.iter().map(|(k, v)| (format!("to {k}"), v)));
-        if m.uplink.count > 0 {
-            rows.push(("uplink (→ server stamp)".into(), &m.uplink));
-            rows.push(("downlink (server stamp →)".into(), &m.downlink));
-        }
-        summaries(out, "messages", rows)?;
+        summaries(out, "messages", rows::messaging_summaries(c))?;
         if !m.unmatched.is_empty() {
             let parts: Vec<String> = m
                 .unmatched
@@ -146,18 +140,7 @@ impl Exporter for TableExporter {
             out,
             "\n== Broadcast latency (frame on the broadcaster's wire → segment complete at viewer)"
         )?;
-        let mut rows = vec![
-            ("all frames".to_string(), &b.summary),
-            ("segments (first frame)".to_string(), &b.segment_summary),
-            ("source clock".to_string(), &b.source_summary),
-            ("playout (player model)".to_string(), &b.playout_summary),
-        ];
-        rows.extend(b.by_viewer.iter().map(|(k, v)| (format!("viewer {k}"), v)));
-        rows.extend(b.by_stream.iter().map(|(k, v)| (format!("stream {k}"), v)));
-        if c.group_by == crate::correlate::GroupBy::Bitrate {
-            rows.extend(b.by_group.iter().map(|(k, v)| (format!("bitrate {k}"), v)));
-        }
-        summaries(out, "frames", rows)?;
+        summaries(out, "frames", rows::broadcast_summaries(c))?;
         if !b.unmatched.is_empty() {
             let parts: Vec<String> = b
                 .unmatched
@@ -168,34 +151,7 @@ impl Exporter for TableExporter {
         }
         if !b.players.is_empty() {
             writeln!(out)?;
-            let rows: Vec<Vec<String>> = b
-                .players
-                .iter()
-                .map(|p| {
-                    vec![
-                        p.viewer.clone(),
-                        p.channel.clone(),
-                        p.k.to_string(),
-                        p.segments.to_string(),
-                        p.startup_delay_ns.map_or("-".into(), ms),
-                        p.stalls.to_string(),
-                        ms(p.stall_ns),
-                    ]
-                })
-                .collect();
-            table(
-                out,
-                &[
-                    "player",
-                    "channel",
-                    "K",
-                    "segments",
-                    "startup ms",
-                    "stalls",
-                    "stalled ms",
-                ],
-                &rows,
-            )?;
+            table(out, rows::PLAYER_HEADER, &rows::player_rows(c, "-"))?;
         }
 
         let s = &c.switching;
@@ -203,80 +159,21 @@ impl Exporter for TableExporter {
             out,
             "\n== Switching latency (first request naming B → first segment of B)"
         )?;
-        summaries(
-            out,
-            "switches",
-            vec![
-                ("to first segment".to_string(), &s.summary),
-                ("to playback start".to_string(), &s.playback),
-            ],
-        )?;
+        summaries(out, "switches", rows::switching_summaries(c))?;
         if !s.switches.is_empty() {
-            let rows: Vec<Vec<String>> = s
-                .switches
-                .iter()
-                .map(|w| {
-                    vec![
-                        w.viewer.clone(),
-                        format!("{} → {}", w.from, w.to),
-                        super::time(w.started_ns),
-                        w.latency_ns.map_or("-".into(), ms),
-                        w.playback_latency_ns.map_or("-".into(), ms),
-                    ]
-                })
-                .collect();
-            table(
-                out,
-                &["viewer", "switch", "started", "latency ms", "playback ms"],
-                &rows,
-            )?;
+            table(out, rows::SWITCH_HEADER, &rows::switch_rows(c, "-"))?;
         }
 
         writeln!(out, "\n== Source health (1 s windows)")?;
         for st in &c.source_health.streams {
             writeln!(
                 out,
-                "{} / {}: {} video frames, {} missing from the timestamp sequence, {} TCP retransmissions, {} zero windows{}",
+                "{} / {}: {}",
                 st.broadcaster,
                 st.stream,
-                st.video_frames,
-                st.missing_frames,
-                st.retransmissions,
-                st.zero_windows,
-                st.bitrate_kbps
-                    .map_or(String::new(), |r| format!(", encoder {r:.0} kb/s")),
+                rows::stream_line(st)
             )?;
-            let t0 = st.windows.first().map_or(0, |w| w.start_ns);
-            let rows: Vec<Vec<String>> = st
-                .windows
-                .iter()
-                .map(|w| {
-                    vec![
-                        format!("+{}", (w.start_ns - t0) / 1_000_000_000),
-                        format!("{:.1}", w.bytes as f64 * 8.0 / 1000.0),
-                        w.video_frames.to_string(),
-                        w.missing_frames.to_string(),
-                        w.retransmissions.to_string(),
-                        w.zero_windows.to_string(),
-                        w.latency_mean_ns.map_or("-".into(), ms),
-                        w.source_latency_mean_ns.map_or("-".into(), ms),
-                    ]
-                })
-                .collect();
-            table(
-                out,
-                &[
-                    "second",
-                    "goodput kb/s",
-                    "frames",
-                    "missing",
-                    "retx",
-                    "zero win",
-                    "latency ms",
-                    "source ms",
-                ],
-                &rows,
-            )?;
+            table(out, rows::WINDOW_HEADER, &rows::window_rows(st, "-"))?;
         }
         Ok(())
     }

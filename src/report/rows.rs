@@ -1,0 +1,134 @@
+//! The rows the text tables and the HTML report both show, built once so the two
+//! never disagree. `none` is each format's mark for a missing value.
+
+use crate::correlate::health::StreamHealth;
+use crate::correlate::{Correlation, GroupBy, Summary};
+
+use super::{ms, time};
+
+/// Messaging distributions: all, per sender, per receiver, and the server-stamp legs.
+pub(crate) fn messaging_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
+    let m = &c.messaging;
+    let mut rows = vec![("all".to_string(), &m.summary)];
+    rows.extend(m.by_sender.iter().map(|(k, v)| (format!("from {k}"), v)));
+    rows.extend(m.by_receiver.iter().map(|(k, v)| (format!("to {k}"), v)));
+    if m.uplink.count > 0 {
+        rows.push(("uplink (→ server stamp)".into(), &m.uplink));
+        rows.push(("downlink (server stamp →)".into(), &m.downlink));
+    }
+    rows
+}
+
+/// Broadcast distributions: the variants, then per viewer, stream (and bitrate).
+pub(crate) fn broadcast_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
+    let b = &c.broadcast;
+    let mut rows = vec![
+        ("all frames".to_string(), &b.summary),
+        ("segments (first frame)".to_string(), &b.segment_summary),
+        ("source clock".to_string(), &b.source_summary),
+        ("playout (player model)".to_string(), &b.playout_summary),
+    ];
+    rows.extend(b.by_viewer.iter().map(|(k, v)| (format!("viewer {k}"), v)));
+    rows.extend(b.by_stream.iter().map(|(k, v)| (format!("stream {k}"), v)));
+    if c.group_by == GroupBy::Bitrate {
+        rows.extend(b.by_group.iter().map(|(k, v)| (format!("bitrate {k}"), v)));
+    }
+    rows
+}
+
+pub(crate) fn switching_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
+    vec![
+        ("to first segment".to_string(), &c.switching.summary),
+        ("to playback start".to_string(), &c.switching.playback),
+    ]
+}
+
+pub(crate) const PLAYER_HEADER: &[&str] = &[
+    "viewer",
+    "channel",
+    "K",
+    "segments",
+    "startup ms",
+    "stalls",
+    "stalled ms",
+];
+
+pub(crate) fn player_rows(c: &Correlation, none: &str) -> Vec<Vec<String>> {
+    c.broadcast
+        .players
+        .iter()
+        .map(|p| {
+            vec![
+                p.viewer.clone(),
+                p.channel.clone(),
+                p.k.to_string(),
+                p.segments.to_string(),
+                p.startup_delay_ns.map_or(none.into(), ms),
+                p.stalls.to_string(),
+                ms(p.stall_ns),
+            ]
+        })
+        .collect()
+}
+
+pub(crate) const SWITCH_HEADER: &[&str] =
+    &["viewer", "switch", "started", "latency ms", "playback ms"];
+
+pub(crate) fn switch_rows(c: &Correlation, none: &str) -> Vec<Vec<String>> {
+    c.switching
+        .switches
+        .iter()
+        .map(|w| {
+            vec![
+                w.viewer.clone(),
+                format!("{} → {}", w.from, w.to),
+                time(w.started_ns),
+                w.latency_ns.map_or(none.into(), ms),
+                w.playback_latency_ns.map_or(none.into(), ms),
+            ]
+        })
+        .collect()
+}
+
+/// One line on a broadcaster's stream as a whole.
+pub(crate) fn stream_line(st: &StreamHealth) -> String {
+    format!(
+        "{} video frames, {} missing from the timestamp sequence, {} TCP retransmissions, {} zero windows{}",
+        st.video_frames,
+        st.missing_frames,
+        st.retransmissions,
+        st.zero_windows,
+        st.bitrate_kbps.map_or(String::new(), |r| format!(", encoder {r:.0} kb/s")),
+    )
+}
+
+pub(crate) const WINDOW_HEADER: &[&str] = &[
+    "second",
+    "goodput kb/s",
+    "frames",
+    "missing",
+    "retx",
+    "zero win",
+    "latency ms",
+    "source ms",
+];
+
+/// One row per one-second window, seconds counted from the stream's first.
+pub(crate) fn window_rows(st: &StreamHealth, none: &str) -> Vec<Vec<String>> {
+    let t0 = st.windows.first().map_or(0, |w| w.start_ns);
+    st.windows
+        .iter()
+        .map(|w| {
+            vec![
+                format!("+{}", (w.start_ns - t0) / 1_000_000_000),
+                format!("{:.1}", w.bytes as f64 * 8.0 / 1000.0),
+                w.video_frames.to_string(),
+                w.missing_frames.to_string(),
+                w.retransmissions.to_string(),
+                w.zero_windows.to_string(),
+                w.latency_mean_ns.map_or(none.into(), ms),
+                w.source_latency_mean_ns.map_or(none.into(), ms),
+            ]
+        })
+        .collect()
+}
