@@ -13,9 +13,9 @@ use anyhow::Context;
 
 use crate::correlate::{Correlation, Summary};
 
+use super::ms;
 use super::plots::{self, FigureKind, Schedule};
 use super::rows;
-use super::ms;
 
 /// Text made safe for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -305,7 +305,7 @@ pub fn render_html(c: &Correlation, schedule: Option<&Schedule>) -> String {
     o.push_str("<li>Clocks: each host's offset and drift come from the NTP exchanges in its own capture (minimum-delay samples; error bound = delay/2), or from --offset. Every latency across two hosts inherits both hosts' error bounds.</li>\n");
     o.push_str("<li>Chat messages are matched by IRCv3 message id where present, else by (channel, sender, text, occurrence).</li>\n");
     o.push_str("<li>Video frames are matched by a fingerprint of the coded slices (identical in FLV and MPEG-TS), else by the learned RTMP timestamp → PTS mapping, else by EXT-X-PROGRAM-DATE-TIME.</li>\n");
-    o.push_str("<li>Missing frames are gaps in the RTMP video timestamps larger than 1.5× the median frame interval. TCP retransmissions and zero windows are not in the event timeline yet and are not reported.</li>\n");
+    o.push_str("<li>Missing frames are gaps in the RTMP video timestamps larger than 1.5× the median frame interval. TCP retransmissions (including segments resent after a loss before the capture point) and the ingest's zero windows come from the broadcaster's own capture of the RTMP connection.</li>\n");
     o.push_str("<li>Figures: bars are means; messaging and switching whiskers are 95% confidence intervals of the mean (Student's t), broadcast whiskers are minimum and maximum. Definitions: docs/methods.md.</li>\n</ul>\n");
     counts(
         &mut o,
