@@ -9,6 +9,9 @@ use clap::{Parser, Subcommand};
 
 use lagtap::inspect::{inspect_file, write_table, InspectReport};
 
+/// `decode` writes its JSON Lines to standard output in pieces of about this size.
+const OUTPUT_CHUNK: usize = 64 * 1024;
+
 #[derive(Parser)]
 #[command(
     name = "lagtap",
@@ -212,12 +215,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Decode { file, host } => {
             let host = host.unwrap_or_else(|| lagtap::decode::host_name(&file));
             let stdout = io::stdout();
-            let mut out = io::BufWriter::new(stdout.lock());
+            let mut out = stdout.lock();
+            // Lines are gathered in one buffer and written in large pieces.
+            let mut buf: Vec<u8> = Vec::with_capacity(OUTPUT_CHUNK * 2);
             lagtap::decode::decode_stream(&file, &host, |e| {
-                serde_json::to_writer(&mut out, e)?;
-                out.write_all(b"\n")
+                lagtap::events::jsonl::write_line(e, &mut buf)?;
+                if buf.len() >= OUTPUT_CHUNK {
+                    out.write_all(&buf)?;
+                    buf.clear();
+                }
+                Ok(())
             })
             .with_context(|| format!("decoding {}", file.display()))??;
+            out.write_all(&buf)?;
             out.flush()?;
             Ok(())
         }

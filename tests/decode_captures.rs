@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use lagtap::decode::{decode_file, host_name};
-use lagtap::events::Event;
+use lagtap::events::{Event, Fingerprint};
 
 fn truth(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap()
@@ -27,6 +27,36 @@ fn captures_in(dir: &Path) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
+}
+
+/// `decode`'s hand-written JSON (src/events/jsonl.rs) says exactly what serde says for
+/// every event of every capture, and reads back as the same event.
+#[test]
+fn decode_output_is_what_serde_writes_for_every_event() {
+    let mut kinds = HashSet::new();
+    for path in bundled_captures() {
+        for e in decode(&path) {
+            let mut line = Vec::new();
+            lagtap::events::jsonl::write_line(&e, &mut line).unwrap();
+            let mut want = serde_json::to_vec(&e).unwrap();
+            want.push(b'\n');
+            assert_eq!(
+                String::from_utf8_lossy(&line),
+                String::from_utf8_lossy(&want),
+                "{}",
+                path.display()
+            );
+            let back: Event = serde_json::from_slice(&line).unwrap();
+            assert_eq!(back, e);
+            kinds.insert(serde_json::to_value(&e).unwrap()["kind"].to_string());
+        }
+    }
+    for kind in ["rtmp_video", "rtmp_audio", "hls_segment"] {
+        assert!(
+            kinds.contains(&format!("\"{kind}\"")),
+            "no {kind} event seen"
+        );
+    }
 }
 
 #[test]
@@ -66,8 +96,8 @@ fn every_frame_served_in_hls_was_pushed_over_rtmp_and_none_pushed_in_between_is_
         let Some(server) = server else { continue };
         let events = decode(&server);
         // Pushed frames by stream key: fingerprint -> RTMP timestamp.
-        let mut pushed: HashMap<String, Vec<(u32, String)>> = HashMap::new();
-        let mut served: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut pushed: HashMap<String, Vec<(u32, Fingerprint)>> = HashMap::new();
+        let mut served: HashMap<String, HashSet<Fingerprint>> = HashMap::new();
         for e in &events {
             match e {
                 Event::RtmpVideo {
@@ -77,9 +107,9 @@ fn every_frame_served_in_hls_was_pushed_over_rtmp_and_none_pushed_in_between_is_
                     rtmp_ts_ms,
                     ..
                 } => pushed
-                    .entry(k.clone())
+                    .entry(k.to_string())
                     .or_default()
-                    .push((*rtmp_ts_ms, f.clone())),
+                    .push((*rtmp_ts_ms, *f)),
                 Event::HlsSegment {
                     channel: Some(c),
                     frames,
@@ -87,7 +117,7 @@ fn every_frame_served_in_hls_was_pushed_over_rtmp_and_none_pushed_in_between_is_
                 } => served
                     .entry(c.clone())
                     .or_default()
-                    .extend(frames.iter().filter_map(|f| f.fingerprint.clone())),
+                    .extend(frames.iter().filter_map(|f| f.fingerprint)),
                 _ => {}
             }
         }
@@ -100,11 +130,9 @@ fn every_frame_served_in_hls_was_pushed_over_rtmp_and_none_pushed_in_between_is_
             let sent = pushed
                 .get(chan)
                 .unwrap_or_else(|| panic!("{}: channel {chan} was never pushed", dir.display()));
-            let by_fp: HashMap<&str, u32> = sent.iter().map(|(t, f)| (f.as_str(), *t)).collect();
-            let missing: Vec<&String> = fps
-                .iter()
-                .filter(|f| !by_fp.contains_key(f.as_str()))
-                .collect();
+            let by_fp: HashMap<Fingerprint, u32> = sent.iter().map(|(t, f)| (*f, *t)).collect();
+            let missing: Vec<&Fingerprint> =
+                fps.iter().filter(|f| !by_fp.contains_key(f)).collect();
             assert!(
                 missing.is_empty(),
                 "{}: {} served frames of {chan} were never pushed",
@@ -112,7 +140,7 @@ fn every_frame_served_in_hls_was_pushed_over_rtmp_and_none_pushed_in_between_is_
                 missing.len()
             );
             // Every frame pushed within the served span was served.
-            let ts: Vec<u32> = fps.iter().map(|f| by_fp[f.as_str()]).collect();
+            let ts: Vec<u32> = fps.iter().map(|f| by_fp[f]).collect();
             let (lo, hi) = (*ts.iter().min().unwrap(), *ts.iter().max().unwrap());
             let gaps: Vec<u32> = sent
                 .iter()

@@ -21,8 +21,9 @@
 //!    playlist's date (the packager's clock, read as reference time).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use crate::events::{Event, SegmentFrame};
+use crate::events::{Event, Fingerprint, SegmentFrame};
 
 use super::channel::url_path;
 use super::player::{self, PlayerSegment};
@@ -36,7 +37,7 @@ pub struct TxFrame {
     pub rtmp_ts_ms: u32,
     pub keyframe: bool,
     pub size: u32,
-    pub fingerprint: Option<String>,
+    pub fingerprint: Option<Fingerprint>,
     /// First byte on the wire, reference clock.
     pub first_byte_ns: i64,
 }
@@ -97,7 +98,7 @@ pub struct SegmentRecord {
     pub frames: usize,
     pub matched: usize,
     pub duration_ns: i64,
-    pub first_fingerprint: Option<String>,
+    pub first_fingerprint: Option<Fingerprint>,
     /// Index into `Broadcast::samples` of the first frame's sample.
     pub first_sample: Option<usize>,
 }
@@ -162,12 +163,13 @@ pub(crate) fn tx_streams(ctx: &Ctx) -> Vec<TxStream> {
             }
         }
         let mut by_flow: BTreeMap<u64, usize> = BTreeMap::new();
-        let mut stream_of = |flow: u64, key: &Option<String>, streams: &mut Vec<TxStream>| {
+        let mut stream_of = |flow: u64, key: &Option<Arc<str>>, streams: &mut Vec<TxStream>| {
             *by_flow.entry(flow).or_insert_with(|| {
                 let (pkey, rate) = publish.get(&flow).cloned().unwrap_or_default();
                 let key = key
-                    .clone()
+                    .as_deref()
                     .filter(|k| !k.is_empty())
+                    .map(str::to_string)
                     .or((!pkey.is_empty()).then_some(pkey))
                     .unwrap_or_else(|| format!("flow{flow}"));
                 streams.push(TxStream {
@@ -201,7 +203,7 @@ pub(crate) fn tx_streams(ctx: &Ctx) -> Vec<TxStream> {
                         rtmp_ts_ms: *rtmp_ts_ms,
                         keyframe: *keyframe,
                         size: *size,
-                        fingerprint: fingerprint.clone(),
+                        fingerprint: *fingerprint,
                         first_byte_ns: ctx.to_ref(h, *first_byte_ns),
                     });
                 }
@@ -386,11 +388,11 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
     rx.sort_by_key(|s| (s.host, s.complete_ns));
 
     // Pass 1: fingerprints.
-    let mut index: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
+    let mut index: HashMap<Fingerprint, Vec<(usize, usize)>> = HashMap::new();
     for (si, s) in out.streams.iter().enumerate() {
         for (fi, f) in s.video.iter().enumerate() {
             if let Some(fp) = &f.fingerprint {
-                index.entry(fp.as_str()).or_default().push((si, fi));
+                index.entry(*fp).or_default().push((si, fi));
             }
         }
     }
@@ -401,7 +403,7 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
         let ch = seg.channel.clone().unwrap_or_default();
         let mut fs = Vec::with_capacity(seg.frames.len());
         for f in seg.frames {
-            let cands = f.fingerprint.as_deref().and_then(|fp| index.get(fp));
+            let cands = f.fingerprint.and_then(|fp| index.get(&fp));
             let Some(cands) = cands else {
                 fs.push(Found::None);
                 continue;
@@ -573,7 +575,7 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
                 });
             }
         }
-        let first_fp = seg.frames.first().and_then(|f| f.fingerprint.clone());
+        let first_fp = seg.frames.first().and_then(|f| f.fingerprint);
         ranges.push((base, samples.len()));
         out.segments.push(SegmentRecord {
             viewer: ctx.name(seg.host).to_string(),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::events::{Event, SegmentFrame};
+use crate::events::{Event, Fingerprint, SegmentFrame};
 
 use super::HostEvents;
 
@@ -31,6 +31,15 @@ pub fn publish(flow: u64, key: &str) -> Event {
     }
 }
 
+/// A distinct fingerprint per short test name ("a", "b", ...): its bytes as a number.
+pub fn named_fingerprint(name: &str) -> Fingerprint {
+    assert!(
+        name.len() <= 8,
+        "test fingerprint names are at most 8 bytes"
+    );
+    Fingerprint(name.bytes().fold(0u64, |acc, b| (acc << 8) | u64::from(b)))
+}
+
 pub fn video(flow: u64, ts: u32, fp: Option<&str>, first_byte_ns: i64) -> Event {
     Event::RtmpVideo {
         flow,
@@ -41,7 +50,7 @@ pub fn video(flow: u64, ts: u32, fp: Option<&str>, first_byte_ns: i64) -> Event 
         config: false,
         size: 1000,
         nal_types: vec![5],
-        fingerprint: fp.map(Into::into),
+        fingerprint: fp.map(named_fingerprint),
         first_byte_ns,
         last_byte_ns: first_byte_ns.saturating_add(1000),
         delivered_ns: first_byte_ns.saturating_add(2000),
@@ -70,7 +79,7 @@ pub fn frame(dts: i64, fp: Option<&str>) -> SegmentFrame {
         pts: dts,
         dts,
         keyframe: false,
-        fingerprint: fp.map(Into::into),
+        fingerprint: fp.map(named_fingerprint),
         size: 1000,
     }
 }

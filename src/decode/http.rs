@@ -95,7 +95,7 @@ impl SegmentState {
                             pts: au.pts.map_or(-1, |t| t.raw as i64),
                             dts: au.dts.or(au.pts).map_or(-1, |t| t.raw as i64),
                             keyframe: au.keyframe,
-                            fingerprint: au.fingerprint.map(|f| f.to_string()),
+                            fingerprint: au.fingerprint,
                             size: au.size as u32,
                         });
                     }
@@ -114,7 +114,7 @@ impl SegmentState {
                             pts: dts + scale(s.composition_offset),
                             dts,
                             keyframe: s.sync,
-                            fingerprint: s.fingerprint.map(|f| f.to_string()),
+                            fingerprint: s.fingerprint,
                             size: s.size,
                         });
                     }

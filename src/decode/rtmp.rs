@@ -5,6 +5,7 @@
 //! were first on the wire.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rtmp_parser::{Direction, KnownCommand, Payload, Session, VideoPacket};
 
@@ -17,12 +18,13 @@ pub struct RtmpDecoder {
     session: Session,
     app: Option<String>,
     tc_url: Option<String>,
-    stream_key: Option<String>,
+    stream_key: Option<Arc<str>>,
     /// A publish held back until the encoder's metadata (sent right after it) is seen.
     publish: Option<Event>,
     mid_connection: bool,
     messages: u64,
     unknown_timestamps: u64,
+    scratch: Vec<rtmp_parser::Message>,
 }
 
 fn to_rtmp(dir: Dir) -> Direction {
@@ -47,6 +49,7 @@ impl RtmpDecoder {
             mid_connection: !saw_syn,
             messages: 0,
             unknown_timestamps: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -81,8 +84,11 @@ impl Decoder for RtmpDecoder {
     }
 
     fn collect(&mut self, ctx: &mut Ctx<'_>) {
-        let messages: Vec<_> = self.session.drain_messages().collect();
-        for m in messages {
+        // Taken out of the session so that `self` can be updated while they are read;
+        // the buffer is handed back to keep its capacity.
+        let mut messages = std::mem::take(&mut self.scratch);
+        messages.extend(self.session.drain_messages());
+        for m in messages.drain(..) {
             self.messages += 1;
             if m.direction != Direction::ClientToServer {
                 continue;
@@ -95,16 +101,16 @@ impl Decoder for RtmpDecoder {
                 continue;
             };
             let dir = Dir::ClientToServer;
-            match &m.payload {
-                Payload::Command(c) => match &c.known {
+            match m.payload {
+                Payload::Command(c) => match c.known {
                     KnownCommand::Connect(conn) => {
-                        self.app = conn.app.clone();
-                        self.tc_url = conn.tc_url.clone();
+                        self.app = conn.app;
+                        self.tc_url = conn.tc_url;
                     }
                     KnownCommand::Publish { stream_key, .. } => {
                         self.flush_publish(ctx);
                         let key = stream_key.clone().unwrap_or_default();
-                        self.stream_key = Some(key.clone());
+                        self.stream_key = Some(Arc::from(key.as_str()));
                         let time_ns = ctx.first_seen(dir, m.start);
                         self.publish = Some(Event::RtmpPublish {
                             flow: ctx.meta.id,
@@ -119,8 +125,8 @@ impl Decoder for RtmpDecoder {
                     }
                     KnownCommand::Metadata(md) => {
                         if let Some(Event::RtmpPublish { metadata, .. }) = self.publish.as_mut() {
-                            for (k, v) in &md.properties {
-                                metadata.insert(k.clone(), amf_json(v));
+                            for (k, v) in md.properties {
+                                metadata.insert(k, amf_json(&v));
                             }
                         }
                         self.flush_publish(ctx);
@@ -143,8 +149,8 @@ impl Decoder for RtmpDecoder {
                         // no picture: they are not frames of the broadcast.
                         config: v.packet != VideoPacket::CodedFrames,
                         size: m.length,
-                        nal_types: v.nal_types.clone(),
-                        fingerprint: v.fingerprint.map(|f| f.to_string()),
+                        nal_types: v.nal_types,
+                        fingerprint: v.fingerprint,
                         first_byte_ns,
                         last_byte_ns,
                         delivered_ns,
@@ -167,6 +173,7 @@ impl Decoder for RtmpDecoder {
                 _ => {}
             }
         }
+        self.scratch = messages;
     }
 
     fn anomalies(&self, out: &mut Anomalies) {

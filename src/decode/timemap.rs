@@ -27,6 +27,10 @@ struct Range {
 #[derive(Default, Debug)]
 pub struct TimeMap {
     ranges: VecDeque<Range>,
+    /// Where the last lookup landed. Parsers report messages in stream order, so the
+    /// next lookup is almost always in this range or the next: checking those two
+    /// first saves a binary search over thousands of ranges per message.
+    cursor: usize,
     pub evicted_lookups: u64,
 }
 
@@ -44,6 +48,7 @@ impl TimeMap {
         }
         if self.ranges.len() == MAX_RANGES {
             self.ranges.pop_front();
+            self.cursor = self.cursor.saturating_sub(1);
         }
         self.ranges.push_back(Range {
             start: chunk.offset,
@@ -53,8 +58,21 @@ impl TimeMap {
         });
     }
 
+    /// The index of the first range ending after `offset` (the ranges' ends increase).
+    fn index_of(&self, offset: u64) -> usize {
+        let n = self.ranges.len();
+        let is_first_after = |i: usize| {
+            (i == 0 || self.ranges[i - 1].end <= offset) && (i == n || self.ranges[i].end > offset)
+        };
+        [self.cursor, self.cursor + 1]
+            .into_iter()
+            .find(|&i| i <= n && is_first_after(i))
+            .unwrap_or_else(|| self.ranges.partition_point(|r| r.end <= offset))
+    }
+
     fn find(&mut self, offset: u64) -> Option<Range> {
-        let i = self.ranges.partition_point(|r| r.end <= offset);
+        let i = self.index_of(offset);
+        self.cursor = i;
         match self.ranges.get(i) {
             Some(r) => {
                 if i == 0 && offset < r.start && self.ranges.len() == MAX_RANGES {
@@ -135,5 +153,65 @@ impl Tail {
 
     pub fn pending(&self) -> (u64, &[u8]) {
         (self.offset, &self.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(offset: u64, data: &[u8], t: i64) -> Chunk<'_> {
+        Chunk {
+            offset,
+            data,
+            first_seen: Timestamp(t),
+            delivered: Timestamp(t + 1),
+        }
+    }
+
+    /// The cursor is only a shortcut: every lookup, in order, backwards or jumping,
+    /// answers what a binary search over all ranges answers.
+    #[test]
+    fn lookups_with_the_cursor_equal_a_binary_search() {
+        let data = [0u8; 100];
+        let mut map = TimeMap::default();
+        let mut at = 0u64;
+        for i in 0..500i64 {
+            let len = 1 + (i as usize * 37) % 100;
+            map.push(&chunk(at, &data[..len], i * 1000));
+            at += len as u64;
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut offsets: Vec<u64> = (0..at + 50).collect();
+        offsets.extend((0..at).rev().step_by(7));
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            offsets.push(x % (at + 10));
+        }
+        for off in offsets {
+            let want = map.ranges.partition_point(|r| r.end <= off);
+            let want = map.ranges.get(want).or(map.ranges.back()).copied();
+            let got = map.find(off);
+            assert_eq!(
+                got.map(|r| (r.start, r.first_seen)),
+                want.map(|r| (r.start, r.first_seen)),
+                "offset {off}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_cursor_follows_evictions() {
+        let data = [0u8; 10];
+        let mut map = TimeMap::default();
+        for i in 0..(MAX_RANGES as u64 + 100) {
+            map.push(&chunk(i * 10, &data, i as i64 * 10));
+            assert_eq!(map.first_seen(i * 10 + 5), Some(Timestamp(i as i64 * 10)));
+        }
+        assert_eq!(map.evicted_lookups, 0);
+        assert_eq!(map.first_seen(0), Some(Timestamp(1000)));
+        assert_eq!(map.evicted_lookups, 1);
     }
 }

@@ -92,6 +92,45 @@ impl std::fmt::Debug for Fingerprint {
     }
 }
 
+impl Fingerprint {
+    /// The 16 lowercase hex digits it prints as, without allocating.
+    pub fn hex(&self) -> [u8; 16] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 16];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = DIGITS[((self.0 >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        out
+    }
+
+    /// Parses the 16 hex digits [`Self::hex`] writes (either case).
+    pub fn from_hex(s: &str) -> Option<Fingerprint> {
+        (s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| u64::from_str_radix(s, 16).ok().map(Fingerprint))
+            .flatten()
+    }
+}
+
+/// In JSON a fingerprint is a string of 16 hex digits: a u64 as a JSON number would
+/// lose bits in every tool that reads numbers as doubles.
+#[cfg(feature = "serde")]
+impl serde::Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let hex = self.hex();
+        // The digits are ASCII by construction.
+        s.serialize_str(std::str::from_utf8(&hex).unwrap_or_default())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Fingerprint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Fingerprint, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Fingerprint::from_hex(&s)
+            .ok_or_else(|| serde::de::Error::custom("a fingerprint is 16 hex digits"))
+    }
+}
+
 /// Fingerprint of the slice NAL units among `nals`; `None` if there is none.
 ///
 /// The hash is XXH3-64 (crate `xxhash-rust`): it is not a cryptographic hash and
@@ -225,6 +264,17 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "serde")]
+    #[test]
+    fn fingerprint_is_a_hex_string_in_json() {
+        let f = Fingerprint(0x0123_4567_89ab_cdef);
+        let json = serde_json::to_string(&f).unwrap();
+        assert_eq!(json, "\"0123456789abcdef\"");
+        assert_eq!(serde_json::from_str::<Fingerprint>(&json).unwrap(), f);
+        assert!(serde_json::from_str::<Fingerprint>("\"xyz\"").is_err());
+        assert!(serde_json::from_str::<Fingerprint>("81985529216486895").is_err());
+    }
+
     #[test]
     fn hevc_vcl_types_are_slices_and_parameter_sets_are_not() {
         let vps: &[u8] = &[0x40, 0x01, 0x0c];
@@ -239,5 +289,11 @@ mod tests {
     #[test]
     fn fingerprint_prints_as_sixteen_hex_digits() {
         assert_eq!(Fingerprint(0xab).to_string(), "00000000000000ab");
+        let f = Fingerprint(0xc644_63cc_4ca2_f222);
+        assert_eq!(&f.hex(), b"c64463cc4ca2f222");
+        assert_eq!(Fingerprint::from_hex("c64463cc4ca2f222"), Some(f));
+        assert_eq!(Fingerprint::from_hex("C64463CC4CA2F222"), Some(f));
+        assert_eq!(Fingerprint::from_hex("c64463cc4ca2f22"), None);
+        assert_eq!(Fingerprint::from_hex("+64463cc4ca2f222"), None);
     }
 }

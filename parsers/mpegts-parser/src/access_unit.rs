@@ -82,56 +82,46 @@ fn is_keyframe(codec: Codec, nal: &Nal<'_>) -> bool {
     }
 }
 
-/// Splits an Annex-B payload into access units. A payload with no NAL unit is one
-/// (empty) access unit so that the PES is still reported.
-pub(crate) fn split_annexb(payload: &[u8], codec: Codec) -> Vec<Split> {
-    let nals: Vec<Nal<'_>> = avc::iter_annexb(payload).collect();
-    let mut units: Vec<(usize, Range<usize>)> = Vec::new(); // (byte start, nal range)
+/// Splits an Annex-B payload into access units, handing each to `unit` in order. A
+/// payload with no NAL unit is one (empty) access unit so that the PES is still
+/// reported. One pass over the NAL units, holding only the current unit's.
+pub(crate) fn split_annexb(payload: &[u8], codec: Codec, mut unit: impl FnMut(Split)) {
+    let describe = |nals: &[Nal<'_>], range: Range<usize>| Split {
+        range,
+        nal_types: nals.iter().filter_map(|n| n.nal_type(codec)).collect(),
+        keyframe: nals.iter().any(|n| is_keyframe(codec, n)),
+        fingerprint: avc::fingerprint_nals(nals.iter().copied(), codec),
+    };
+    let mut nals: Vec<Nal<'_>> = Vec::new();
+    let mut start = 0;
     let mut seen_slice = false;
-    for (i, nal) in nals.iter().enumerate() {
-        if seen_slice && starts_new_unit(codec, nal) {
-            let mut start = offset_in(payload, nal.bytes()).saturating_sub(3);
-            if start > 0 && payload[start - 1] == 0 {
-                start -= 1;
+    for nal in avc::iter_annexb(payload) {
+        if seen_slice && starts_new_unit(codec, &nal) {
+            // The next unit starts at this NAL's start code (3 or 4 bytes).
+            let mut next = offset_in(payload, nal.bytes()).saturating_sub(3);
+            if next > 0 && payload[next - 1] == 0 {
+                next -= 1;
             }
-            if let Some(last) = units.last_mut() {
-                last.1.end = i;
-            }
-            units.push((start, i..nals.len()));
+            unit(describe(&nals, start..next));
+            nals.clear();
+            start = next;
             seen_slice = false;
         }
-        if units.is_empty() {
-            units.push((0, 0..nals.len()));
-        }
         seen_slice |= nal.is_slice(codec);
+        nals.push(nal);
     }
-    if units.is_empty() {
-        units.push((0, 0..0));
-    }
-    let ends: Vec<usize> = units
-        .iter()
-        .skip(1)
-        .map(|u| u.0)
-        .chain([payload.len()])
-        .collect();
-    units
-        .into_iter()
-        .zip(ends)
-        .map(|((start, nal_range), end)| {
-            let mine = &nals[nal_range];
-            Split {
-                range: start..end,
-                nal_types: mine.iter().filter_map(|n| n.nal_type(codec)).collect(),
-                keyframe: mine.iter().any(|n| is_keyframe(codec, n)),
-                fingerprint: avc::fingerprint_nals(mine.iter().copied(), codec),
-            }
-        })
-        .collect()
+    unit(describe(&nals, start..payload.len()));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn split(payload: &[u8], codec: Codec) -> Vec<Split> {
+        let mut out = Vec::new();
+        split_annexb(payload, codec, |s| out.push(s));
+        out
+    }
 
     #[test]
     fn two_pictures_in_one_pes_split_at_the_second_aud() {
@@ -140,7 +130,7 @@ mod tests {
             0, 0, 0, 1, 0x09, 0xf0, 0, 0, 1, 0x65, 0x88, 0x84, 0, 0, 0, 1, 0x09, 0xf0, 0, 0, 1,
             0x41, 0x9a, 0x02,
         ];
-        let s = split_annexb(&payload, Codec::H264);
+        let s = split(&payload, Codec::H264);
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].range, 0..12);
         assert_eq!(s[1].range, 12..24);
@@ -154,7 +144,7 @@ mod tests {
     fn slices_of_one_picture_stay_together() {
         // IDR slice first_mb 0, then IDR slice with first_mb != 0 (bit 7 clear).
         let payload = [0, 0, 1, 0x65, 0x88, 0x84, 0, 0, 1, 0x65, 0x44, 0x84];
-        let s = split_annexb(&payload, Codec::H264);
+        let s = split(&payload, Codec::H264);
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].nal_types, [5, 5]);
     }

@@ -47,7 +47,6 @@ pub enum TsMessage {
 
 /// A PES being assembled.
 struct OpenPes {
-    buf: Vec<u8>,
     /// All bytes of the PES seen (the buffer may keep fewer).
     total: usize,
     start: u64,
@@ -61,6 +60,10 @@ struct Stream {
     stream_type: StreamType,
     cc: Option<u8>,
     pes: Option<OpenPes>,
+    /// The open PES's bytes (whole for video, the header for other streams). Kept
+    /// with the stream rather than the PES so its capacity serves every PES: one
+    /// allocation per stream instead of a growing one per frame.
+    buf: Vec<u8>,
 }
 
 struct Psi {
@@ -79,6 +82,13 @@ pub struct TsDemuxer {
     unwrapper: Unwrapper,
     out: VecDeque<TsMessage>,
     anomalies: Anomalies,
+    /// The start of a packet cut by the end of the last input (while in sync). Kept
+    /// here rather than left unconsumed: a caller holding unconsumed bytes has to
+    /// copy its whole next input behind them, which for HTTP bodies arriving in
+    /// TCP-segment-sized pieces meant copying every byte of every segment once more.
+    partial: [u8; TS_PACKET_LEN],
+    partial_len: usize,
+    partial_at: u64,
 }
 
 impl Default for TsDemuxer {
@@ -132,6 +142,9 @@ impl TsDemuxer {
             unwrapper,
             out: VecDeque::new(),
             anomalies: Anomalies::default(),
+            partial: [0; TS_PACKET_LEN],
+            partial_len: 0,
+            partial_at: 0,
         }
     }
 
@@ -147,6 +160,17 @@ impl TsDemuxer {
             self.anomalies.bump("ts.offset_mismatch");
         }
         let mut pos = 0;
+        if self.partial_len > 0 {
+            let take = (TS_PACKET_LEN - self.partial_len).min(input.len());
+            self.partial[self.partial_len..self.partial_len + take].copy_from_slice(&input[..take]);
+            self.partial_len += take;
+            pos = take;
+            if self.partial_len == TS_PACKET_LEN {
+                self.partial_len = 0;
+                let pkt = self.partial;
+                self.packet(self.partial_at, &pkt);
+            }
+        }
         loop {
             let rest = &input[pos..];
             if !self.synced {
@@ -165,13 +189,20 @@ impl TsDemuxer {
                 self.synced = true;
                 continue;
             }
-            if rest.len() < TS_PACKET_LEN {
+            if rest.is_empty() {
                 break;
             }
             if rest[0] != SYNC {
                 self.anomalies.bump("ts.sync_lost");
                 self.synced = false;
                 continue;
+            }
+            if rest.len() < TS_PACKET_LEN {
+                self.partial[..rest.len()].copy_from_slice(rest);
+                self.partial_len = rest.len();
+                self.partial_at = offset + pos as u64;
+                pos = input.len();
+                break;
             }
             self.packet(offset + pos as u64, &rest[..TS_PACKET_LEN]);
             pos += TS_PACKET_LEN;
@@ -185,6 +216,7 @@ impl TsDemuxer {
     pub fn gap(&mut self, offset: u64, len: u64) {
         self.anomalies.bump("ts.gap");
         self.synced = false;
+        self.partial_len = 0;
         self.next_offset = Some(offset + len);
         for s in &mut self.streams {
             s.cc = None;
@@ -344,8 +376,8 @@ impl TsDemuxer {
         }
         if unit_start {
             self.finish_pes(i);
+            self.streams[i].buf.clear();
             self.streams[i].pes = Some(OpenPes {
-                buf: Vec::new(),
                 total: 0,
                 start: at,
                 end: at,
@@ -355,6 +387,7 @@ impl TsDemuxer {
         }
         let stream = &mut self.streams[i];
         let video = stream.stream_type.video_codec().is_some();
+        let buf = &mut stream.buf;
         let Some(pes) = &mut stream.pes else {
             if has_payload {
                 self.anomalies.bump("ts.payload_without_pes_start");
@@ -368,16 +401,15 @@ impl TsDemuxer {
         } else {
             PES_HEADER_KEEP
         };
-        let room = keep.saturating_sub(pes.buf.len());
+        let room = keep.saturating_sub(buf.len());
         if video && payload.len() > room && !pes.damaged {
             self.anomalies.bump("ts.frame_too_large");
             pes.damaged = true;
         }
-        pes.buf
-            .extend_from_slice(&payload[..payload.len().min(room)]);
+        buf.extend_from_slice(&payload[..payload.len().min(room)]);
         // A PES with a declared length is complete as soon as it is all here.
-        if pes.buf.len() >= 6 {
-            let declared = usize::from(u16::from_be_bytes([pes.buf[4], pes.buf[5]]));
+        if buf.len() >= 6 {
+            let declared = usize::from(u16::from_be_bytes([buf[4], buf[5]]));
             if declared != 0 && pes.total >= 6 + declared {
                 self.finish_pes(i);
             }
@@ -418,6 +450,7 @@ impl TsDemuxer {
                             stream_type: es.stream_type,
                             cc: None,
                             pes: None,
+                            buf: Vec::new(),
                         }),
                         None => self.anomalies.bump("ts.too_many_streams"),
                     }
@@ -436,8 +469,18 @@ impl TsDemuxer {
         let Some(mut pes) = stream.pes.take() else {
             return;
         };
-        let (pid, stream_type) = (stream.pid, stream.stream_type);
-        let header: PesHeader = match pes::parse(&pes.buf) {
+        let buf = std::mem::take(&mut stream.buf);
+        self.finish_pes_in(i, &mut pes, &buf);
+        // Hand the buffer back (cleared when the next PES opens), unless a huge frame
+        // made it huge.
+        if buf.capacity() <= 1 << 20 {
+            self.streams[i].buf = buf;
+        }
+    }
+
+    fn finish_pes_in(&mut self, i: usize, pes: &mut OpenPes, buf: &[u8]) {
+        let (pid, stream_type) = (self.streams[i].pid, self.streams[i].stream_type);
+        let header: PesHeader = match pes::parse(buf) {
             Ok(Some(h)) => h,
             Ok(None) => {
                 self.anomalies.bump("ts.truncated_pes");
@@ -476,14 +519,17 @@ impl TsDemuxer {
             }));
             return;
         };
-        let end = (header.payload_start + payload_len).min(pes.buf.len());
-        let payload = pes.buf.get(header.payload_start..end).unwrap_or(&[]);
-        for (k, unit) in split_annexb(payload, codec).into_iter().enumerate() {
-            self.out.push_back(TsMessage::AccessUnit(AccessUnit {
+        let end = (header.payload_start + payload_len).min(buf.len());
+        let payload = buf.get(header.payload_start..end).unwrap_or(&[]);
+        let out = &mut self.out;
+        let mut first = true;
+        split_annexb(payload, codec, |unit| {
+            let first = std::mem::take(&mut first);
+            out.push_back(TsMessage::AccessUnit(AccessUnit {
                 pid,
                 codec,
-                pts: if k == 0 { pts } else { None },
-                dts: if k == 0 { dts } else { None },
+                pts: if first { pts } else { None },
+                dts: if first { dts } else { None },
                 keyframe: unit.keyframe,
                 random_access: pes.random_access,
                 nal_types: unit.nal_types,
@@ -493,6 +539,6 @@ impl TsDemuxer {
                 end: pes.end,
                 damaged: pes.damaged,
             }));
-        }
+        });
     }
 }

@@ -89,8 +89,8 @@ pub struct VideoInfo {
     pub packet: VideoPacket,
     /// Composition time offset (PTS − DTS) in ms, signed 24-bit; 0 where absent.
     pub composition_time: i32,
-    /// For sequence headers.
-    pub config: Option<DecoderConfig>,
+    /// For sequence headers (boxed: rare, and large next to a frame's other fields).
+    pub config: Option<Box<DecoderConfig>>,
     /// NAL unit types of a coded frame, in order (AVC/HEVC only).
     pub nal_types: Vec<u8>,
     /// Fingerprint of the coded picture (slices only), see [`avc::fingerprint_nals`].
@@ -217,7 +217,7 @@ pub fn decode_video(d: &[u8], nal_length_size: Option<u8>) -> Result<VideoInfo, 
             };
             let (_, config) = parsed.map_err(|_| "rtmp.video_bad_decoder_config")?;
             info.nal_length_size = config.nal_length_size;
-            info.config = Some(config);
+            info.config = Some(Box::new(config));
         }
         VideoPacket::CodedFrames => {
             let mut it = avc::iter_avcc(body, info.nal_length_size);

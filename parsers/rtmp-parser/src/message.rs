@@ -135,8 +135,10 @@ pub enum Payload {
     },
     Audio(AudioInfo),
     Video(VideoInfo),
-    /// Command (types 20, 17) and data (types 18, 15) messages.
-    Command(Command),
+    /// Command (types 20, 17) and data (types 18, 15) messages. Boxed: a command is
+    /// large and rare, and every message (mostly audio and video) would otherwise be
+    /// as large as one, which showed as copying in decode's profile.
+    Command(Box<Command>),
     /// A type this crate does not decode (shared objects, unassigned types).
     Other,
     /// The payload did not decode; the reason is also counted as an anomaly.
@@ -340,13 +342,13 @@ pub(crate) fn decode_command(data: &[u8], is_command: bool, amf3_prefix: bool) -
         },
         _ => KnownCommand::Other,
     };
-    Payload::Command(Command {
+    Payload::Command(Box::new(Command {
         name,
         transaction_id,
         args,
         known,
         complete,
-    })
+    }))
 }
 
 fn be32(d: &[u8]) -> Option<u32> {

@@ -9,7 +9,12 @@
 //! deliverable in order (`delivered`). Every event names the flow it came from (the
 //! flow id of `lagtap inspect` for the same file).
 
+pub mod jsonl;
+
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use avc::Fingerprint;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +25,7 @@ pub struct SegmentFrame {
     pub pts: i64,
     pub dts: i64,
     pub keyframe: bool,
-    pub fingerprint: Option<String>,
+    pub fingerprint: Option<Fingerprint>,
     pub size: u32,
 }
 
@@ -63,7 +68,9 @@ pub enum Event {
     /// One RTMP video message.
     RtmpVideo {
         flow: u64,
-        stream_key: Option<String>,
+        /// Shared by every frame of the publish: one allocation per stream, not per
+        /// frame.
+        stream_key: Option<Arc<str>>,
         rtmp_ts_ms: u32,
         composition_ms: i32,
         keyframe: bool,
@@ -72,7 +79,7 @@ pub enum Event {
         config: bool,
         size: u32,
         nal_types: Vec<u8>,
-        fingerprint: Option<String>,
+        fingerprint: Option<Fingerprint>,
         /// First and last byte of the message, first seen on the wire. On a sender's
         /// capture whose packets were dropped before the tap (a shaping qdisc), the
         /// first byte may be seen after the last: its first copy never was captured.
@@ -83,7 +90,7 @@ pub enum Event {
     },
     RtmpAudio {
         flow: u64,
-        stream_key: Option<String>,
+        stream_key: Option<Arc<str>>,
         rtmp_ts_ms: u32,
         size: u32,
         first_byte_ns: i64,
