@@ -138,6 +138,7 @@ impl<'a> Obj<'a> {
         Obj { out, first: false }
     }
 
+    #[inline(always)]
     fn key(&mut self, key: &str) {
         if !std::mem::take(&mut self.first) {
             self.out.push(b',');
@@ -147,21 +148,25 @@ impl<'a> Obj<'a> {
         self.out.extend_from_slice(b"\":");
     }
 
+    #[inline(always)]
     fn number(&mut self, v: impl itoa::Integer) {
         self.out
             .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
+    #[inline(always)]
     fn uint(&mut self, key: &str, v: u64) {
         self.key(key);
         self.number(v);
     }
 
+    #[inline(always)]
     fn int(&mut self, key: &str, v: i64) {
         self.key(key);
         self.number(v);
     }
 
+    #[inline(always)]
     fn bool(&mut self, key: &str, v: bool) {
         self.key(key);
         self.out

@@ -136,35 +136,40 @@ impl<'de> serde::Deserialize<'de> for Fingerprint {
 /// The hash is XXH3-64 (crate `xxhash-rust`): it is not a cryptographic hash and
 /// need not be (we identify frames of our own testbed, nobody forges collisions);
 /// what matters is that it runs at memory speed (tens of GB/s) so fingerprinting
-/// every frame costs nothing next to reading the capture, has a streaming API that
-/// needs no allocation, its output is stable across versions and platforms (the
-/// XXH3 spec is frozen), and the crate is pure Rust, widely used and maintained.
-/// 64 bits make an accidental collision among the ~10^6 frames of a study
-/// negligible (~10^-7).
+/// every frame costs nothing next to reading the capture, its output is stable
+/// across versions and platforms (the XXH3 spec is frozen), and the crate is pure
+/// Rust, widely used and maintained. 64 bits make an accidental collision among the
+/// ~10^6 frames of a study negligible (~10^-7).
 ///
-/// Each slice's RBSP is fed in order, trailing zero bytes dropped; a 4-byte
-/// big-endian RBSP length follows each slice so that splitting the same bytes into
-/// NAL units differently cannot collide.
+/// Each slice's RBSP (trailing zero bytes dropped) is hashed on its own, seeded with
+/// the hash of the slices before it (0 for the first): splitting the same bytes into
+/// NAL units differently gives other hashes, and a picture of one slice without
+/// emulation-prevention bytes, the common case, is a single one-shot hash of the
+/// bytes where they lie, no copy and no streaming state.
 pub fn fingerprint_nals<'a>(
     nals: impl IntoIterator<Item = Nal<'a>>,
     codec: Codec,
 ) -> Option<Fingerprint> {
-    let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
-    let mut any = false;
+    let mut hash: Option<u64> = None;
     for nal in nals {
-        if !nal.is_slice(codec) {
-            continue;
+        if nal.is_slice(codec) {
+            let body = nal::trim_trailing_zeros(nal.0);
+            hash = Some(hash_rbsp(body, hash.unwrap_or(0)));
         }
-        any = true;
-        let mut n: u32 = 0;
-        let body = nal::trim_trailing_zeros(nal.0);
-        nal::for_each_rbsp_run(body, |run| {
-            n = n.wrapping_add(run.len() as u32);
-            hasher.update(run);
-        });
-        hasher.update(&n.to_be_bytes());
     }
-    any.then(|| Fingerprint(hasher.digest()))
+    hash.map(Fingerprint)
+}
+
+/// XXH3-64 of the RBSP of `nal` with `seed`: the NAL's own bytes when it has no
+/// emulation-prevention byte, else its runs streamed (which XXH3 defines to equal
+/// the one-shot hash of their concatenation).
+fn hash_rbsp(nal: &[u8], seed: u64) -> u64 {
+    if !nal::has_emulation_prevention(nal) {
+        return xxhash_rust::xxh3::xxh3_64_with_seed(nal, seed);
+    }
+    let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(seed);
+    nal::for_each_rbsp_run(nal, |run| hasher.update(run));
+    hasher.digest()
 }
 
 /// Fingerprint of a coded picture in AVCC framing (FLV/RTMP, MP4).

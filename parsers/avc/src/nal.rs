@@ -193,6 +193,20 @@ fn find_start_code(data: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
+/// Whether `nal` holds an emulation-prevention byte (`00 00 03`).
+pub fn has_emulation_prevention(nal: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(rel) = zero_pairs().find(&nal[from..]) {
+        let i = from + rel;
+        match nal.get(i + 2) {
+            Some(3) => return true,
+            Some(_) => from = i + 1,
+            None => return false,
+        }
+    }
+    false
+}
+
 /// Feed the RBSP of `nal` (emulation-prevention bytes `03` after `00 00` removed) to
 /// `sink` as a sequence of contiguous slices, without allocating.
 ///
@@ -310,6 +324,11 @@ mod tests {
                 .collect();
             assert_eq!(find_start_code(&data), naive_start_code(&data), "{data:?}");
             assert_eq!(rbsp(&data), naive_rbsp(&data), "{data:?}");
+            assert_eq!(
+                has_emulation_prevention(&data),
+                naive_rbsp(&data).len() < data.len(),
+                "{data:?}"
+            );
         }
     }
 

@@ -84,33 +84,43 @@ fn is_keyframe(codec: Codec, nal: &Nal<'_>) -> bool {
 
 /// Splits an Annex-B payload into access units, handing each to `unit` in order. A
 /// payload with no NAL unit is one (empty) access unit so that the PES is still
-/// reported. One pass over the NAL units, holding only the current unit's.
-pub(crate) fn split_annexb(payload: &[u8], codec: Codec, mut unit: impl FnMut(Split)) {
-    let describe = |nals: &[Nal<'_>], range: Range<usize>| Split {
-        range,
-        nal_types: nals.iter().filter_map(|n| n.nal_type(codec)).collect(),
-        keyframe: nals.iter().any(|n| is_keyframe(codec, n)),
-        fingerprint: avc::fingerprint_nals(nals.iter().copied(), codec),
+/// reported. One pass over the NAL units, holding only the current unit's, as
+/// ranges in `scratch` (the caller's, so that its capacity serves every PES).
+pub(crate) fn split_annexb(
+    payload: &[u8],
+    codec: Codec,
+    scratch: &mut Vec<Range<usize>>,
+    mut unit: impl FnMut(Split),
+) {
+    let describe = |ranges: &[Range<usize>], range: Range<usize>| {
+        let nals = || ranges.iter().map(|r| Nal(&payload[r.clone()]));
+        Split {
+            range,
+            nal_types: nals().filter_map(|n| n.nal_type(codec)).collect(),
+            keyframe: nals().any(|n| is_keyframe(codec, &n)),
+            fingerprint: avc::fingerprint_nals(nals(), codec),
+        }
     };
-    let mut nals: Vec<Nal<'_>> = Vec::new();
+    scratch.clear();
     let mut start = 0;
     let mut seen_slice = false;
     for nal in avc::iter_annexb(payload) {
+        let at = offset_in(payload, nal.bytes());
         if seen_slice && starts_new_unit(codec, &nal) {
             // The next unit starts at this NAL's start code (3 or 4 bytes).
-            let mut next = offset_in(payload, nal.bytes()).saturating_sub(3);
+            let mut next = at.saturating_sub(3);
             if next > 0 && payload[next - 1] == 0 {
                 next -= 1;
             }
-            unit(describe(&nals, start..next));
-            nals.clear();
+            unit(describe(scratch, start..next));
+            scratch.clear();
             start = next;
             seen_slice = false;
         }
         seen_slice |= nal.is_slice(codec);
-        nals.push(nal);
+        scratch.push(at..at + nal.bytes().len());
     }
-    unit(describe(&nals, start..payload.len()));
+    unit(describe(scratch, start..payload.len()));
 }
 
 #[cfg(test)]
@@ -119,7 +129,7 @@ mod tests {
 
     fn split(payload: &[u8], codec: Codec) -> Vec<Split> {
         let mut out = Vec::new();
-        split_annexb(payload, codec, |s| out.push(s));
+        split_annexb(payload, codec, &mut Vec::new(), |s| out.push(s));
         out
     }
 

@@ -89,6 +89,8 @@ pub struct TsDemuxer {
     partial: [u8; TS_PACKET_LEN],
     partial_len: usize,
     partial_at: u64,
+    /// Where the NAL units of the access unit being split lie (reused).
+    nal_scratch: Vec<std::ops::Range<usize>>,
 }
 
 impl Default for TsDemuxer {
@@ -145,6 +147,7 @@ impl TsDemuxer {
             partial: [0; TS_PACKET_LEN],
             partial_len: 0,
             partial_at: 0,
+            nal_scratch: Vec::new(),
         }
     }
 
@@ -523,7 +526,7 @@ impl TsDemuxer {
         let payload = buf.get(header.payload_start..end).unwrap_or(&[]);
         let out = &mut self.out;
         let mut first = true;
-        split_annexb(payload, codec, |unit| {
+        split_annexb(payload, codec, &mut self.nal_scratch, |unit| {
             let first = std::mem::take(&mut first);
             out.push_back(TsMessage::AccessUnit(AccessUnit {
                 pid,
