@@ -35,17 +35,88 @@ pub struct HttpDecoder {
     fmp4_tracks: Vec<TrackConfig>,
     demux_anomalies: Anomalies,
     exchanges: u64,
+    /// Messages other than body messages, waiting for `collect` to stamp them.
+    pending: Vec<Message>,
 }
 
 impl HttpDecoder {
     pub fn new() -> Self {
         HttpDecoder {
-            session: Session::new(),
+            // Body chunks point into the bytes fed, which `take_messages` hands to
+            // the demuxer before they are gone: no copy of the segments.
+            session: Session::new().borrowing_bodies(),
             segments: HashMap::new(),
             unwrapper: Unwrapper::default(),
             fmp4_tracks: Vec::new(),
             demux_anomalies: Anomalies::default(),
             exchanges: 0,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Takes what the session reported after being fed `input` (at stream offset
+    /// `input_offset` of `dir`; empty after a gap or an end). Body messages are
+    /// handled at once, because a chunk's bytes are only in that input; the rest
+    /// wait in `pending` for `collect`, which can stamp events.
+    fn take_messages(&mut self, dir: Dir, input_offset: u64, input: &[u8]) {
+        // Body bytes travel server to client: a chunk reported while the other
+        // direction was fed cannot point into that input.
+        let input = if dir == Dir::ServerToClient {
+            input
+        } else {
+            &[]
+        };
+        for m in self.session.drain() {
+            match m {
+                Message::BodyStart {
+                    id,
+                    uri,
+                    content_type,
+                } => {
+                    let uri = uri.unwrap_or_default();
+                    let demux = if is_fmp4(&uri, content_type.as_deref()) {
+                        Demux::Fmp4(if self.fmp4_tracks.is_empty() {
+                            Fmp4Demuxer::new()
+                        } else {
+                            Fmp4Demuxer::with_tracks(self.fmp4_tracks.clone())
+                        })
+                    } else {
+                        Demux::Ts(TsDemuxer::with_unwrapper(self.unwrapper))
+                    };
+                    self.segments.insert(
+                        id,
+                        SegmentState {
+                            demux,
+                            tail: Tail::default(),
+                            frames: Vec::new(),
+                        },
+                    );
+                }
+                Message::BodyChunk(c) => {
+                    let Some(seg) = self.segments.get_mut(&c.id) else {
+                        continue;
+                    };
+                    match c.bytes(input_offset, input) {
+                        Some(bytes) => seg.feed(c.body_offset, bytes, &mut self.demux_anomalies),
+                        None => {
+                            // Cannot happen with the session's contract; never
+                            // silently, though.
+                            self.demux_anomalies.count("decode.body_chunk_not_in_input");
+                            seg.gap(c.body_offset, c.wire.end - c.wire.start);
+                        }
+                    }
+                }
+                Message::BodyGap {
+                    id,
+                    body_offset,
+                    len,
+                } => {
+                    if let Some(seg) = self.segments.get_mut(&id) {
+                        seg.gap(body_offset, len);
+                    }
+                }
+                other => self.pending.push(other),
+            }
         }
     }
 }
@@ -300,63 +371,32 @@ impl Decoder for HttpDecoder {
             // Bytes after an upgrade the detector did not foresee: not HTTP.
             return data.len();
         }
-        self.session.feed(to_http(dir), offset, data)
+        let used = self.session.feed(to_http(dir), offset, data);
+        self.take_messages(dir, offset, data);
+        used
     }
 
     fn gap(&mut self, dir: Dir, offset: u64, len: u64) {
         self.session.gap(to_http(dir), offset, len);
+        self.take_messages(dir, 0, &[]);
     }
 
     fn end(&mut self, dir: Dir, offset: u64) {
         self.session.end(to_http(dir), offset);
+        self.take_messages(dir, 0, &[]);
     }
 
     fn collect(&mut self, ctx: &mut Ctx<'_>) {
-        let messages: Vec<Message> = self.session.drain().collect();
-        for m in messages {
+        let mut pending = std::mem::take(&mut self.pending);
+        for m in pending.drain(..) {
             match m {
-                Message::BodyStart {
-                    id,
-                    uri,
-                    content_type,
-                } => {
-                    let uri = uri.unwrap_or_default();
-                    let demux = if is_fmp4(&uri, content_type.as_deref()) {
-                        Demux::Fmp4(if self.fmp4_tracks.is_empty() {
-                            Fmp4Demuxer::new()
-                        } else {
-                            Fmp4Demuxer::with_tracks(self.fmp4_tracks.clone())
-                        })
-                    } else {
-                        Demux::Ts(TsDemuxer::with_unwrapper(self.unwrapper))
-                    };
-                    self.segments.insert(
-                        id,
-                        SegmentState {
-                            demux,
-                            tail: Tail::default(),
-                            frames: Vec::new(),
-                        },
-                    );
-                }
-                Message::BodyChunk(c) => {
-                    if let Some(seg) = self.segments.get_mut(&c.id) {
-                        seg.feed(c.body_offset, &c.data, &mut self.demux_anomalies);
-                    }
-                }
-                Message::BodyGap {
-                    id,
-                    body_offset,
-                    len,
-                } => {
-                    if let Some(seg) = self.segments.get_mut(&id) {
-                        seg.gap(body_offset, len);
-                    }
-                }
                 Message::Exchange(x) => self.exchange_events(&x, ctx),
                 Message::Upgraded(_) => self.demux_anomalies.count("http.upgraded_after_detection"),
+                // Body messages were handled when they came.
+                _ => {}
             }
         }
+        self.pending = pending;
     }
 
     fn anomalies(&self, out: &mut Anomalies) {

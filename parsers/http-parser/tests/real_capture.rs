@@ -245,3 +245,60 @@ fn segment_connection_split_anywhere_in_its_heads_or_in_one_byte_pieces_gives_th
         "one-byte pieces"
     );
 }
+
+/// Like [`feed_pieces`] with a session that borrows body bytes: every chunk is
+/// resolved against the input of the feed that produced it, right after that feed,
+/// and turned back into an owned chunk.
+fn feed_pieces_borrowing(
+    session: &mut Session,
+    dir: Direction,
+    bytes: &[u8],
+    cuts: &[usize],
+    out: &mut Vec<Message>,
+) -> usize {
+    let mut borrowed = 0;
+    let mut offset = 0u64;
+    let mut tail: Vec<u8> = Vec::new();
+    let mut last = 0;
+    let mut resolve = |session: &mut Session, at: u64, input: &[u8], out: &mut Vec<Message>| {
+        for mut m in session.drain() {
+            if let Message::BodyChunk(c) = &mut m {
+                if c.in_input {
+                    borrowed += 1;
+                    c.data = c.bytes(at, input).expect("chunk within the input").to_vec();
+                    c.in_input = false;
+                }
+            }
+            out.push(m);
+        }
+    };
+    for &cut in cuts.iter().chain(std::iter::once(&bytes.len())) {
+        tail.extend_from_slice(&bytes[last..cut]);
+        last = cut;
+        let n = session.feed(dir, offset, &tail);
+        resolve(session, offset, &tail, out);
+        offset += n as u64;
+        tail.drain(..n);
+    }
+    session.end(dir, offset + tail.len() as u64);
+    resolve(session, offset, &[], out);
+    borrowed
+}
+
+#[test]
+fn borrowed_body_chunks_hold_the_same_bytes_as_copied_ones_at_any_split() {
+    let mut borrowed_chunks = 0;
+    for n in 0..6 {
+        let (c2s, s2c) = conn(n);
+        for step in [1usize, 7, 100, 1448, 65536] {
+            let cuts: Vec<usize> = (step..s2c.len()).step_by(step).collect();
+            let copied = normalized(run(&c2s, &s2c, &[], &cuts));
+            let mut borrowed = Vec::new();
+            let mut s = Session::new().borrowing_bodies();
+            feed_pieces_borrowing(&mut s, C2S, &c2s, &[], &mut borrowed);
+            borrowed_chunks += feed_pieces_borrowing(&mut s, S2C, &s2c, &cuts, &mut borrowed);
+            assert_eq!(normalized(borrowed), copied, "tcp{n}, pieces of {step}");
+        }
+    }
+    assert!(borrowed_chunks > 0, "no streamed body was borrowed");
+}
