@@ -16,7 +16,8 @@ use crate::events::{Event, PlaylistEntry, SegmentFrame};
 use crate::flow::Dir;
 
 enum Demux {
-    Ts(TsDemuxer),
+    /// Boxed: the TS demuxer holds a partial packet inline.
+    Ts(Box<TsDemuxer>),
     Fmp4(Fmp4Demuxer),
 }
 
@@ -81,7 +82,7 @@ impl HttpDecoder {
                             Fmp4Demuxer::with_tracks(self.fmp4_tracks.clone())
                         })
                     } else {
-                        Demux::Ts(TsDemuxer::with_unwrapper(self.unwrapper))
+                        Demux::Ts(Box::new(TsDemuxer::with_unwrapper(self.unwrapper)))
                     };
                     self.segments.insert(
                         id,
