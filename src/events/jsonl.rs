@@ -10,7 +10,15 @@
 //! through `itoa`, and a string is copied as is unless it holds a byte JSON must
 //! escape, in which case serde_json writes it. Every other kind goes through serde.
 
-use super::{Event, Fingerprint, SegmentFrame};
+use super::{Event, Fingerprint};
+
+/// `,"key":` as one constant, so that writing a key is a fixed-size copy the
+/// compiler inlines.
+macro_rules! key {
+    ($name:literal) => {
+        concat!(",\"", $name, "\":").as_bytes()
+    };
+}
 
 /// Appends `event` and a newline to `out`.
 pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
@@ -29,28 +37,28 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
             last_byte_ns,
             delivered_ns,
         } => {
-            let mut o = Obj::begin(out, "rtmp_video");
-            o.uint("flow", *flow);
-            o.opt_str("stream_key", stream_key.as_deref());
-            o.uint("rtmp_ts_ms", u64::from(*rtmp_ts_ms));
-            o.int("composition_ms", i64::from(*composition_ms));
-            o.bool("keyframe", *keyframe);
-            o.bool("config", *config);
-            o.uint("size", u64::from(*size));
-            o.key("nal_types");
-            o.out.push(b'[');
+            let mut o = Obj::begin(out, b"{\"kind\":\"rtmp_video\"");
+            o.number(key!("flow"), *flow);
+            o.opt_str(key!("stream_key"), stream_key.as_deref());
+            o.number(key!("rtmp_ts_ms"), *rtmp_ts_ms);
+            o.number(key!("composition_ms"), *composition_ms);
+            o.bool(key!("keyframe"), *keyframe);
+            o.bool(key!("config"), *config);
+            o.number(key!("size"), *size);
+            o.raw(key!("nal_types"));
+            o.raw(b"[");
             for (i, t) in nal_types.iter().enumerate() {
                 if i > 0 {
-                    o.out.push(b',');
+                    o.raw(b",");
                 }
-                o.number(u64::from(*t));
+                o.number(b"", *t);
             }
-            o.out.push(b']');
-            o.fingerprint("fingerprint", *fingerprint);
-            o.int("first_byte_ns", *first_byte_ns);
-            o.int("last_byte_ns", *last_byte_ns);
-            o.int("delivered_ns", *delivered_ns);
-            o.end();
+            o.raw(b"]");
+            o.fingerprint(key!("fingerprint"), *fingerprint);
+            o.number(key!("first_byte_ns"), *first_byte_ns);
+            o.number(key!("last_byte_ns"), *last_byte_ns);
+            o.number(key!("delivered_ns"), *delivered_ns);
+            o.raw(b"}");
         }
         Event::RtmpAudio {
             flow,
@@ -60,14 +68,14 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
             first_byte_ns,
             last_byte_ns,
         } => {
-            let mut o = Obj::begin(out, "rtmp_audio");
-            o.uint("flow", *flow);
-            o.opt_str("stream_key", stream_key.as_deref());
-            o.uint("rtmp_ts_ms", u64::from(*rtmp_ts_ms));
-            o.uint("size", u64::from(*size));
-            o.int("first_byte_ns", *first_byte_ns);
-            o.int("last_byte_ns", *last_byte_ns);
-            o.end();
+            let mut o = Obj::begin(out, b"{\"kind\":\"rtmp_audio\"");
+            o.number(key!("flow"), *flow);
+            o.opt_str(key!("stream_key"), stream_key.as_deref());
+            o.number(key!("rtmp_ts_ms"), *rtmp_ts_ms);
+            o.number(key!("size"), *size);
+            o.number(key!("first_byte_ns"), *first_byte_ns);
+            o.number(key!("last_byte_ns"), *last_byte_ns);
+            o.raw(b"}");
         }
         Event::HlsSegment {
             flow,
@@ -81,29 +89,32 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
             complete_ns,
             frames,
         } => {
-            let mut o = Obj::begin(out, "hls_segment");
-            o.uint("flow", *flow);
-            o.str("uri", uri)?;
-            o.opt_str("channel", channel.as_deref());
+            let mut o = Obj::begin(out, b"{\"kind\":\"hls_segment\"");
+            o.number(key!("flow"), *flow);
+            o.raw(key!("uri"));
+            string(uri, o.out)?;
+            o.opt_str(key!("channel"), channel.as_deref());
             match media_sequence {
-                Some(n) => o.uint("media_sequence", *n),
-                None => o.null("media_sequence"),
+                Some(n) => o.number(key!("media_sequence"), *n),
+                None => o.raw(concat!(",\"media_sequence\":", "null").as_bytes()),
             }
-            o.uint("status", u64::from(*status));
-            o.uint("bytes", *bytes);
-            o.int("request_ns", *request_ns);
-            o.int("first_byte_ns", *first_byte_ns);
-            o.int("complete_ns", *complete_ns);
-            o.key("frames");
-            o.out.push(b'[');
+            o.number(key!("status"), *status);
+            o.number(key!("bytes"), *bytes);
+            o.number(key!("request_ns"), *request_ns);
+            o.number(key!("first_byte_ns"), *first_byte_ns);
+            o.number(key!("complete_ns"), *complete_ns);
+            o.raw(key!("frames"));
+            o.raw(b"[");
             for (i, f) in frames.iter().enumerate() {
-                if i > 0 {
-                    o.out.push(b',');
-                }
-                segment_frame(f, o.out);
+                o.raw(if i > 0 { b",{\"pts\":" } else { b"{\"pts\":" });
+                o.number(b"", f.pts);
+                o.number(key!("dts"), f.dts);
+                o.bool(key!("keyframe"), f.keyframe);
+                o.fingerprint(key!("fingerprint"), f.fingerprint);
+                o.number(key!("size"), f.size);
+                o.raw(b"}");
             }
-            o.out.push(b']');
-            o.end();
+            o.raw(b"]}");
         }
         other => serde_json::to_writer(&mut *out, other)?,
     }
@@ -111,102 +122,60 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
     Ok(())
 }
 
-fn segment_frame(f: &SegmentFrame, out: &mut Vec<u8>) {
-    out.push(b'{');
-    let mut o = Obj { out, first: true };
-    o.int("pts", f.pts);
-    o.int("dts", f.dts);
-    o.bool("keyframe", f.keyframe);
-    o.fingerprint("fingerprint", f.fingerprint);
-    o.uint("size", u64::from(f.size));
-    o.end();
-}
-
-/// A JSON object being written: keys are `'static` names that need no escaping.
+/// An event's JSON object being written. Each value is written after its key, a
+/// constant that includes the separating comma.
 struct Obj<'a> {
     out: &'a mut Vec<u8>,
-    first: bool,
 }
 
 impl<'a> Obj<'a> {
-    /// Opens an event object with its `kind` tag, as serde's internally tagged enum
-    /// does.
-    fn begin(out: &'a mut Vec<u8>, kind: &str) -> Obj<'a> {
-        out.extend_from_slice(b"{\"kind\":\"");
-        out.extend_from_slice(kind.as_bytes());
-        out.push(b'"');
-        Obj { out, first: false }
+    /// Opens the object with its `kind` tag, first as serde's internally tagged enum
+    /// writes it. Room for a typical event is made once.
+    fn begin(out: &'a mut Vec<u8>, head: &[u8]) -> Obj<'a> {
+        out.reserve(512);
+        out.extend_from_slice(head);
+        Obj { out }
     }
 
     #[inline(always)]
-    fn key(&mut self, key: &str) {
-        if !std::mem::take(&mut self.first) {
-            self.out.push(b',');
-        }
-        self.out.push(b'"');
-        self.out.extend_from_slice(key.as_bytes());
-        self.out.extend_from_slice(b"\":");
+    fn raw(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
     }
 
     #[inline(always)]
-    fn number(&mut self, v: impl itoa::Integer) {
-        self.out
-            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    fn number(&mut self, key: &[u8], v: impl itoa::Integer) {
+        self.raw(key);
+        self.raw(itoa::Buffer::new().format(v).as_bytes());
     }
 
     #[inline(always)]
-    fn uint(&mut self, key: &str, v: u64) {
-        self.key(key);
-        self.number(v);
+    fn bool(&mut self, key: &[u8], v: bool) {
+        self.raw(key);
+        self.raw(if v { b"true" } else { b"false" });
     }
 
-    #[inline(always)]
-    fn int(&mut self, key: &str, v: i64) {
-        self.key(key);
-        self.number(v);
-    }
-
-    #[inline(always)]
-    fn bool(&mut self, key: &str, v: bool) {
-        self.key(key);
-        self.out
-            .extend_from_slice(if v { b"true" } else { b"false" });
-    }
-
-    fn null(&mut self, key: &str) {
-        self.key(key);
-        self.out.extend_from_slice(b"null");
-    }
-
-    fn str(&mut self, key: &str, v: &str) -> serde_json::Result<()> {
-        self.key(key);
-        string(v, self.out)
-    }
-
-    fn opt_str(&mut self, key: &str, v: Option<&str>) {
+    fn opt_str(&mut self, key: &[u8], v: Option<&str>) {
+        self.raw(key);
         match v {
             // Writing into a Vec cannot fail.
             Some(s) => {
-                let _infallible = self.str(key, s);
+                let _infallible = string(s, self.out);
             }
-            None => self.null(key),
+            None => self.raw(b"null"),
         }
     }
 
-    fn fingerprint(&mut self, key: &str, v: Option<Fingerprint>) {
-        self.key(key);
+    #[inline(always)]
+    fn fingerprint(&mut self, key: &[u8], v: Option<Fingerprint>) {
+        self.raw(key);
         match v {
             Some(f) => {
-                self.out.push(b'"');
-                self.out.extend_from_slice(&f.hex());
-                self.out.push(b'"');
+                self.raw(b"\"");
+                self.raw(&f.hex());
+                self.raw(b"\"");
             }
-            None => self.out.extend_from_slice(b"null"),
+            None => self.raw(b"null"),
         }
-    }
-
-    fn end(self) {
-        self.out.push(b'}');
     }
 }
 
@@ -225,6 +194,7 @@ fn string(s: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::SegmentFrame;
     use std::sync::Arc;
 
     fn both(e: &Event) -> (String, String) {
