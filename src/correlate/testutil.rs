@@ -49,7 +49,7 @@ pub fn video(flow: u64, ts: u32, fp: Option<&str>, first_byte_ns: i64) -> Event 
         keyframe: ts == 0,
         config: false,
         size: 1000,
-        nal_types: vec![5],
+        nal_types: [5].into_iter().collect(),
         fingerprint: fp.map(named_fingerprint),
         first_byte_ns,
         last_byte_ns: first_byte_ns.saturating_add(1000),

@@ -78,7 +78,7 @@ pub enum Event {
         /// end-of-sequence or a metadata packet.
         config: bool,
         size: u32,
-        nal_types: Vec<u8>,
+        nal_types: avc::NalTypes,
         fingerprint: Option<Fingerprint>,
         /// First and last byte of the message, first seen on the wire. On a sender's
         /// capture whose packets were dropped before the tap (a shaping qdisc), the

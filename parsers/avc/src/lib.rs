@@ -20,6 +20,11 @@ pub mod nal;
 
 pub use nal::{iter_annexb, iter_avcc, Nal};
 
+/// The NAL unit types of one coded picture, in order. A picture has a handful
+/// (AUD, parameter sets, SEI, its slices), so they are held inline, without an
+/// allocation per frame; more than 16 spill to the heap.
+pub type NalTypes = smallvec::SmallVec<[u8; 16]>;
+
 /// Which codec's NAL unit header layout to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Codec {

@@ -29,7 +29,7 @@ pub struct AccessUnit {
     /// packet.
     pub random_access: bool,
     /// NAL unit types in order (AUD 9, SPS 7, PPS 8, SEI 6, IDR 5, slice 1, …).
-    pub nal_types: Vec<u8>,
+    pub nal_types: avc::NalTypes,
     /// Bytes of the access unit in Annex-B framing.
     pub size: usize,
     /// Fingerprint of its slice data (`avc`), to match the frame across hosts.
@@ -47,7 +47,7 @@ pub struct AccessUnit {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Split {
     pub range: Range<usize>,
-    pub nal_types: Vec<u8>,
+    pub nal_types: avc::NalTypes,
     pub keyframe: bool,
     pub fingerprint: Option<Fingerprint>,
 }
@@ -144,8 +144,8 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].range, 0..12);
         assert_eq!(s[1].range, 12..24);
-        assert_eq!(s[0].nal_types, [9, 5]);
-        assert_eq!(s[1].nal_types, [9, 1]);
+        assert_eq!(s[0].nal_types[..], [9, 5]);
+        assert_eq!(s[1].nal_types[..], [9, 1]);
         assert!(s[0].keyframe && !s[1].keyframe);
         assert!(s[0].fingerprint.is_some() && s[0].fingerprint != s[1].fingerprint);
     }
@@ -156,6 +156,6 @@ mod tests {
         let payload = [0, 0, 1, 0x65, 0x88, 0x84, 0, 0, 1, 0x65, 0x44, 0x84];
         let s = split(&payload, Codec::H264);
         assert_eq!(s.len(), 1);
-        assert_eq!(s[0].nal_types, [5, 5]);
+        assert_eq!(s[0].nal_types[..], [5, 5]);
     }
 }

@@ -66,7 +66,7 @@ pub struct Sample {
     /// Track timescale, if known.
     pub timescale: Option<u32>,
     /// NAL unit types (video tracks with a known codec).
-    pub nal_types: Vec<u8>,
+    pub nal_types: avc::NalTypes,
     pub fingerprint: Option<Fingerprint>,
     /// Stream offsets of the sample's bytes in `mdat`.
     pub start: u64,
@@ -577,7 +577,7 @@ impl Fmp4Demuxer {
                         size,
                         sync: sample_flags & 0x0001_0000 == 0,
                         timescale: t.map(|t| t.timescale).filter(|&s| s != 0),
-                        nal_types: Vec::new(),
+                        nal_types: avc::NalTypes::new(),
                         fingerprint: None,
                         start: data_pos,
                         end: data_pos.saturating_add(u64::from(size)),

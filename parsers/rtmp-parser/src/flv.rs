@@ -92,7 +92,7 @@ pub struct VideoInfo {
     /// For sequence headers (boxed: rare, and large next to a frame's other fields).
     pub config: Option<Box<DecoderConfig>>,
     /// NAL unit types of a coded frame, in order (AVC/HEVC only).
-    pub nal_types: Vec<u8>,
+    pub nal_types: avc::NalTypes,
     /// Fingerprint of the coded picture (slices only), see [`avc::fingerprint_nals`].
     pub fingerprint: Option<Fingerprint>,
     /// The NAL length size used to split the frame, and whether it came from a
@@ -201,7 +201,7 @@ pub fn decode_video(d: &[u8], nal_length_size: Option<u8>) -> Result<VideoInfo, 
         packet,
         composition_time,
         config: None,
-        nal_types: Vec::new(),
+        nal_types: avc::NalTypes::new(),
         fingerprint: None,
         nal_length_size: nal_length_size.unwrap_or(4),
         nal_truncated: false,

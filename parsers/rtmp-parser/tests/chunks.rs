@@ -335,7 +335,7 @@ fn message_longer_than_chunk_size_is_reassembled_from_type_3_continuations() {
     let Payload::Video(v) = &m.payload else {
         panic!()
     };
-    assert_eq!(v.nal_types, [1]);
+    assert_eq!(v.nal_types[..], [1]);
     assert!(v.fingerprint.is_some());
     assert!(!v.nal_truncated);
 }
@@ -495,7 +495,7 @@ fn interleaved_chunk_streams_reassemble_each_message() {
     let Payload::Video(v) = &video.payload else {
         panic!()
     };
-    assert!(!v.nal_truncated && v.nal_types == [1]);
+    assert!(!v.nal_truncated && v.nal_types[..] == [1]);
 }
 
 #[test]
@@ -680,7 +680,7 @@ fn enhanced_rtmp_hevc_and_av1_are_recognised() {
         (h.packet, h.frame_type),
         (VideoPacket::CodedFrames, FrameType::KEY)
     );
-    assert_eq!(h.nal_types, [19]);
+    assert_eq!(h.nal_types[..], [19]);
     assert!(h.fingerprint.is_some());
     let Payload::Video(a) = &d.messages[1].payload else {
         panic!()
