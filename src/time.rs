@@ -16,6 +16,23 @@ impl Timestamp {
     /// From whole seconds and a fraction expressed in `units_per_sec` units (pcap's µs or
     /// ns, pcapng's `if_tsresol`). Saturates rather than wrapping on absurd inputs.
     pub fn from_units(total_units: u64, units_per_sec: u64, offset_secs: i64) -> Self {
+        // Nearly every capture is in µs or ns: those are one multiplication, not the
+        // 128-bit division below (a library call that showed in `inspect`'s profile).
+        // Anything that would overflow i64 takes the exact, saturating path.
+        let nanos_per_unit = match units_per_sec {
+            1_000_000_000 => 1,
+            1_000_000 => 1_000,
+            _ => 0,
+        };
+        if nanos_per_unit != 0 {
+            let fast = i64::try_from(total_units)
+                .ok()
+                .and_then(|u| u.checked_mul(nanos_per_unit))
+                .and_then(|n| n.checked_add(offset_secs.checked_mul(Self::NANOS_PER_SEC)?));
+            if let Some(n) = fast {
+                return Timestamp(n);
+            }
+        }
         let units_per_sec = units_per_sec.max(1);
         let secs = (total_units / units_per_sec) as i128 + offset_secs as i128;
         let frac = (total_units % units_per_sec) as i128;
@@ -65,6 +82,50 @@ mod tests {
         // if_tsresol = 0x80|10: 1/1024 s units; 512 units = 0.5 s; offset +10 s.
         let t = Timestamp::from_units(512, 1024, 10);
         assert_eq!(t.0, 10_500_000_000);
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_exact_one() {
+        // The exact arithmetic, kept here as the reference.
+        fn exact(total: u64, per_sec: u64, offset: i64) -> i64 {
+            let per_sec = per_sec.max(1) as i128;
+            let total = total as i128;
+            let nanos = (total / per_sec + offset as i128) * 1_000_000_000
+                + (total % per_sec) * 1_000_000_000 / per_sec;
+            nanos.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+        }
+        let totals = [
+            0,
+            1,
+            999_999,
+            1_700_000_000_123_456,
+            1_700_000_000_123_456_789,
+            i64::MAX as u64 / 1000,
+            i64::MAX as u64 / 1000 + 1,
+            i64::MAX as u64,
+            i64::MAX as u64 + 1,
+            u64::MAX,
+        ];
+        let offsets = [
+            0,
+            10,
+            -10,
+            1_764_000_000,
+            i64::MAX / 1_000_000_000 + 1,
+            i64::MIN,
+            i64::MAX,
+        ];
+        for total in totals {
+            for per_sec in [1_000_000, 1_000_000_000] {
+                for offset in offsets {
+                    assert_eq!(
+                        Timestamp::from_units(total, per_sec, offset).0,
+                        exact(total, per_sec, offset),
+                        "{total} {per_sec} {offset}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
