@@ -3,5 +3,7 @@
 
 pub mod input;
 pub mod reader;
+#[cfg(test)]
+pub(crate) mod testdata;
 
 pub use reader::{link_type_name, CaptureError, CaptureInfo, CaptureReader, Packet};

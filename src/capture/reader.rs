@@ -1,7 +1,8 @@
 //! Streaming reader for pcap and pcapng files, built on `pcap-parser`.
 //!
 //! `pcap-parser` does the block parsing with a bounded, refillable buffer; this module
-//! adds what lagtap needs on top: one timestamp type at nanosecond resolution whatever
+//! adds what lagtap needs on top (and a faster path through that buffer, see
+//! [`CaptureReader::for_each_packet_with_info`]): one timestamp type at nanosecond resolution whatever
 //! the file's resolution (`if_tsresol`, `if_tsoffset`, nanosecond pcap), per-interface
 //! link types across several pcapng sections, section comments, and the policy that a
 //! damaged file is read up to the damage and the damage is counted, not fatal.
@@ -9,7 +10,11 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use pcap_parser::pcapng::{Block, OptionCode};
+use pcap_parser::nom::IResult;
+use pcap_parser::pcap::{
+    parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, LegacyPcapBlock,
+};
+use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block, OptionCode};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{create_reader, Linktype, PcapBlockOwned, PcapError};
 
@@ -69,14 +74,37 @@ struct Interface {
     offset_secs: i64,
 }
 
+type LegacyParser = fn(&[u8]) -> IResult<&[u8], LegacyPcapBlock<'_>, PcapError<&[u8]>>;
+type NgParser = fn(&[u8]) -> IResult<&[u8], Block<'_>, PcapError<&[u8]>>;
+
+/// The block parser pcap-parser's reader itself uses for the blocks to come, once the
+/// file (or section) header has said which one that is.
+#[derive(Clone, Copy)]
+enum Parser {
+    /// Before the file header.
+    Unknown,
+    Legacy(LegacyParser),
+    Ng(NgParser),
+}
+
 pub struct CaptureReader {
     inner: Box<dyn PcapReaderIterator + Send>,
+    /// Blocks are taken straight from the reader's buffer (see
+    /// [`Self::for_each_packet_with_info`]). Off only in tests, as the reference: every
+    /// block through `next()` and `consume()`, the way pcap-parser documents its reader.
+    fast: bool,
+    state: State,
+    pub info: CaptureInfo,
+    pub anomalies: Anomalies,
+}
+
+/// What the blocks read so far said about the ones to come.
+struct State {
     gzip: bool,
+    parser: Parser,
     legacy: Option<Interface>,
     interfaces: Vec<Interface>,
     last_ts: Timestamp,
-    pub info: CaptureInfo,
-    pub anomalies: Anomalies,
 }
 
 impl CaptureReader {
@@ -109,10 +137,14 @@ impl CaptureReader {
         };
         Ok(CaptureReader {
             inner,
-            gzip,
-            legacy: None,
-            interfaces: Vec::new(),
-            last_ts: Timestamp::default(),
+            fast: true,
+            state: State {
+                gzip,
+                parser: Parser::Unknown,
+                legacy: None,
+                interfaces: Vec::new(),
+                last_ts: Timestamp::default(),
+            },
             info: CaptureInfo::default(),
             anomalies: Anomalies::default(),
         })
@@ -126,21 +158,32 @@ impl CaptureReader {
     }
 
     /// Like [`Self::for_each_packet`], also showing what is known of the file so far.
+    ///
+    /// Blocks are parsed straight from the reader's buffer, as many as it holds, with
+    /// the very parser its `next()` would use on the very same bytes, and consumed in
+    /// one step: one dynamic call per buffer rather than several per packet, and no
+    /// block enum built and moved per packet. Whatever does not parse whole there (the
+    /// buffer's end, damage, the end of the file), and every section header (the reader
+    /// tracks their byte order), goes through `next()`, so every refill, growth and
+    /// anomaly is exactly the reader's.
     pub fn for_each_packet_with_info(&mut self, mut f: impl FnMut(Packet<'_>, &CaptureInfo)) {
+        let (inner, state, fast) = (&mut self.inner, &mut self.state, self.fast);
+        let (info, anomalies) = (&mut self.info, &mut self.anomalies);
         loop {
-            let step = match self.inner.next() {
+            if fast {
+                let taken = state.take_buffered(inner.data(), info, anomalies, &mut f);
+                if taken > 0 {
+                    // The reader compacts its buffer when it refills anyway (only the
+                    // partial block at its end then moves); its `consume` also compacted
+                    // whenever half the buffer was read, moving half a buffer each time.
+                    // Where the bytes sit in the buffer changes nothing else.
+                    inner.consume_noshift(taken);
+                }
+            }
+            let step = match inner.next() {
                 Ok((consumed, block)) => {
-                    let packet = Self::handle_block(
-                        block,
-                        &mut self.legacy,
-                        &mut self.interfaces,
-                        &mut self.info,
-                        &mut self.anomalies,
-                        self.gzip,
-                        &mut self.last_ts,
-                    );
-                    if let Some(p) = packet {
-                        f(p, &self.info);
+                    if let Some(p) = state.handle_block(block, info, anomalies) {
+                        f(p, info);
                     }
                     Step::Consume(consumed)
                 }
@@ -148,34 +191,35 @@ impl CaptureReader {
                 Err(PcapError::Incomplete(_)) => Step::Refill,
                 Err(PcapError::BufferTooSmall) => Step::Grow,
                 Err(PcapError::UnexpectedEof) => {
-                    self.anomalies.count("truncated_file");
+                    anomalies.count("truncated_file");
                     Step::Stop
                 }
                 Err(PcapError::ReadError) => {
-                    self.anomalies.count("read_error");
+                    anomalies.count("read_error");
                     Step::Stop
                 }
                 Err(_) => {
-                    self.anomalies.count("corrupt_block");
+                    anomalies.count("corrupt_block");
                     Step::Stop
                 }
             };
             match step {
-                Step::Consume(n) => self.inner.consume(n),
+                Step::Consume(n) if fast => inner.consume_noshift(n),
+                Step::Consume(n) => inner.consume(n),
                 Step::Refill => {
-                    if self.inner.refill().is_err() {
-                        self.anomalies.count("read_error");
+                    if inner.refill().is_err() {
+                        anomalies.count("read_error");
                         return;
                     }
                 }
                 Step::Grow => {
-                    let want = self.inner.data().len().max(INITIAL_BUFFER) * 2;
-                    if want > MAX_BUFFER || !self.inner.grow(want) {
-                        self.anomalies.count("oversized_block");
+                    let want = inner.data().len().max(INITIAL_BUFFER) * 2;
+                    if want > MAX_BUFFER || !inner.grow(want) {
+                        anomalies.count("oversized_block");
                         return;
                     }
-                    if self.inner.refill().is_err() {
-                        self.anomalies.count("read_error");
+                    if inner.refill().is_err() {
+                        anomalies.count("read_error");
                         return;
                     }
                 }
@@ -183,17 +227,51 @@ impl CaptureReader {
             }
         }
     }
+}
 
-    fn handle_block<'a>(
-        block: PcapBlockOwned<'a>,
-        legacy: &mut Option<Interface>,
-        interfaces: &mut Vec<Interface>,
+impl State {
+    /// Handles the whole blocks at the start of `data` (the reader's buffer) that are
+    /// not section headers, calling `f` for each packet. Returns the bytes they took.
+    fn take_buffered(
+        &mut self,
+        data: &[u8],
         info: &mut CaptureInfo,
         anomalies: &mut Anomalies,
-        gzip: bool,
-        last_ts: &mut Timestamp,
+        f: &mut impl FnMut(Packet<'_>, &CaptureInfo),
+    ) -> usize {
+        let mut rest = data;
+        match self.parser {
+            Parser::Unknown => {}
+            Parser::Legacy(parse) => {
+                while let Ok((after, b)) = parse(rest) {
+                    if let Some(p) = self.legacy_packet(b, info, anomalies) {
+                        f(p, info);
+                    }
+                    rest = after;
+                }
+            }
+            Parser::Ng(parse) => {
+                while let Ok((after, block)) = parse(rest) {
+                    if matches!(block, Block::SectionHeader(_)) {
+                        break;
+                    }
+                    if let Some(p) = self.handle_block(PcapBlockOwned::NG(block), info, anomalies) {
+                        f(p, info);
+                    }
+                    rest = after;
+                }
+            }
+        }
+        data.len() - rest.len()
+    }
+
+    fn handle_block<'a>(
+        &mut self,
+        block: PcapBlockOwned<'a>,
+        info: &mut CaptureInfo,
+        anomalies: &mut Anomalies,
     ) -> Option<Packet<'a>> {
-        let suffix = if gzip { "+gzip" } else { "" };
+        let suffix = if self.gzip { "+gzip" } else { "" };
         let (iface, ts, data, orig_len) = match block {
             PcapBlockOwned::LegacyHeader(hdr) => {
                 let nanos = hdr.is_nanosecond_precision();
@@ -206,26 +284,28 @@ impl CaptureReader {
                     offset_secs: 0,
                 };
                 info.link_types.insert(link_type_name(hdr.network));
-                *legacy = Some(iface);
+                self.legacy = Some(iface);
+                // As pcap-parser's `LegacyPcapReader` chooses.
+                self.parser = Parser::Legacy(if hdr.is_modified_format() {
+                    parse_pcap_frame_modified
+                } else if hdr.is_bigendian() {
+                    parse_pcap_frame_be
+                } else {
+                    parse_pcap_frame
+                });
                 return None;
             }
-            PcapBlockOwned::Legacy(b) => {
-                let Some(iface) = *legacy else {
-                    anomalies.count("packet_before_header");
-                    return None;
-                };
-                let frac = u64::from(b.ts_usec);
-                let ts = Timestamp::from_units(
-                    u64::from(b.ts_sec) * iface.units_per_sec + frac,
-                    iface.units_per_sec,
-                    0,
-                );
-                (iface, ts, b.data, b.origlen)
-            }
+            PcapBlockOwned::Legacy(b) => return self.legacy_packet(b, info, anomalies),
             PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                 info.format = format!("pcapng{suffix}");
                 info.sections += 1;
-                interfaces.clear();
+                // As pcap-parser's `PcapNGReader` chooses.
+                self.parser = Parser::Ng(if shb.big_endian() {
+                    parse_block_be
+                } else {
+                    parse_block_le
+                });
+                self.interfaces.clear();
                 for opt in &shb.options {
                     if opt.code == OptionCode::Comment {
                         push_comment(info, &opt.value);
@@ -248,7 +328,7 @@ impl CaptureReader {
                         push_comment(info, &opt.value);
                     }
                 }
-                interfaces.push(Interface {
+                self.interfaces.push(Interface {
                     link_type: idb.linktype,
                     units_per_sec,
                     offset_secs: idb.ts_offset(),
@@ -256,7 +336,7 @@ impl CaptureReader {
                 return None;
             }
             PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                let Some(iface) = interfaces.get(epb.if_id as usize).copied() else {
+                let Some(iface) = self.interfaces.get(epb.if_id as usize).copied() else {
                     anomalies.count("unknown_interface");
                     return None;
                 };
@@ -269,17 +349,49 @@ impl CaptureReader {
             PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
                 // Simple packet blocks carry no timestamp: the best we can say is "no
                 // earlier than the previous packet", and we count that we said it.
-                let Some(iface) = interfaces.first().copied() else {
+                let Some(iface) = self.interfaces.first().copied() else {
                     anomalies.count("unknown_interface");
                     return None;
                 };
                 anomalies.count("packet_without_timestamp");
                 let data = &spb.data[..(spb.origlen as usize).min(spb.data.len())];
-                (iface, *last_ts, data, spb.origlen)
+                (iface, self.last_ts, data, spb.origlen)
             }
             PcapBlockOwned::NG(_) => return None,
         };
-        *last_ts = ts;
+        Some(self.packet(iface, ts, data, orig_len, info))
+    }
+
+    /// A classic pcap record.
+    fn legacy_packet<'a>(
+        &mut self,
+        b: LegacyPcapBlock<'a>,
+        info: &mut CaptureInfo,
+        anomalies: &mut Anomalies,
+    ) -> Option<Packet<'a>> {
+        let Some(iface) = self.legacy else {
+            anomalies.count("packet_before_header");
+            return None;
+        };
+        let frac = u64::from(b.ts_usec);
+        let ts = Timestamp::from_units(
+            u64::from(b.ts_sec) * iface.units_per_sec + frac,
+            iface.units_per_sec,
+            0,
+        );
+        Some(self.packet(iface, ts, b.data, b.origlen, info))
+    }
+
+    /// A packet, counted in `info`.
+    fn packet<'a>(
+        &mut self,
+        iface: Interface,
+        ts: Timestamp,
+        data: &'a [u8],
+        orig_len: u32,
+        info: &mut CaptureInfo,
+    ) -> Packet<'a> {
+        self.last_ts = ts;
         info.packets += 1;
         if info.first_time.is_none_or(|t| ts < t) {
             info.first_time = Some(ts);
@@ -287,12 +399,12 @@ impl CaptureReader {
         if info.last_time.is_none_or(|t| ts > t) {
             info.last_time = Some(ts);
         }
-        Some(Packet {
+        Packet {
             ts,
             link_type: iface.link_type,
             data,
             orig_len,
-        })
+        }
     }
 }
 
@@ -335,5 +447,169 @@ pub fn link_type_name(lt: Linktype) -> String {
         229 => "IPV6".into(),
         276 => "LINUX_SLL2".into(),
         n => format!("LINKTYPE_{n}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+    use crate::capture::testdata;
+
+    /// All a reading gives: every packet (time, link type, bytes, original length), what
+    /// the file said about itself, the anomalies; or the error opening it.
+    type Reading = Result<(Vec<(i64, i32, Vec<u8>, u32)>, String, Anomalies), String>;
+
+    fn read(bytes: &[u8], fast: bool) -> Reading {
+        let input =
+            input::from_reader(Box::new(Cursor::new(bytes.to_vec()))).map_err(|e| e.to_string())?;
+        let mut r = CaptureReader::from_input(input, "test").map_err(|e| e.to_string())?;
+        r.fast = fast;
+        let mut packets = Vec::new();
+        r.for_each_packet(|p| packets.push((p.ts.0, p.link_type.0, p.data.to_vec(), p.orig_len)));
+        Ok((packets, format!("{:?}", r.info), r.anomalies))
+    }
+
+    /// The fast path reads `bytes` exactly as the reader's plain loop does.
+    fn assert_same(what: &str, bytes: &[u8]) {
+        let (fast, plain) = (read(bytes, true), read(bytes, false));
+        if fast != plain {
+            let brief = |r: &Reading| match r {
+                Ok((p, info, a)) => format!("{} packets, {info}, {a:?}", p.len()),
+                Err(e) => e.clone(),
+            };
+            panic!("{what}: fast {} / plain {}", brief(&fast), brief(&plain));
+        }
+    }
+
+    fn bundled() -> Vec<(String, Vec<u8>)> {
+        testdata::bundled_captures()
+            .into_iter()
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect()
+    }
+
+    /// A pcap record header (little-endian) declaring `caplen` bytes.
+    fn record(caplen: u32) -> Vec<u8> {
+        [1_700_000_000u32, 5, caplen, caplen]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn the_fast_path_reads_real_and_damaged_captures_as_the_plain_loop() {
+        let mut next = testdata::rng(0x9e37_79b9_7f4a_7c15);
+        for (name, whole) in bundled() {
+            assert_same(&name, &whole);
+            // Damage is tried on a prefix of each file, to keep the test quick; the
+            // prefix crosses the reader's 1 MiB buffer more than once.
+            let bytes = &whole[..whole.len().min(2_500_000)];
+            let mb = INITIAL_BUFFER;
+            for cut in [
+                24,
+                25,
+                40,
+                100,
+                65_535,
+                65_536,
+                65_537,
+                mb - 1,
+                mb,
+                mb + 1,
+                mb + 700,
+            ] {
+                if cut < bytes.len() {
+                    assert_same(&format!("{name} cut at {cut}"), &bytes[..cut]);
+                }
+            }
+            for _ in 0..6 {
+                let cut = 24 + (next() % (bytes.len() as u64 - 24)) as usize;
+                assert_same(&format!("{name} cut at {cut}"), &bytes[..cut]);
+            }
+            let garbage: Vec<u8> = (0..10_000).map(|_| next() as u8).collect();
+            assert_same(&format!("{name} + garbage"), &[bytes, &garbage].concat());
+            for round in 0..4 {
+                let mut v = bytes.to_vec();
+                for _ in 0..8 {
+                    let at = 24 + (next() % (v.len() as u64 - 24)) as usize;
+                    v[at] = next() as u8;
+                }
+                assert_same(&format!("{name} damaged ({round})"), &v);
+            }
+        }
+    }
+
+    #[test]
+    fn large_records_grow_the_buffer_or_are_refused_as_in_the_plain_loop() {
+        let (name, whole) = &bundled()[0];
+        let bytes = &whole[..whole.len().min(1_500_000)];
+        // 3 MB: the buffer grows and takes it, when it is all there. 40 MB and 100 MB
+        // are beyond the largest buffer, whole or cut short.
+        for declared in [3_000_000u32, 40_000_000, 100_000_000] {
+            let mut v = [bytes, &record(declared)[..]].concat();
+            assert_same(&format!("{name} + a short record of {declared}"), &v);
+            v.resize(v.len() + declared as usize, 0x5a);
+            assert_same(&format!("{name} + a record of {declared}"), &v);
+        }
+    }
+
+    /// One pcapng section in either byte order: an interface with `if_tsresol`, an
+    /// enhanced packet, a simple packet, a block of an unknown type.
+    fn ng_section(big_endian: bool, tsresol: u8) -> Vec<u8> {
+        // A number's little-endian bytes, reversed for a big-endian section.
+        let order = |mut b: Vec<u8>| {
+            if big_endian {
+                b.reverse();
+            }
+            b
+        };
+        let w32 = |v: u32| order(v.to_le_bytes().to_vec());
+        let w16 = |v: u16| order(v.to_le_bytes().to_vec());
+        let block = |out: &mut Vec<u8>, kind: u32, body: &[u8]| {
+            let len = 12 + body.len() as u32;
+            out.extend(w32(kind));
+            out.extend(w32(len));
+            out.extend(body);
+            out.extend(w32(len));
+        };
+        let mut out = Vec::new();
+        let shb = [&w32(0x1a2b_3c4d)[..], &w16(1), &w16(0), &[0xff; 8]].concat();
+        block(&mut out, 0x0a0d_0d0a, &shb);
+        let mut idb = [w16(1), w16(0), w32(65535)].concat();
+        idb.extend([w16(9), w16(1), vec![tsresol, 0, 0, 0]].concat());
+        idb.extend([0; 4]);
+        block(&mut out, 1, &idb);
+        let data = [
+            0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 7,
+        ];
+        let mut epb = [w32(0), w32(0x0006_0000), w32(0x1234_5678)].concat();
+        epb.extend([w32(data.len() as u32), w32(data.len() as u32)].concat());
+        epb.extend(data);
+        epb.resize(epb.len().next_multiple_of(4), 0);
+        block(&mut out, 6, &epb);
+        let mut spb = w32(data.len() as u32);
+        spb.extend(data);
+        spb.resize(spb.len().next_multiple_of(4), 0);
+        block(&mut out, 3, &spb);
+        block(&mut out, 0x0bad_0001, &[1, 2, 3, 4]);
+        out
+    }
+
+    #[test]
+    fn pcapng_sections_of_either_byte_order_read_as_in_the_plain_loop() {
+        let le = ng_section(false, 6);
+        let be = ng_section(true, 0x80 | 20);
+        let file = [&le[..], &be, &le, &be].concat();
+        let Ok((packets, _, anomalies)) = read(&file, true) else {
+            panic!("not read");
+        };
+        assert_eq!(packets.len(), 8, "{anomalies:?}");
+        assert_eq!(anomalies.get("packet_without_timestamp"), 4);
+        assert_same("sections", &file);
+        for cut in (1..file.len()).step_by(7) {
+            assert_same(&format!("sections cut at {cut}"), &file[..cut]);
+        }
     }
 }
