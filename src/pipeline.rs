@@ -68,9 +68,11 @@ pub fn feed_packet<H: FlowHandler>(
     if (p.data.len() as u32) < p.orig_len {
         anomalies.count("snaplen_cut");
     }
-    match link::decode(p.link_type, p.data) {
+    // Matched by reference: the decoded headers are read where `decode` wrote them,
+    // not copied first.
+    match &link::decode(p.link_type, p.data) {
         Ok(t) => {
-            table.packet(p.ts, &t);
+            table.packet(p.ts, t);
             true
         }
         Err(skip) => {
