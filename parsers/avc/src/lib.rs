@@ -155,21 +155,38 @@ pub fn fingerprint_nals<'a>(
     nals: impl IntoIterator<Item = Nal<'a>>,
     codec: Codec,
 ) -> Option<Fingerprint> {
+    fingerprint_marked(
+        nals.into_iter().map(|n| {
+            let epb = n.is_slice(codec) && nal::has_emulation_prevention(n.0);
+            (n, epb)
+        }),
+        codec,
+    )
+}
+
+/// [`fingerprint_nals`] for NAL units whose caller already knows whether each holds
+/// an emulation-prevention byte ([`nal::AnnexBIter::next_marked`]), which spares a
+/// second scan of every slice. A wrong `true` costs time, never the result; a wrong
+/// `false` gives a wrong fingerprint.
+pub fn fingerprint_marked<'a>(
+    nals: impl IntoIterator<Item = (Nal<'a>, bool)>,
+    codec: Codec,
+) -> Option<Fingerprint> {
     let mut hash: Option<u64> = None;
-    for nal in nals {
+    for (nal, epb) in nals {
         if nal.is_slice(codec) {
             let body = nal::trim_trailing_zeros(nal.0);
-            hash = Some(hash_rbsp(body, hash.unwrap_or(0)));
+            hash = Some(hash_rbsp(body, epb, hash.unwrap_or(0)));
         }
     }
     hash.map(Fingerprint)
 }
 
 /// XXH3-64 of the RBSP of `nal` with `seed`: the NAL's own bytes when it has no
-/// emulation-prevention byte, else its runs streamed (which XXH3 defines to equal
+/// emulation-prevention byte (the caller says), else its runs streamed (which XXH3 defines to equal
 /// the one-shot hash of their concatenation).
-fn hash_rbsp(nal: &[u8], seed: u64) -> u64 {
-    if !nal::has_emulation_prevention(nal) {
+fn hash_rbsp(nal: &[u8], has_emulation_prevention: bool, seed: u64) -> u64 {
+    if !has_emulation_prevention {
         return xxhash_rust::xxh3::xxh3_64_with_seed(nal, seed);
     }
     let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(seed);

@@ -138,24 +138,33 @@ pub struct AnnexBIter<'a> {
     rest: &'a [u8],
 }
 
-impl<'a> Iterator for AnnexBIter<'a> {
-    type Item = Nal<'a>;
-
-    fn next(&mut self) -> Option<Nal<'a>> {
+impl<'a> AnnexBIter<'a> {
+    /// The next NAL unit, and whether it holds an emulation-prevention byte (what
+    /// [`has_emulation_prevention`] says of it), found by the same scan.
+    pub fn next_marked(&mut self) -> Option<(Nal<'a>, bool)> {
         loop {
             if self.rest.is_empty() {
                 return None;
             }
-            let (nal, next) = match find_start_code(self.rest) {
+            let (found, epb) = scan_to_start_code(self.rest);
+            let (nal, next) = match found {
                 Some((at, after)) => (&self.rest[..at], &self.rest[after..]),
                 None => (self.rest, &[][..]),
             };
             self.rest = next;
             let nal = trim_trailing_zeros(nal);
             if !nal.is_empty() {
-                return Some(Nal(nal));
+                return Some((Nal(nal), epb));
             }
         }
+    }
+}
+
+impl<'a> Iterator for AnnexBIter<'a> {
+    type Item = Nal<'a>;
+
+    fn next(&mut self) -> Option<Nal<'a>> {
+        self.next_marked().map(|(nal, _)| nal)
     }
 }
 
@@ -179,18 +188,30 @@ fn zero_pairs() -> &'static memchr::memmem::Finder<'static> {
 
 /// Find the first `00 00 01`; returns (index of its first zero, index after the `01`).
 fn find_start_code(data: &[u8]) -> Option<(usize, usize)> {
+    scan_to_start_code(data).0
+}
+
+/// [`find_start_code`], also saying whether an emulation-prevention `00 00 03` came
+/// before the start code (or anywhere, when there is none): the zero pairs that
+/// lead to start codes lead to those bytes too, so one scan answers both.
+fn scan_to_start_code(data: &[u8]) -> (Option<(usize, usize)>, bool) {
     let mut from = 0;
+    let mut epb = false;
     while let Some(rel) = zero_pairs().find(&data[from..]) {
         let i = from + rel;
-        match data.get(i + 2)? {
-            1 => return Some((i, i + 3)),
+        match data.get(i + 2) {
+            Some(1) => return (Some((i, i + 3)), epb),
             // `00 00 00`: the next pair starts one byte on.
-            0 => from = i + 1,
+            Some(0) => from = i + 1,
             // `00 00 xx`: neither zero begins a start code.
-            _ => from = i + 2,
+            Some(x) => {
+                epb |= *x == 3;
+                from = i + 2;
+            }
+            None => break,
         }
     }
-    None
+    (None, epb)
 }
 
 /// Whether `nal` holds an emulation-prevention byte (`00 00 03`).
@@ -323,6 +344,10 @@ mod tests {
                 .map(|_| [0, 0, 0, 1, 3, 3, 2, 0x65][(next() % 8) as usize])
                 .collect();
             assert_eq!(find_start_code(&data), naive_start_code(&data), "{data:?}");
+            let mut it = iter_annexb(&data);
+            while let Some((nal, epb)) = it.next_marked() {
+                assert_eq!(epb, has_emulation_prevention(nal.0), "{data:?}");
+            }
             assert_eq!(rbsp(&data), naive_rbsp(&data), "{data:?}");
             assert_eq!(
                 has_emulation_prevention(&data),

@@ -89,22 +89,27 @@ fn is_keyframe(codec: Codec, nal: &Nal<'_>) -> bool {
 pub(crate) fn split_annexb(
     payload: &[u8],
     codec: Codec,
-    scratch: &mut Vec<Range<usize>>,
+    scratch: &mut Vec<(Range<usize>, bool)>,
     mut unit: impl FnMut(Split),
 ) {
-    let describe = |ranges: &[Range<usize>], range: Range<usize>| {
-        let nals = || ranges.iter().map(|r| Nal(&payload[r.clone()]));
+    let describe = |ranges: &[(Range<usize>, bool)], range: Range<usize>| {
+        let nals = || {
+            ranges
+                .iter()
+                .map(|(r, epb)| (Nal(&payload[r.clone()]), *epb))
+        };
         Split {
             range,
-            nal_types: nals().filter_map(|n| n.nal_type(codec)).collect(),
-            keyframe: nals().any(|n| is_keyframe(codec, &n)),
-            fingerprint: avc::fingerprint_nals(nals(), codec),
+            nal_types: nals().filter_map(|(n, _)| n.nal_type(codec)).collect(),
+            keyframe: nals().any(|(n, _)| is_keyframe(codec, &n)),
+            fingerprint: avc::fingerprint_marked(nals(), codec),
         }
     };
     scratch.clear();
     let mut start = 0;
     let mut seen_slice = false;
-    for nal in avc::iter_annexb(payload) {
+    let mut it = avc::iter_annexb(payload);
+    while let Some((nal, epb)) = it.next_marked() {
         let at = offset_in(payload, nal.bytes());
         if seen_slice && starts_new_unit(codec, &nal) {
             // The next unit starts at this NAL's start code (3 or 4 bytes).
@@ -118,7 +123,7 @@ pub(crate) fn split_annexb(
             seen_slice = false;
         }
         seen_slice |= nal.is_slice(codec);
-        scratch.push(at..at + nal.bytes().len());
+        scratch.push((at..at + nal.bytes().len(), epb));
     }
     unit(describe(scratch, start..payload.len()));
 }

@@ -90,7 +90,7 @@ pub struct TsDemuxer {
     partial_len: usize,
     partial_at: u64,
     /// Where the NAL units of the access unit being split lie (reused).
-    nal_scratch: Vec<std::ops::Range<usize>>,
+    nal_scratch: Vec<(std::ops::Range<usize>, bool)>,
 }
 
 impl Default for TsDemuxer {
