@@ -1,55 +1,83 @@
 #!/usr/bin/env bash
-# Throughput and peak memory of `lagtap decode` (and `inspect`) on a lab capture, next
+# Throughput and peak memory of `lagtap decode` (and `inspect`) on lab captures, next
 # to `cat` and tshark extracting the same fields, printed as MB/s and ratios in one run.
 #
-# The lab capture is the bundled `captures/basic/server.pcap` (real nginx-rtmp ingest,
-# HLS out to two viewers, chat, NTP) concatenated with itself, each copy shifted in time
-# with editcap, until it is at least SIZE_MB. Override with BENCH_CAPTURE=FILE.
+# Two lab captures, made from the bundled testbed captures (real nginx-rtmp ingest,
+# HLS to viewers, chat, NTP), each source shifted in time with editcap and appended
+# until the capture is at least SIZE_MB:
+#   dense      captures/basic/server.pcap: the ingest server of the basic scenario,
+#              a 300 kb/s test stream (frames of ~500 bytes), so about 940 events per
+#              MB: the per-event costs dominate. The worst case.
+#   realistic  captures/bitrates/* and captures/uplink/*: broadcasters and viewers at
+#              0.8 to 4 Mb/s (frames of 6 to 17 KB, as a 720p stream), so about 100
+#              events per MB.
+# Override with BENCH_CAPTURE=FILE (one capture, named "given").
 #
-# Usage: benches/decode_throughput.sh [SIZE_MB]   (default 200)
+# Usage: benches/decode_throughput.sh [SIZE_MB]   (default 150)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-size_mb=${1:-200}
+size_mb=${1:-150}
 work=${BENCH_DIR:-$(mktemp -d /tmp/lagtap-bench.XXXXXX)}
 mkdir -p "$work"
-for t in tshark editcap mergecap; do
+for t in tshark editcap mergecap capinfos; do
     command -v "$t" >/dev/null || { echo "missing $t (apt-get install tshark)" >&2; exit 1; }
 done
 [ -x /usr/bin/time ] || { echo "missing /usr/bin/time (apt-get install time)" >&2; exit 1; }
 
-capture=${BENCH_CAPTURE:-}
-if [ -z "$capture" ]; then
-    src=captures/basic/server.pcap
-    capture="$work/lab.pcap"
-    span=$(capinfos -u -M "$src" 2>/dev/null | awk -F: '/Capture duration/ { gsub(/[^0-9.]/, "", $2); print int($2) + 10 }')
-    copies=$(( (size_mb * 1000000) / $(stat -c %s "$src") + 1 ))
-    echo "making a lab capture from $copies time-shifted copies of $src ..." >&2
-    parts=()
-    for i in $(seq 0 $((copies - 1))); do
-        editcap -t $((i * span)) "$src" "$work/part$i.pcap"
-        parts+=("$work/part$i.pcap")
+# lab_capture OUT SRC...: appends time-shifted copies of the sources, one after the
+# other in time (so capture time only moves forward), until OUT is SIZE_MB.
+lab_capture() {
+    local out=$1; shift
+    [ -s "$out" ] && return 0
+    local cursor=1800000000 parts=() total=0 i=0 src start dur
+    echo "making $out from time-shifted copies of $* ..." >&2
+    while [ "$total" -lt $((size_mb * 1000000)) ]; do
+        for src in "$@"; do
+            start=$(capinfos -a -S -T -r "$src" | awk -F'\t' '{ print int($2) }')
+            dur=$(capinfos -u -T -r "$src" | awk -F'\t' '{ print int($2) + 10 }')
+            editcap -F pcap -t $((cursor - start)) "$src" "$work/part$i.pcap"
+            parts+=("$work/part$i.pcap")
+            total=$((total + $(stat -c %s "$src")))
+            cursor=$((cursor + dur))
+            i=$((i + 1))
+        done
     done
-    mergecap -a -F pcap -w "$capture" "${parts[@]}"
+    mergecap -a -F pcap -w "$out" "${parts[@]}"
     rm -f "${parts[@]}"
-fi
+}
 
 cargo build --release --quiet
 bin=target/release/lagtap
-bytes=$(stat -c %s "$capture")
-mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
-cat "$capture" > /dev/null
 
 # shellcheck source=benches/measure.sh
 . benches/measure.sh  # the script has cd-ed to the repository root
 
-echo "capture: $capture ($mb MB)"
-results=()
-results+=("$(measure cat 5 cat "$capture")")
-results+=("$(measure lagtap-decode 3 taskset -c 0 "$bin" decode "$capture")")
-results+=("$(measure lagtap-inspect 3 taskset -c 0 "$bin" inspect "$capture")")
-# The same facts from tshark: RTMP messages, HTTP requests/responses, IRC lines, NTP.
-results+=("$(measure tshark-fields 1 taskset -c 0 tshark -r "$capture" -d tcp.port==6667,irc -T fields \
-    -e frame.time_epoch -e tcp.stream -e rtmpt.header.typeid -e rtmpt.header.timestamp \
-    -e http.request.uri -e http.response.code -e irc.request -e irc.response -e ntp.xmt \
-    -Y 'rtmpt || http || irc || ntp')")
-report "$mb" 1 decode "${results[@]}"
+bench() {
+    local name=$1 capture=$2 bytes mb events
+    bytes=$(stat -c %s "$capture")
+    mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
+    cat "$capture" > /dev/null
+    events=$("$bin" decode "$capture" | wc -l)
+    echo
+    echo "== $name: $capture ($mb MB, $(awk -v e="$events" -v m="$mb" 'BEGIN { printf "%d events, %.0f per MB", e, e / m }'))"
+    local results=()
+    results+=("$(measure cat 5 cat "$capture")")
+    results+=("$(measure lagtap-decode 5 taskset -c 0 "$bin" decode "$capture")")
+    results+=("$(measure lagtap-inspect 5 taskset -c 0 "$bin" inspect "$capture")")
+    # The same facts from tshark: RTMP messages, HTTP requests/responses, IRC lines, NTP.
+    results+=("$(measure tshark-fields 1 taskset -c 0 tshark -r "$capture" -d tcp.port==6667,irc -T fields \
+        -e frame.time_epoch -e tcp.stream -e rtmpt.header.typeid -e rtmpt.header.timestamp \
+        -e http.request.uri -e http.response.code -e irc.request -e irc.response -e ntp.xmt \
+        -Y 'rtmpt || http || irc || ntp')")
+    report "$mb" 1 decode "${results[@]}"
+}
+
+if [ -n "${BENCH_CAPTURE:-}" ]; then
+    bench given "$BENCH_CAPTURE"
+else
+    lab_capture "$work/dense.pcap" captures/basic/server.pcap
+    lab_capture "$work/realistic.pcap" captures/bitrates/broadcaster.pcap \
+        captures/bitrates/viewer.pcap captures/uplink/broadcaster.pcap captures/uplink/viewer.pcap
+    bench dense "$work/dense.pcap"
+    bench realistic "$work/realistic.pcap"
+fi
