@@ -156,7 +156,7 @@ fn ip(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
 /// with total length 0 or a snaplen-cut one passes; the payload then ends at the total
 /// length when it is captured and sensible, else at the end of the capture, as in
 /// the lax slice. The rare authentication header is left to the lax path.
-#[inline]
+#[inline(always)]
 fn ipv4(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
     let h = Ipv4HeaderSlice::from_slice(bytes).map_err(|_| Skip::Malformed)?;
     let proto = h.protocol();
@@ -230,7 +230,7 @@ fn lax_ip(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
 
 /// The TCP segment or UDP datagram in an IP payload; `wire` is the IP payload's
 /// length on the wire.
-#[inline]
+#[inline(always)]
 fn transport(
     proto: IpNumber,
     src_ip: IpAddr,

@@ -142,18 +142,25 @@ struct FlowKey {
 }
 
 impl FlowKey {
-    fn new(transport: TransportKind, x: &SocketAddr, y: &SocketAddr) -> Self {
-        let (x_addr, x_v6) = addr_bits(x);
-        let (y_addr, y_v6) = addr_bits(y);
-        let x = (x_addr, x.port());
-        let y = (y_addr, y.port());
-        let ((a, a_port), (b, b_port)) = if x <= y { (x, y) } else { (y, x) };
+    /// The key of a packet from `src` to `dst`, and whether `src` is the key's first
+    /// endpoint (which tells the direction without comparing addresses again).
+    fn new(transport: TransportKind, src: &SocketAddr, dst: &SocketAddr) -> (Self, bool) {
+        let (x, x_v6) = addr_bits(src);
+        let (y, y_v6) = addr_bits(dst);
+        let (x_port, y_port) = (src.port(), dst.port());
+        let src_first = x < y || (x == y && x_port <= y_port);
+        let ((a, a_port), (b, b_port)) = if src_first {
+            ((x, x_port), (y, y_port))
+        } else {
+            ((y, y_port), (x, x_port))
+        };
         let tag = u64::from(x_v6 | y_v6) << 8 | transport as u64;
-        FlowKey {
+        let key = FlowKey {
             a,
             b,
             rest: u64::from(a_port) << 32 | u64::from(b_port) << 16 | tag,
-        }
+        };
+        (key, src_first)
     }
 }
 
@@ -168,6 +175,9 @@ fn addr_bits(sa: &SocketAddr) -> (u128, bool) {
 }
 
 struct Flow<S> {
+    key: FlowKey,
+    /// The client is the key's first endpoint.
+    client_first: bool,
     meta: FlowMeta,
     halves: [HalfStream; 2],
     client_isn: Option<u32>,
@@ -179,8 +189,12 @@ struct Flow<S> {
 }
 
 impl<S> Flow<S> {
-    fn new(meta: FlowMeta, state: S) -> Self {
+    /// A flow opened by a packet whose sender is (`src_first`) or is not the key's
+    /// first endpoint.
+    fn new(key: FlowKey, src_first: bool, src: SocketAddr, meta: FlowMeta, state: S) -> Self {
         Flow {
+            key,
+            client_first: src_first == (meta.client == src),
             meta,
             halves: Default::default(),
             client_isn: None,
@@ -190,9 +204,10 @@ impl<S> Flow<S> {
         }
     }
 
-    /// The direction of a packet sent by `src`, counted in the flow's totals.
-    fn account(&mut self, src: SocketAddr, ts: Timestamp, wire_len: u32) -> Dir {
-        let dir = if src == self.meta.client {
+    /// The direction of a packet whose sender is (`src_first`) or is not the key's
+    /// first endpoint, counted in the flow's totals.
+    fn account(&mut self, src_first: bool, ts: Timestamp, wire_len: u32) -> Dir {
+        let dir = if src_first == self.client_first {
             Dir::ClientToServer
         } else {
             Dir::ServerToClient
@@ -207,18 +222,90 @@ impl<S> Flow<S> {
 
 pub struct FlowTable<H: FlowHandler> {
     pub handler: H,
-    flows: HashMap<FlowKey, Flow<H::State>, BuildHasherDefault<FxHasher>>,
+    flows: Flows<H::State>,
     next_id: u64,
     last_sweep: Timestamp,
     now: Timestamp,
     pub anomalies: Anomalies,
 }
 
+/// The open flows: kept in one vector, found by key through a hash index, and the
+/// flow of the previous packet remembered. Packets of a flow come in runs (in a lab
+/// capture of HLS and RTMP transfers, 98% of the packets belong to the flow of the
+/// packet before), so one key comparison usually replaces hashing and probing.
+struct Flows<S> {
+    all: Vec<Flow<S>>,
+    /// Position in `all` of each flow.
+    index: HashMap<FlowKey, usize, BuildHasherDefault<FxHasher>>,
+    /// The last flow found or added, and its position.
+    last: Option<(FlowKey, usize)>,
+}
+
+impl<S> Default for Flows<S> {
+    fn default() -> Self {
+        Flows {
+            all: Vec::new(),
+            index: HashMap::default(),
+            last: None,
+        }
+    }
+}
+
+impl<S> Flows<S> {
+    fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    /// Always inlined (the index lookup is not), so the key just built stays in
+    /// registers for the comparison with `last`: compared through memory it was a wide
+    /// load of narrower stores, which the CPU cannot forward (a stall in the profile).
+    #[inline(always)]
+    fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow<S>> {
+        let at = match self.last {
+            Some((k, at)) if k == *key => at,
+            _ => self.find(key)?,
+        };
+        Some(&mut self.all[at])
+    }
+
+    /// The position of `key`'s flow, which becomes `last`.
+    fn find(&mut self, key: &FlowKey) -> Option<usize> {
+        let at = *self.index.get(key)?;
+        self.last = Some((*key, at));
+        Some(at)
+    }
+
+    /// Adds a flow whose key is not in the table.
+    fn insert(&mut self, flow: Flow<S>) -> &mut Flow<S> {
+        let at = self.all.len();
+        self.index.insert(flow.key, at);
+        self.last = Some((flow.key, at));
+        self.all.push(flow);
+        &mut self.all[at]
+    }
+
+    fn remove(&mut self, key: &FlowKey) -> Option<Flow<S>> {
+        let at = self.index.remove(key)?;
+        let flow = self.all.swap_remove(at);
+        if let Some(moved) = self.all.get(at) {
+            self.index.insert(moved.key, at);
+        }
+        self.last = None;
+        Some(flow)
+    }
+
+    fn take_all(&mut self) -> Vec<Flow<S>> {
+        self.index.clear();
+        self.last = None;
+        std::mem::take(&mut self.all)
+    }
+}
+
 impl<H: FlowHandler> FlowTable<H> {
     pub fn new(handler: H) -> Self {
         FlowTable {
             handler,
-            flows: HashMap::default(),
+            flows: Flows::default(),
             next_id: 0,
             last_sweep: Timestamp(i64::MIN),
             now: Timestamp(i64::MIN),
@@ -246,11 +333,11 @@ impl<H: FlowHandler> FlowTable<H> {
     }
 
     fn tcp(&mut self, ts: Timestamp, seg: &TcpSegment<'_>) {
-        let key = FlowKey::new(TransportKind::Tcp, &seg.src, &seg.dst);
+        let (key, src_first) = FlowKey::new(TransportKind::Tcp, &seg.src, &seg.dst);
         // A new SYN on a finished flow, or one with another ISN, is a new connection
         // reusing the 5-tuple.
         if seg.syn && !seg.ack_flag {
-            let reused = self.flows.get(&key).is_some_and(|f| {
+            let reused = self.flows.get_mut(&key).is_some_and(|f| {
                 f.state.is_none() || f.client_isn.is_some_and(|isn| isn != seg.seq)
             });
             if reused {
@@ -283,10 +370,11 @@ impl<H: FlowHandler> FlowTable<H> {
                     self.anomalies.count("tcp_midstream_start");
                 }
                 let state = self.handler.open(&meta);
-                self.flows.entry(key).or_insert(Flow::new(meta, state))
+                self.flows
+                    .insert(Flow::new(key, src_first, seg.src, meta, state))
             }
         };
-        let dir = flow.account(seg.src, ts, seg.wire_len);
+        let dir = flow.account(src_first, ts, seg.wire_len);
         let d = dir.index();
         let Some(state) = flow.state.as_mut() else {
             // Closed and lingering: absorb.
@@ -340,7 +428,7 @@ impl<H: FlowHandler> FlowTable<H> {
     }
 
     fn udp(&mut self, ts: Timestamp, dg: &UdpDatagram<'_>) {
-        let key = FlowKey::new(TransportKind::Udp, &dg.src, &dg.dst);
+        let (key, src_first) = FlowKey::new(TransportKind::Udp, &dg.src, &dg.dst);
         let flow = match self.flows.get_mut(&key) {
             Some(f) => f,
             None => {
@@ -354,10 +442,11 @@ impl<H: FlowHandler> FlowTable<H> {
                     false,
                 );
                 let state = self.handler.open(&meta);
-                self.flows.entry(key).or_insert(Flow::new(meta, state))
+                self.flows
+                    .insert(Flow::new(key, src_first, dg.src, meta, state))
             }
         };
-        let dir = flow.account(dg.src, ts, dg.wire_len);
+        let dir = flow.account(src_first, ts, dg.wire_len);
         let d = dir.index();
         flow.meta.stats[d].packets += 1;
         flow.meta.stats[d].bytes += dg.payload.len() as u64;
@@ -407,8 +496,9 @@ impl<H: FlowHandler> FlowTable<H> {
         let now = self.now.0;
         let expired: Vec<FlowKey> = self
             .flows
+            .all
             .iter()
-            .filter(|(_, f)| {
+            .filter(|f| {
                 let idle = now.saturating_sub(f.meta.last_time.0);
                 let limit = if f.state.is_none() {
                     CLOSED_LINGER_NS
@@ -419,7 +509,7 @@ impl<H: FlowHandler> FlowTable<H> {
                 };
                 idle > limit
             })
-            .map(|(k, _)| *k)
+            .map(|f| f.key)
             .collect();
         let flows = expired
             .into_iter()
@@ -430,7 +520,7 @@ impl<H: FlowHandler> FlowTable<H> {
 
     /// End of input: every flow still open is flushed and closed, in order of id.
     pub fn finish_all(&mut self) {
-        let flows = self.flows.drain().map(|(_, f)| f).collect();
+        let flows = self.flows.take_all();
         self.finish_in_order(flows);
     }
 
@@ -490,5 +580,189 @@ fn guess_roles(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
         (false, true) => (src, dst),
         _ if src.port() < 1024 && dst.port() >= 1024 => (dst, src),
         _ => (src, dst),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::capture::testdata;
+
+    /// Bytes and packets each way.
+    #[derive(Debug, Default, PartialEq)]
+    struct Seen {
+        bytes: [Vec<u8>; 2],
+        packets: [u64; 2],
+    }
+
+    /// Per flow id: its client, server and what it carried.
+    #[derive(Default)]
+    struct Log {
+        flows: BTreeMap<u64, (SocketAddr, SocketAddr, Seen)>,
+    }
+
+    impl FlowHandler for Log {
+        type State = ();
+        fn open(&mut self, meta: &FlowMeta) {
+            let flow = (meta.client, meta.server, Seen::default());
+            assert!(self.flows.insert(meta.id, flow).is_none());
+        }
+        fn data(&mut self, _: &mut (), meta: &FlowMeta, dir: Dir, chunk: Chunk<'_>) {
+            let seen = &mut self.flows.get_mut(&meta.id).unwrap().2;
+            seen.bytes[dir.index()].extend(chunk.data);
+        }
+        fn gap(&mut self, _: &mut (), _: &FlowMeta, _: Dir, _: u64, _: u64) {}
+        fn end(&mut self, _: &mut (), _: &FlowMeta, _: Dir, _: u64) {}
+        fn datagram(&mut self, _: &mut (), m: &FlowMeta, dir: Dir, _: Timestamp, p: &[u8]) {
+            self.flows.get_mut(&m.id).unwrap().2.bytes[dir.index()].extend(p);
+        }
+        fn close(&mut self, _: (), meta: &FlowMeta) {
+            self.flows.get_mut(&meta.id).unwrap().2.packets = meta.packets;
+        }
+    }
+
+    fn tcp<'a>(
+        src: SocketAddr,
+        dst: SocketAddr,
+        seq: u32,
+        flags: &str,
+        p: &'a [u8],
+    ) -> Transport<'a> {
+        Transport::Tcp(TcpSegment {
+            src,
+            dst,
+            seq,
+            ack: 0,
+            syn: flags.contains('S'),
+            ack_flag: flags.contains('A'),
+            fin: false,
+            rst: flags.contains('R'),
+            window: 1000,
+            payload: p,
+            wire_len: p.len() as u32,
+        })
+    }
+
+    type Endpoints = (SocketAddr, SocketAddr, bool);
+
+    /// What a test sent: per (flow, generation), its id and the bytes and packets sent
+    /// each way; the next sequence numbers per flow.
+    #[derive(Default)]
+    struct Sent {
+        want: BTreeMap<(usize, u32), (u64, Seen)>,
+        seq: BTreeMap<usize, [u32; 2]>,
+    }
+
+    impl Sent {
+        /// Opens flow `f` (generation `g`) anew: a handshake, or a first datagram.
+        fn open(
+            &mut self,
+            table: &mut FlowTable<Log>,
+            ends: Endpoints,
+            f: usize,
+            g: u32,
+            isn: u32,
+        ) {
+            let (c, s, udp) = ends;
+            let ts = Timestamp(0);
+            let seen = if udp {
+                let dg = UdpDatagram {
+                    src: c,
+                    dst: s,
+                    payload: b"u",
+                    wire_len: 1,
+                };
+                table.packet(ts, &Transport::Udp(dg));
+                Seen {
+                    bytes: [b"u".to_vec(), vec![]],
+                    packets: [1, 0],
+                }
+            } else {
+                table.packet(ts, &tcp(c, s, isn, "S", b""));
+                table.packet(ts, &tcp(s, c, 7, "SA", b""));
+                self.seq.insert(f, [isn + 1, 8]);
+                Seen {
+                    bytes: Default::default(),
+                    packets: [1, 1],
+                }
+            };
+            self.want.insert((f, g), (table.next_id - 1, seen));
+        }
+    }
+
+    /// Packets of several flows, in runs and interleaved, with flows ending (RST) and
+    /// their 5-tuples reused: every byte and packet lands in its own flow and
+    /// direction, whatever the last-flow memory and the reshuffling on removal.
+    #[test]
+    fn interleaved_flows_ending_and_reused_each_get_their_own_packets() {
+        let addr = |i: u8, port: u16| SocketAddr::from(([10, 0, 0, i], port));
+        let v6 = |i: u16, port: u16| SocketAddr::from(([0xfd00, 0, 0, 0, 0, 0, 0, i], port));
+        // Flow 5 is IPv6; flow 6 is flow 0's endpoints, over UDP.
+        let flows: [Endpoints; 7] = [
+            (addr(1, 40000), addr(9, 80), false),
+            (addr(2, 40001), addr(9, 80), false),
+            (addr(3, 40002), addr(9, 1935), false),
+            (addr(1, 40003), addr(9, 443), false),
+            (addr(4, 50000), addr(9, 123), true),
+            (v6(2, 40004), v6(1, 443), false),
+            (addr(1, 40000), addr(9, 80), true),
+        ];
+        let mut table = FlowTable::new(Log::default());
+        let mut sent = Sent::default();
+        let mut next = testdata::rng(7);
+        let mut generation = [0u32; 7];
+        for (f, ends) in flows.iter().enumerate() {
+            sent.open(&mut table, *ends, f, 0, 100);
+        }
+        let mut f = 0;
+        for step in 0..3000u32 {
+            if next() % 10 < 3 {
+                f = (next() % flows.len() as u64) as usize;
+            }
+            let ts = Timestamp(i64::from(step));
+            let (c, s, udp) = flows[f];
+            if step % 700 == 699 && !udp {
+                // The client resets the flow; a new connection reuses the 5-tuple.
+                table.packet(ts, &tcp(c, s, sent.seq[&f][0], "R", b""));
+                sent.want.get_mut(&(f, generation[f])).unwrap().1.packets[0] += 1;
+                generation[f] += 1;
+                sent.open(&mut table, flows[f], f, generation[f], 1000 * step);
+                continue;
+            }
+            let d = (next() % 2) as usize;
+            let (src, dst) = if d == 0 { (c, s) } else { (s, c) };
+            let byte = [(f as u8) << 4 | (generation[f] as u8 & 0xf)];
+            if udp {
+                let dg = UdpDatagram {
+                    src,
+                    dst,
+                    payload: &byte,
+                    wire_len: 1,
+                };
+                table.packet(ts, &Transport::Udp(dg));
+            } else {
+                let seq = sent.seq.get_mut(&f).unwrap();
+                table.packet(ts, &tcp(src, dst, seq[d], "A", &byte));
+                seq[d] += 1;
+            }
+            let w = sent.want.get_mut(&(f, generation[f])).unwrap();
+            w.1.bytes[d].push(byte[0]);
+            w.1.packets[d] += 1;
+        }
+        table.finish_all();
+        let got = &table.handler.flows;
+        assert_eq!(got.len(), sent.want.len());
+        assert!(sent.want.len() > flows.len() + 2, "too few reconnections");
+        for ((f, g), (id, seen)) in &sent.want {
+            let (client, server, got_seen) = &got[id];
+            assert_eq!(
+                (client, server),
+                (&flows[*f].0, &flows[*f].1),
+                "flow {f}/{g}"
+            );
+            assert_eq!(got_seen, seen, "flow {f}/{g}");
+        }
     }
 }
