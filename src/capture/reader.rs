@@ -74,17 +74,20 @@ struct Interface {
     offset_secs: i64,
 }
 
-type LegacyParser = fn(&[u8]) -> IResult<&[u8], LegacyPcapBlock<'_>, PcapError<&[u8]>>;
-type NgParser = fn(&[u8]) -> IResult<&[u8], Block<'_>, PcapError<&[u8]>>;
-
-/// The block parser pcap-parser's reader itself uses for the blocks to come, once the
-/// file (or section) header has said which one that is.
+/// Which block parser pcap-parser's reader itself uses for the blocks to come, once
+/// the file (or section) header has said (a tag rather than a function pointer, so
+/// each parser is called directly and can be inlined into the loop).
 #[derive(Clone, Copy)]
 enum Parser {
     /// Before the file header.
     Unknown,
-    Legacy(LegacyParser),
-    Ng(NgParser),
+    /// Classic pcap: `parse_pcap_frame`, `_be`, `_modified`.
+    Legacy,
+    LegacyBe,
+    LegacyModified,
+    /// pcapng: `parse_block_le`, `_be`.
+    Ng,
+    NgBe,
 }
 
 pub struct CaptureReader {
@@ -232,37 +235,57 @@ impl CaptureReader {
 impl State {
     /// Handles the whole blocks at the start of `data` (the reader's buffer) that are
     /// not section headers, calling `f` for each packet. Returns the bytes they took.
-    fn take_buffered(
+    fn take_buffered<'a>(
         &mut self,
-        data: &[u8],
+        data: &'a [u8],
         info: &mut CaptureInfo,
         anomalies: &mut Anomalies,
         f: &mut impl FnMut(Packet<'_>, &CaptureInfo),
     ) -> usize {
-        let mut rest = data;
-        match self.parser {
-            Parser::Unknown => {}
-            Parser::Legacy(parse) => {
-                while let Ok((after, b)) = parse(rest) {
-                    if let Some(p) = self.legacy_packet(b, info, anomalies) {
-                        f(p, info);
-                    }
-                    rest = after;
-                }
+        // Each parser called by name (not through a pointer), so it can be inlined.
+        let legacy = |s: &mut Self, b, i: &mut CaptureInfo, a: &mut Anomalies| {
+            Some(s.legacy_packet(b, i, a))
+        };
+        // A section header is left to the reader, which takes its byte order from it.
+        let ng = |s: &mut Self, b: Block<'a>, i: &mut CaptureInfo, a: &mut Anomalies| {
+            let shb = matches!(b, Block::SectionHeader(_));
+            (!shb).then(|| s.handle_block(PcapBlockOwned::NG(b), i, a))
+        };
+        let rest = match self.parser {
+            Parser::Unknown => data,
+            Parser::Legacy => self.take(data, parse_pcap_frame, legacy, info, anomalies, f),
+            Parser::LegacyBe => self.take(data, parse_pcap_frame_be, legacy, info, anomalies, f),
+            Parser::LegacyModified => {
+                self.take(data, parse_pcap_frame_modified, legacy, info, anomalies, f)
             }
-            Parser::Ng(parse) => {
-                while let Ok((after, block)) = parse(rest) {
-                    if matches!(block, Block::SectionHeader(_)) {
-                        break;
-                    }
-                    if let Some(p) = self.handle_block(PcapBlockOwned::NG(block), info, anomalies) {
-                        f(p, info);
-                    }
-                    rest = after;
-                }
-            }
-        }
+            Parser::Ng => self.take(data, parse_block_le, ng, info, anomalies, f),
+            Parser::NgBe => self.take(data, parse_block_be, ng, info, anomalies, f),
+        };
         data.len() - rest.len()
+    }
+
+    /// The loop of [`Self::take_buffered`]: blocks parsed by `parse` and handled by
+    /// `handle`, until one does not parse or `handle` leaves it (`None`). Returns the
+    /// bytes left.
+    fn take<'a, B>(
+        &mut self,
+        mut rest: &'a [u8],
+        parse: impl Fn(&'a [u8]) -> IResult<&'a [u8], B, PcapError<&'a [u8]>>,
+        handle: impl Fn(&mut Self, B, &mut CaptureInfo, &mut Anomalies) -> Option<Option<Packet<'a>>>,
+        info: &mut CaptureInfo,
+        anomalies: &mut Anomalies,
+        f: &mut impl FnMut(Packet<'_>, &CaptureInfo),
+    ) -> &'a [u8] {
+        while let Ok((after, block)) = parse(rest) {
+            let Some(packet) = handle(self, block, info, anomalies) else {
+                break;
+            };
+            if let Some(p) = packet {
+                f(p, info);
+            }
+            rest = after;
+        }
+        rest
     }
 
     fn handle_block<'a>(
@@ -286,13 +309,13 @@ impl State {
                 info.link_types.insert(link_type_name(hdr.network));
                 self.legacy = Some(iface);
                 // As pcap-parser's `LegacyPcapReader` chooses.
-                self.parser = Parser::Legacy(if hdr.is_modified_format() {
-                    parse_pcap_frame_modified
+                self.parser = if hdr.is_modified_format() {
+                    Parser::LegacyModified
                 } else if hdr.is_bigendian() {
-                    parse_pcap_frame_be
+                    Parser::LegacyBe
                 } else {
-                    parse_pcap_frame
-                });
+                    Parser::Legacy
+                };
                 return None;
             }
             PcapBlockOwned::Legacy(b) => return self.legacy_packet(b, info, anomalies),
@@ -300,11 +323,11 @@ impl State {
                 info.format = format!("pcapng{suffix}");
                 info.sections += 1;
                 // As pcap-parser's `PcapNGReader` chooses.
-                self.parser = Parser::Ng(if shb.big_endian() {
-                    parse_block_be
+                self.parser = if shb.big_endian() {
+                    Parser::NgBe
                 } else {
-                    parse_block_le
-                });
+                    Parser::Ng
+                };
                 self.interfaces.clear();
                 for opt in &shb.options {
                     if opt.code == OptionCode::Comment {
