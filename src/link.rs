@@ -10,8 +10,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{
-    EtherType, Ethernet2Slice, IpNumber, Ipv4HeaderSlice, LaxIpSlice, LenSource, SingleVlanSlice,
-    TcpSlice, UdpSlice,
+    EtherType, Ethernet2Slice, IpNumber, Ipv4HeaderSlice, LaxIpSlice, SingleVlanSlice, TcpSlice,
+    UdpSlice,
 };
 use pcap_parser::Linktype;
 
@@ -174,14 +174,14 @@ fn ipv4(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
         total
     };
     let payload = &bytes[header_len..end];
+    // Cut by the snaplen: the total length says how much was on the wire.
+    let wire = if total >= header_len && bytes.len() < total {
+        total - header_len
+    } else {
+        payload.len()
+    };
     let (src, dst) = (h.source_addr(), h.destination_addr());
-    transport(
-        proto,
-        IpAddr::V4(src),
-        IpAddr::V4(dst),
-        payload,
-        payload.len(),
-    )
+    transport(proto, IpAddr::V4(src), IpAddr::V4(dst), payload, wire)
 }
 
 /// Any IP packet through etherparse's lax slice (IPv6 with its extension headers,
@@ -192,10 +192,12 @@ fn lax_ip(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
             let pl = v4.payload();
-            let wire = if pl.len_source == LenSource::Slice || !pl.incomplete {
-                pl.payload.len()
-            } else {
+            // etherparse marks a payload cut by the snaplen `incomplete` (and its length
+            // as taken from the slice): the length field says what was on the wire.
+            let wire = if pl.incomplete {
                 usize::from(h.total_len()).saturating_sub(usize::from(h.ihl()) * 4)
+            } else {
+                pl.payload.len()
             };
             (
                 IpAddr::V4(h.source_addr()),
@@ -208,10 +210,10 @@ fn lax_ip(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
         LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
             let pl = v6.payload();
-            let wire = if pl.len_source == LenSource::Slice || !pl.incomplete {
-                pl.payload.len()
-            } else {
+            let wire = if pl.incomplete {
                 usize::from(h.payload_length()).saturating_sub(v6.extensions().slice().len())
+            } else {
+                pl.payload.len()
             };
             (
                 IpAddr::V6(h.source_addr()),
@@ -373,6 +375,41 @@ mod tests {
             }
         }
         assert!(checked > 50_000);
+    }
+
+    /// A packet cut by the snaplen keeps its length on the wire, from the IP length
+    /// field, so the flow layer knows how many bytes it did not see.
+    #[test]
+    fn a_snaplen_cut_segment_keeps_its_length_on_the_wire() {
+        for pkt in real_ipv4_packets().into_iter().take(200) {
+            let Ok(Transport::Tcp(whole)) = ip(&pkt) else {
+                continue;
+            };
+            if whole.payload.len() < 10 {
+                continue;
+            }
+            let cut = &pkt[..pkt.len() - 7];
+            let Ok(Transport::Tcp(seg)) = ip(cut) else {
+                panic!("cut packet lost its TCP header");
+            };
+            assert_eq!(seg.payload.len(), whole.payload.len() - 7);
+            assert_eq!(seg.wire_len, whole.wire_len);
+            assert_eq!(lax_ip(cut), ip(cut));
+        }
+        // IPv6: fixed header, TCP header, 20 payload bytes of which 5 are captured.
+        let mut b = vec![0x60, 0, 0, 0, 0, 40, 6, 64];
+        b.extend([0u8; 15]);
+        b.push(1);
+        b.extend([0u8; 15]);
+        b.push(2);
+        b.extend([
+            0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
+        ]);
+        b.extend([b'x'; 5]);
+        let Ok(Transport::Tcp(seg)) = ip(&b) else {
+            panic!("{:?}", ip(&b));
+        };
+        assert_eq!((seg.payload.len(), seg.wire_len), (5, 20));
     }
 
     #[test]
