@@ -138,7 +138,7 @@ impl<'de> serde::Deserialize<'de> for Fingerprint {
 
 /// Fingerprint of the slice NAL units among `nals`; `None` if there is none.
 ///
-/// The hash is XXH3-64 (crate `xxhash-rust`): it is not a cryptographic hash and
+/// The hash is XXH3-64 (crate `twox-hash`, which picks AVX2 at run time): it is not a cryptographic hash and
 /// need not be (we identify frames of our own testbed, nobody forges collisions);
 /// what matters is that it runs at memory speed (tens of GB/s) so fingerprinting
 /// every frame costs nothing next to reading the capture, its output is stable
@@ -187,11 +187,12 @@ pub fn fingerprint_marked<'a>(
 /// the one-shot hash of their concatenation).
 fn hash_rbsp(nal: &[u8], has_emulation_prevention: bool, seed: u64) -> u64 {
     if !has_emulation_prevention {
-        return xxhash_rust::xxh3::xxh3_64_with_seed(nal, seed);
+        return twox_hash::XxHash3_64::oneshot_with_seed(seed, nal);
     }
-    let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(seed);
-    nal::for_each_rbsp_run(nal, |run| hasher.update(run));
-    hasher.digest()
+    use std::hash::Hasher as _;
+    let mut hasher = twox_hash::XxHash3_64::with_seed(seed);
+    nal::for_each_rbsp_run(nal, |run| hasher.write(run));
+    hasher.finish()
 }
 
 /// Fingerprint of a coded picture in AVCC framing (FLV/RTMP, MP4).
