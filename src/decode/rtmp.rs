@@ -109,7 +109,7 @@ impl Decoder for RtmpDecoder {
                     }
                     KnownCommand::Publish { stream_key, .. } => {
                         self.flush_publish(ctx);
-                        let key = stream_key.clone().unwrap_or_default();
+                        let key = stream_key.unwrap_or_default();
                         self.stream_key = Some(Arc::from(key.as_str()));
                         let time_ns = ctx.first_seen(dir, m.start);
                         self.publish = Some(Event::RtmpPublish {
