@@ -6,8 +6,8 @@
 //! `hls_segment` with its frames — are written here directly: through serde each
 //! key and value goes through the escaping string writer and the dynamic
 //! serializer, which made JSON output the largest single cost of `decode` (about a
-//! fifth of its time). Keys here are constants that need no escaping, numbers are
-//! written by [`decimal`], and a string is copied as is unless it holds a byte JSON must
+//! fifth of its time). Keys here are constants that need no escaping, numbers go
+//! through `itoa`, and a string is copied as is unless it holds a byte JSON must
 //! escape, in which case serde_json writes it. Every other kind goes through serde.
 
 use super::{Event, Fingerprint};
@@ -147,7 +147,7 @@ impl<'a> Obj<'a> {
     }
 
     #[inline(always)]
-    fn number<T: Into<i128>>(&mut self, key: &[u8], v: T) {
+    fn number<T: itoa::Integer + Into<i128> + Copy>(&mut self, key: &[u8], v: T) {
         self.raw(key);
         let n: i128 = v.into();
         if let Some((last, at, len)) = self.last {
@@ -157,7 +157,7 @@ impl<'a> Obj<'a> {
             }
         }
         let at = self.out.len();
-        decimal(n, self.out);
+        self.raw(itoa::Buffer::new().format(v).as_bytes());
         self.last = Some((n, at, self.out.len() - at));
     }
 
@@ -192,44 +192,6 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// Two-digit groups for [`decimal`].
-const DIGIT_PAIRS: &[u8; 200] = b"\
-0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
-/// Appends `n` in decimal (any value an event field holds: |n| < 2^64). Digits are
-/// written left-aligned into a 20-byte array that is appended whole and the surplus
-/// cut off: a copy of fixed size is a few moves, where copying just the digits (as
-/// `itoa` leaves them) is a call to `memcpy` for every number, which showed in the
-/// profile.
-fn decimal(n: i128, out: &mut Vec<u8>) {
-    if n < 0 {
-        out.push(b'-');
-    }
-    let mut v = u64::try_from(n.unsigned_abs()).unwrap_or(u64::MAX);
-    let len = v.checked_ilog10().map_or(1, |d| d as usize + 1);
-    let mut buf = [0u8; 20];
-    let mut i = len;
-    while v >= 100 {
-        let pair = (v % 100) as usize * 2;
-        v /= 100;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-    }
-    if v >= 10 {
-        let pair = v as usize * 2;
-        buf[i - 2..i].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-    } else {
-        buf[i - 1] = b'0' + v as u8;
-    }
-    let end = out.len() + len;
-    out.extend_from_slice(&buf);
-    out.truncate(end);
-}
-
 /// A JSON string: copied as is when nothing in it needs escaping (the rule of RFC
 /// 8259: quote, backslash and control characters), else written by serde_json.
 fn string(s: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
@@ -257,42 +219,6 @@ mod tests {
             String::from_utf8(mine).unwrap(),
             String::from_utf8(serde).unwrap(),
         )
-    }
-
-    #[test]
-    fn decimals_are_what_rust_prints() {
-        let mut values: Vec<i128> = vec![
-            0,
-            1,
-            9,
-            10,
-            99,
-            100,
-            101,
-            -1,
-            -10,
-            i64::MIN.into(),
-            i64::MAX.into(),
-            u64::MAX.into(),
-        ];
-        for p in 0..20 {
-            let t = 10u64.pow(p);
-            values.extend([t, t - 1, t + 1].map(i128::from));
-            values.extend([t, t - 1, t + 1].map(|x| -i128::from(x)));
-        }
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        for _ in 0..10_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            values.push((x >> (x % 64)).into());
-            values.push((x as i64).into());
-        }
-        for v in values {
-            let mut out = b"x".to_vec();
-            decimal(v, &mut out);
-            assert_eq!(String::from_utf8(out).unwrap(), format!("x{v}"));
-        }
     }
 
     #[test]
