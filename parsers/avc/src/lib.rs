@@ -10,8 +10,9 @@
 //! codes. Both sides of lagtap call the same function, which is the point of this
 //! crate.
 //!
-//! Design: pure, borrow-only, no allocation ([`nal`] iterators over `&[u8]`, the hash
-//! is fed streaming).
+//! Design: pure, borrow-only, no allocation ([`nal`] iterators over `&[u8]`; a slice
+//! is hashed where it lies, or streamed run by run when it holds emulation-prevention
+//! bytes; [`NalTypes`] are held inline).
 #![forbid(unsafe_code)]
 
 #[doc(hidden)]

@@ -156,8 +156,10 @@ impl TsDemuxer {
         self.unwrapper
     }
 
-    /// Feeds bytes; `offset` is the stream offset of `input[0]`. Consumes whole
-    /// packets (and garbage while out of sync); the caller keeps the rest.
+    /// Feeds bytes; `offset` is the stream offset of `input[0]`. In sync, consumes
+    /// everything: a packet cut by the end of the input is kept here and completed
+    /// by the next call. Out of sync, consumes the garbage before a candidate sync
+    /// byte and leaves the rest for the caller to pass again with more bytes.
     pub fn feed(&mut self, offset: u64, input: &[u8]) -> usize {
         if self.next_offset.is_some_and(|n| n != offset) {
             self.anomalies.bump("ts.offset_mismatch");
@@ -233,7 +235,8 @@ impl TsDemuxer {
         }
     }
 
-    /// The stream ended: reports the PES packets still open.
+    /// The stream ended: reports the PES packets still open (a kept partial packet
+    /// cannot be completed and is dropped).
     pub fn end(&mut self, _offset: u64) {
         for i in 0..self.streams.len() {
             self.finish_pes(i);
