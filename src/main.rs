@@ -66,9 +66,12 @@ enum Command {
         /// /api/channel/hls/<chan>.m3u8).
         #[arg(long)]
         channel_pattern: Option<String>,
-        /// Player model: playback starts once this many segments are in.
-        #[arg(long, default_value_t = 3)]
-        startup_segments: usize,
+        /// Player model's K (start at the K-th newest segment, once K segments are in):
+        /// `K` for every viewer, `VIEWER=K` for one (repeatable). Default: what each
+        /// viewer's capture shows (the first segment it fetched against the playlist it
+        /// held), else 3.
+        #[arg(long, value_name = "[VIEWER=]K")]
+        startup_segments: Vec<String>,
         /// Group broadcast latency by host, bitrate or channel.
         #[arg(long, default_value = "host")]
         group_by: lagtap::correlate::GroupBy,
@@ -250,8 +253,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .map(lagtap::report::plots::Schedule::read)
                 .transpose()?;
             let inputs = lagtap::correlate::input::collect_inputs(&paths, &hosts)?;
+            let (startup_all, startup_by_viewer) =
+                lagtap::correlate::parse_startup_segments(&startup_segments)
+                    .map_err(anyhow::Error::msg)?;
             let mut opts = lagtap::correlate::CorrelateOptions {
-                startup_segments,
+                startup_segments: startup_all,
+                startup_by_viewer,
                 group_by,
                 ..Default::default()
             };
@@ -270,6 +277,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("--channel-pattern {p}"))?;
             }
             let host_events = lagtap::correlate::input::decode_all(&inputs)?;
+            if let Some(v) = opts
+                .startup_by_viewer
+                .keys()
+                .find(|v| !host_events.iter().any(|h| &h.name == *v))
+            {
+                let known: Vec<&str> = host_events.iter().map(|h| h.name.as_str()).collect();
+                anyhow::bail!(
+                    "--startup-segments names viewer {v}, which is none of the hosts ({})",
+                    known.join(", ")
+                );
+            }
             let stdout = io::stdout();
             let mut out = io::BufWriter::new(stdout.lock());
             let format = if json {

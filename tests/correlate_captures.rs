@@ -302,13 +302,13 @@ fn check_switches(c: &Correlation, t: &Value) {
         assert_eq!(g.from, w["from"].as_str().unwrap());
         assert_eq!(g.to, w["to"].as_str().unwrap());
         let truth_latency = i(&w["first_segment_ns"]) - i(&w["start_ns"]);
-        let diff = (g.latency_ns.unwrap() - truth_latency).abs();
+        let diff = (g.first_segment_latency_ns.unwrap() - truth_latency).abs();
         assert!(
             diff < 20_000_000,
             "{} → {}: {:?} vs log {truth_latency}",
             g.from,
             g.to,
-            g.latency_ns
+            g.first_segment_latency_ns
         );
     }
 }

@@ -61,27 +61,42 @@ fn json_report_and_sample_files_have_the_documented_shape() {
     let summary_keys = [
         "count", "mean_ms", "ci95_ms", "min_ms", "p50_ms", "p90_ms", "p99_ms", "max_ms",
     ];
-    for (section, keys) in [
+    for (section, headline, keys) in [
         (
             "messaging",
-            &["summary", "by_sender", "by_receiver", "unmatched"][..],
+            "summary",
+            &["by_sender", "by_receiver", "unmatched"][..],
         ),
-        ("broadcast", &["summary", "by_viewer", "by_stream"][..]),
-        ("switching", &["summary", "switches"][..]),
+        (
+            "broadcast",
+            "display_summary",
+            &[
+                "legs",
+                "wire_summary",
+                "by_viewer",
+                "by_stream",
+                "player_model",
+            ][..],
+        ),
+        (
+            "switching",
+            "shown_summary",
+            &["first_segment_summary", "switches"][..],
+        ),
     ] {
         for k in keys {
             assert!(v[section].get(*k).is_some(), "{section}.{k}");
         }
         for k in summary_keys {
             assert!(
-                v[section]["summary"].get(k).is_some(),
-                "{section}.summary.{k}"
+                v[section][headline].get(k).is_some(),
+                "{section}.{headline}.{k}"
             );
         }
     }
     assert!(v["source_health"].is_object());
     assert_eq!(v["messaging"]["summary"]["count"], 20);
-    assert!(v["broadcast"]["summary"]["count"].as_u64().unwrap() > 1000);
+    assert!(v["broadcast"]["display_summary"]["count"].as_u64().unwrap() > 500);
 
     let header = |file: &str| {
         let text = std::fs::read_to_string(samples.join(file)).unwrap();
@@ -99,8 +114,8 @@ fn json_report_and_sample_files_have_the_documented_shape() {
          source_latency_ms,error_ms,method"
     ));
     assert!(header("switching.csv")
-        .starts_with("viewer,from,to,started,first_segment,latency_ms,playback_ms"));
-    assert!(header("source_health.csv").starts_with("broadcaster,stream,second,"));
+        .starts_with("viewer,from,to,started,first_segment,shown,shown_latency_ms"));
+    assert!(header("source_health.csv").starts_with("broadcaster,stream,window_start,"));
     let _ = std::fs::remove_dir_all(&samples);
 }
 

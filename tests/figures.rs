@@ -102,7 +102,7 @@ fn check_scenario(name: &str, schedule: Option<&Schedule>) -> Correlation {
                 }
             }
             FigureKind::Broadcast => {
-                assert_eq!(n, c.broadcast.summary.count, "{ctx}");
+                assert_eq!(n, c.broadcast.display_summary.count, "{ctx}");
                 for (v, s) in &c.broadcast.by_viewer {
                     assert!(has(&texts, v), "{ctx}: viewer {v}");
                     assert!(has(&texts, &format!("n={}", s.count)), "{ctx}: {v}");
@@ -110,7 +110,7 @@ fn check_scenario(name: &str, schedule: Option<&Schedule>) -> Correlation {
                 assert!(has(&texts, "broadcast latency (s)"));
             }
             FigureKind::BroadcastCdf => {
-                assert_eq!(n, c.broadcast.summary.count, "{ctx}");
+                assert_eq!(n, c.broadcast.display_summary.count, "{ctx}");
                 for (v, s) in &c.broadcast.by_viewer {
                     assert!(has(&texts, &format!("viewer {v} (n={})", s.count)), "{ctx}");
                 }
@@ -127,7 +127,7 @@ fn check_scenario(name: &str, schedule: Option<&Schedule>) -> Correlation {
                 assert!(has(&texts, "kb/s"), "{ctx}");
             }
             FigureKind::Switching => {
-                assert_eq!(n, c.switching.summary.count, "{ctx}");
+                assert_eq!(n, c.switching.shown.count, "{ctx}");
                 for s in &c.switching.switches {
                     assert!(has(&texts, &s.viewer), "{ctx}: viewer {}", s.viewer);
                 }
@@ -160,7 +160,7 @@ fn check_scenario(name: &str, schedule: Option<&Schedule>) -> Correlation {
 #[test]
 fn basic_figures_carry_every_host_and_the_tables_counts() {
     let c = check_scenario("basic", None);
-    assert!(c.messaging.summary.count > 0 && c.broadcast.summary.count > 0);
+    assert!(c.messaging.summary.count > 0 && c.broadcast.display_summary.count > 0);
     // No switches in basic: the figure says so rather than showing empty axes.
     let fig = plots::figures(&c)
         .into_iter()
@@ -184,7 +184,7 @@ fn skew_clock_figure_shows_the_offsets() {
 #[test]
 fn switch_figure_counts_every_switch() {
     let c = check_scenario("switch", None);
-    assert!(c.switching.summary.count > 0);
+    assert!(c.switching.shown.count > 0);
 }
 
 #[test]

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::broadcast::Broadcast;
+use super::broadcast::{Broadcast, FrameSample};
 use super::Ctx;
 
 const SECOND: i64 = 1_000_000_000;
@@ -33,9 +33,12 @@ pub struct Window {
     /// RTMP timestamps of the first and last video frame sent in the window.
     pub first_rtmp_ts_ms: Option<u32>,
     pub last_rtmp_ts_ms: Option<u32>,
-    /// Broadcast latency (wire and source-clock) of frames sent in this second,
-    /// over every viewer sample: count, mean, max.
+    /// Broadcast latency of frames sent in this second, over every viewer sample
+    /// that is not a join artefact: count; display (the headline, player model),
+    /// wire and source-clock latency, mean and max.
     pub latency_count: u32,
+    pub display_latency_mean_ns: Option<i64>,
+    pub display_latency_max_ns: Option<i64>,
     pub latency_mean_ns: Option<i64>,
     pub latency_max_ns: Option<i64>,
     pub source_latency_mean_ns: Option<i64>,
@@ -103,16 +106,38 @@ pub fn missing_frames(ts_ms: &[u32]) -> (Vec<u32>, Option<i64>) {
     (missing, Some(m.round() as i64))
 }
 
+/// Mean and max of one latency over a window's samples.
+#[derive(Clone, Copy, Debug, Default)]
+struct MeanMax {
+    sum: i128,
+    n: u32,
+    max: Option<i64>,
+}
+
+impl MeanMax {
+    fn add(&mut self, v: Option<i64>) {
+        if let Some(v) = v {
+            self.sum += v as i128;
+            self.n += 1;
+            self.max = Some(self.max.map_or(v, |m| m.max(v)));
+        }
+    }
+
+    fn mean(&self) -> Option<i64> {
+        (self.n > 0).then(|| (self.sum / self.n as i128) as i64)
+    }
+}
+
+/// A window's latency accumulators: display, wire, source clock.
+type WindowLatency = [MeanMax; 3];
+
 pub(crate) fn correlate(ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
-    // Latency samples by (stream, frame).
-    // (wire, source-clock) latency samples of each frame.
-    type Latencies = Vec<(i64, Option<i64>)>;
-    let mut lat: BTreeMap<(usize, usize), Latencies> = BTreeMap::new();
-    for s in &broadcast.samples {
+    // Samples by (stream, frame); join artefacts are no measure of this second's
+    // upload and stay out of the time series.
+    let mut lat: BTreeMap<(usize, usize), Vec<&FrameSample>> = BTreeMap::new();
+    for s in broadcast.counted() {
         if let Some(tx) = s.tx {
-            lat.entry(tx)
-                .or_default()
-                .push((s.latency_ns, s.source_latency_ns));
+            lat.entry(tx).or_default().push(s);
         }
     }
     let mut out = SourceHealth::default();
@@ -120,7 +145,7 @@ pub(crate) fn correlate(ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
         let mut windows: BTreeMap<i64, Window> = BTreeMap::new();
         let ts: Vec<u32> = s.video.iter().map(|f| f.rtmp_ts_ms).collect();
         let (missing, median) = missing_frames(&ts);
-        let mut sums: BTreeMap<i64, (i128, i128, u32)> = BTreeMap::new();
+        let mut sums: BTreeMap<i64, WindowLatency> = BTreeMap::new();
         for (fi, f) in s.video.iter().enumerate() {
             let start = f.first_byte_ns.div_euclid(SECOND).saturating_mul(SECOND);
             let w = windows.entry(start).or_insert_with(|| Window {
@@ -134,17 +159,12 @@ pub(crate) fn correlate(ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
             w.missing_frames += missing[fi];
             w.first_rtmp_ts_ms = Some(w.first_rtmp_ts_ms.unwrap_or(f.rtmp_ts_ms));
             w.last_rtmp_ts_ms = Some(f.rtmp_ts_ms);
-            for &(l, src) in lat.get(&(si, fi)).map(Vec::as_slice).unwrap_or(&[]) {
+            for smp in lat.get(&(si, fi)).map(Vec::as_slice).unwrap_or(&[]) {
                 w.latency_count += 1;
-                w.latency_max_ns = Some(w.latency_max_ns.map_or(l, |m| m.max(l)));
                 let e = sums.entry(start).or_default();
-                e.0 += l as i128;
-                if let Some(src) = src {
-                    w.source_latency_max_ns =
-                        Some(w.source_latency_max_ns.map_or(src, |m| m.max(src)));
-                    e.1 += src as i128;
-                    e.2 += 1;
-                }
+                e[0].add(smp.display_latency_ns);
+                e[1].add(Some(smp.latency_ns));
+                e[2].add(smp.source_latency_ns);
             }
         }
         for &(t, size) in &s.audio {
@@ -185,14 +205,12 @@ pub(crate) fn correlate(ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
                 _ => {}
             }
         }
-        for (start, (l, src, nsrc)) in sums {
+        for (start, [display, wire, source]) in sums {
             if let Some(w) = windows.get_mut(&start) {
-                if w.latency_count > 0 {
-                    w.latency_mean_ns = Some((l / w.latency_count as i128) as i64);
-                }
-                if nsrc > 0 {
-                    w.source_latency_mean_ns = Some((src / nsrc as i128) as i64);
-                }
+                (w.display_latency_mean_ns, w.display_latency_max_ns) =
+                    (display.mean(), display.max);
+                (w.latency_mean_ns, w.latency_max_ns) = (wire.mean(), wire.max);
+                (w.source_latency_mean_ns, w.source_latency_max_ns) = (source.mean(), source.max);
             }
         }
         // Seconds with nothing sent are windows too (a stalled uplink shows as

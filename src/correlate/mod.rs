@@ -11,6 +11,7 @@ pub mod input;
 pub mod messaging;
 pub mod player;
 pub mod roles;
+pub mod sessions;
 pub mod stats;
 pub mod switching;
 #[cfg(test)]
@@ -66,8 +67,11 @@ pub struct CorrelateOptions {
     /// `--offset NAME=SECONDS`: host clock − reference clock, overriding NTP.
     pub offsets: BTreeMap<String, f64>,
     pub channel_pattern: ChannelPattern,
-    /// Player model: playback starts once this many segments are in.
-    pub startup_segments: usize,
+    /// `--startup-segments K`: the player model's K for every viewer, overriding
+    /// what the captures show (see `broadcast::playout`).
+    pub startup_segments: Option<usize>,
+    /// `--startup-segments VIEWER=K`: K for one viewer, overriding both.
+    pub startup_by_viewer: BTreeMap<String, usize>,
     pub group_by: GroupBy,
 }
 
@@ -76,10 +80,48 @@ impl Default for CorrelateOptions {
         CorrelateOptions {
             offsets: BTreeMap::new(),
             channel_pattern: ChannelPattern::default(),
-            startup_segments: 3,
+            startup_segments: None,
+            startup_by_viewer: BTreeMap::new(),
             group_by: GroupBy::Host,
         }
     }
+}
+
+/// Reads the `--startup-segments` values: `K` for every viewer, `VIEWER=K` for one.
+/// K must be a whole number ≥ 1 (a player that starts before it has a segment shows
+/// nothing), each viewer named once and `K` alone given once.
+pub fn parse_startup_segments(
+    values: &[String],
+) -> Result<(Option<usize>, BTreeMap<String, usize>), String> {
+    let mut all = None;
+    let mut per_viewer = BTreeMap::new();
+    for v in values {
+        let (viewer, k) = match v.split_once('=') {
+            Some((name, k)) => (Some(name.trim()), k),
+            None => (None, v.as_str()),
+        };
+        let k: usize = match k.trim().parse() {
+            Ok(k) if k >= 1 => k,
+            _ => {
+                return Err(format!(
+                    "--startup-segments {v}: K must be a whole number of segments, at least 1"
+                ))
+            }
+        };
+        match viewer {
+            Some("") => return Err(format!("--startup-segments {v}: the viewer name is empty")),
+            Some(name) => {
+                if per_viewer.insert(name.to_string(), k).is_some() {
+                    return Err(format!("--startup-segments names viewer {name} twice"));
+                }
+            }
+            None if all.is_some() => {
+                return Err("--startup-segments K is given twice".to_string());
+            }
+            None => all = Some(k),
+        }
+    }
+    Ok((all, per_viewer))
 }
 
 /// What correlation found out about one host.
@@ -202,7 +244,7 @@ pub fn correlate(hosts: Vec<HostEvents>, opts: &CorrelateOptions) -> Correlation
     };
     let messaging = messaging::correlate(&ctx, &mut warnings);
     let broadcast = broadcast::correlate(&ctx, &mut warnings);
-    let switching = switching::correlate(&ctx, &broadcast);
+    let switching = switching::correlate(&broadcast);
     let source_health = health::correlate(&ctx, &broadcast);
     Correlation {
         hosts: info,
@@ -235,7 +277,7 @@ mod tests {
         ];
         let c = correlate(hosts, &CorrelateOptions::default());
         assert_eq!(c.messaging.summary.count, 0);
-        assert_eq!(c.broadcast.summary.count, 0);
+        assert_eq!(c.broadcast.display_summary.count, 0);
         assert!(c.switching.switches.is_empty());
         assert!(c.source_health.streams.is_empty());
         assert!(c.hosts.iter().all(|h| h.clock.source == ClockSource::None));

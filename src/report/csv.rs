@@ -102,7 +102,19 @@ impl Exporter for CsvExporter {
                     "media_sequence",
                     "first_in_segment",
                     "rtmp_ts_ms",
-                    "playout_latency_ms",
+                    "ingest",
+                    "listed",
+                    "shown",
+                    "display_latency_ms",
+                    "upload_ms",
+                    "packaging_ms",
+                    "to_listed_ms",
+                    "delivery_ms",
+                    "buffering_ms",
+                    "join_artefact",
+                    "sent_ns",
+                    "received_ns",
+                    "shown_ns",
                 ])
                 .map_err(err)?;
                 for s in &c.broadcast.samples {
@@ -124,7 +136,19 @@ impl Exporter for CsvExporter {
                         opt(s.media_sequence, |v| v.to_string()),
                         s.first_in_segment.to_string(),
                         opt(rtmp_ts, |v| v.to_string()),
-                        opt(s.playout_latency_ns, ms),
+                        opt(s.ingest_ns, time),
+                        time(s.listed_ns),
+                        opt(s.shown_ns, time),
+                        opt(s.display_latency_ns, ms),
+                        opt(s.legs.upload_ns, ms),
+                        opt(s.legs.packaging_ns, ms),
+                        ms(s.legs.to_listed_ns),
+                        ms(s.legs.delivery_ns),
+                        opt(s.legs.buffering_ns, ms),
+                        s.join_artefact.to_string(),
+                        s.sent_ns.to_string(),
+                        s.received_ns.to_string(),
+                        opt(s.shown_ns, |v| v.to_string()),
                     ])
                     .map_err(err)?;
                 }
@@ -136,9 +160,11 @@ impl Exporter for CsvExporter {
                     "to",
                     "started",
                     "first_segment",
-                    "latency_ms",
-                    "playback_ms",
-                    "playback_start",
+                    "shown",
+                    "shown_latency_ms",
+                    "first_segment_latency_ms",
+                    "k",
+                    "started_ns",
                 ])
                 .map_err(err)?;
                 for s in &c.switching.switches {
@@ -148,9 +174,11 @@ impl Exporter for CsvExporter {
                         s.to.clone(),
                         time(s.started_ns),
                         opt(s.first_segment_ns, time),
-                        opt(s.latency_ns, ms),
-                        opt(s.playback_latency_ns, ms),
-                        opt(s.playback_ns, time),
+                        opt(s.shown_ns, time),
+                        opt(s.shown_latency_ns, ms),
+                        opt(s.first_segment_latency_ns, ms),
+                        s.k.to_string(),
+                        s.started_ns.to_string(),
                     ])
                     .map_err(err)?;
                 }
@@ -159,7 +187,7 @@ impl Exporter for CsvExporter {
                 w.write_record([
                     "broadcaster",
                     "stream",
-                    "second",
+                    "window_start",
                     "bytes",
                     "goodput_kbps",
                     "video_bytes",
@@ -168,6 +196,8 @@ impl Exporter for CsvExporter {
                     "keyframes",
                     "missing_frames",
                     "latency_samples",
+                    "display_latency_mean_ms",
+                    "display_latency_max_ms",
                     "latency_mean_ms",
                     "latency_max_ms",
                     "source_latency_mean_ms",
@@ -175,6 +205,7 @@ impl Exporter for CsvExporter {
                     "retransmissions",
                     "zero_windows",
                     "gaps",
+                    "window_start_ns",
                 ])
                 .map_err(err)?;
                 for s in &c.source_health.streams {
@@ -191,6 +222,8 @@ impl Exporter for CsvExporter {
                             win.keyframes.to_string(),
                             win.missing_frames.to_string(),
                             win.latency_count.to_string(),
+                            opt(win.display_latency_mean_ns, ms),
+                            opt(win.display_latency_max_ns, ms),
                             opt(win.latency_mean_ns, ms),
                             opt(win.latency_max_ns, ms),
                             opt(win.source_latency_mean_ns, ms),
@@ -198,6 +231,7 @@ impl Exporter for CsvExporter {
                             win.retransmissions.to_string(),
                             win.zero_windows.to_string(),
                             win.gaps.to_string(),
+                            win.start_ns.to_string(),
                         ])
                         .map_err(err)?;
                     }

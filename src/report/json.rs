@@ -11,6 +11,10 @@ use super::Exporter;
 
 pub struct JsonExporter;
 
+/// Names the layout of the report; docs/results.md documents this version field by
+/// field. Raised whenever a field changes meaning or goes away.
+pub const SCHEMA: &str = "lagtap-correlate/2";
+
 fn ms(ns: i64) -> f64 {
     ns as f64 / 1e6
 }
@@ -27,9 +31,28 @@ fn summaries(m: &std::collections::BTreeMap<String, Summary>) -> Value {
     )
 }
 
+/// An instant: integer nanoseconds since the epoch under `{name}_ns`, and the same
+/// instant as RFC 3339 under `{name}`, as `lagtap decode` and `inspect` write times.
+fn instant(obj: &mut Map<String, Value>, name: &str, ns: Option<i64>) {
+    obj.insert(format!("{name}_ns"), ns.map_or(Value::Null, |v| json!(v)));
+    obj.insert(
+        name.to_string(),
+        ns.map_or(Value::Null, |v| json!(super::time(v))),
+    );
+}
+
+/// `value` (an object) with the instants added.
+fn with_instants(mut value: Value, instants: &[(&str, Option<i64>)]) -> Value {
+    if let Value::Object(obj) = &mut value {
+        for (name, ns) in instants {
+            instant(obj, name, *ns);
+        }
+    }
+    value
+}
+
 fn window(w: &Window) -> Value {
-    json!({
-        "start": super::time(w.start_ns),
+    let v = json!({
         "bytes": w.bytes,
         "goodput_kbps": w.bytes as f64 * 8.0 / 1000.0,
         "video_bytes": w.video_bytes,
@@ -40,6 +63,8 @@ fn window(w: &Window) -> Value {
         "first_rtmp_ts_ms": w.first_rtmp_ts_ms,
         "last_rtmp_ts_ms": w.last_rtmp_ts_ms,
         "latency_samples": w.latency_count,
+        "display_latency_mean_ms": opt_ms(w.display_latency_mean_ns),
+        "display_latency_max_ms": opt_ms(w.display_latency_max_ns),
         "latency_mean_ms": opt_ms(w.latency_mean_ns),
         "latency_max_ms": opt_ms(w.latency_max_ns),
         "source_latency_mean_ms": opt_ms(w.source_latency_mean_ns),
@@ -47,7 +72,8 @@ fn window(w: &Window) -> Value {
         "retransmissions": w.retransmissions,
         "zero_windows": w.zero_windows,
         "gaps": w.gaps,
-    })
+    });
+    with_instants(v, &[("start", Some(w.start_ns))])
 }
 
 /// The report as one JSON value.
@@ -56,22 +82,26 @@ pub fn to_value(c: &Correlation) -> Value {
         .hosts
         .iter()
         .map(|h| {
-            json!({
-                "name": h.name,
-                "file": h.file,
-                "address": h.address,
-                "roles": h.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-                "clock": {
+            let clock_at = (h.clock.method == "fit").then_some(h.clock.t0_ns);
+            let clock = with_instants(
+                json!({
                     "offset_ms": ms(h.clock.offset_ns),
                     "error_ms": ms(h.clock.error_ns),
                     "drift_ppm": h.clock.drift_ppm,
                     "source": h.clock.source.as_str(),
                     "method": h.clock.method,
-                    "at": (h.clock.method == "fit").then(|| super::time(h.clock.t0_ns)),
                     "ntp_samples": h.clock.samples,
                     "ntp_samples_used": h.clock.samples_used,
                     "at_capture": h.capture_clock,
-                },
+                }),
+                &[("at", clock_at)],
+            );
+            json!({
+                "name": h.name,
+                "file": h.file,
+                "address": h.address,
+                "roles": h.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+                "clock": clock,
                 "declared_role": h.declared_role,
             })
         })
@@ -82,18 +112,25 @@ pub fn to_value(c: &Correlation) -> Value {
         .players
         .iter()
         .map(|p| {
-            json!({
+            let v = json!({
                 "viewer": p.viewer,
                 "channel": p.channel,
+                "previous_channel": p.previous_channel,
                 "k": p.k,
-                "first_request": super::time(p.first_request_ns),
-                "first_segment": p.first_segment_ns.map(super::time),
-                "playback_start": p.playback_start_ns.map(super::time),
+                "k_source": p.k_source,
                 "startup_delay_ms": opt_ms(p.startup_delay_ns),
                 "segments": p.segments,
                 "stalls": p.stalls,
                 "stall_ms": ms(p.stall_ns),
-            })
+            });
+            with_instants(
+                v,
+                &[
+                    ("first_request", Some(p.first_request_ns)),
+                    ("first_segment", p.first_segment_ns),
+                    ("playback_start", p.playback_start_ns),
+                ],
+            )
         })
         .collect();
     let segments: Vec<Value> = b
@@ -101,24 +138,33 @@ pub fn to_value(c: &Correlation) -> Value {
         .iter()
         .map(|s| {
             let first = s.first_sample.map(|i| &b.samples[i]);
-            json!({
+            let v = json!({
                 "viewer": s.viewer,
                 "channel": s.channel,
                 "uri": s.uri,
                 "media_sequence": s.media_sequence,
                 "bytes": s.bytes,
-                "request": super::time(s.request_ns),
-                "first_byte": super::time(s.first_byte_ns),
-                "complete": super::time(s.complete_ns),
-                "download_ms": ms(s.complete_ns - s.request_ns),
+                "download_ms": ms(s.complete_ns.saturating_sub(s.request_ns)),
                 "frames": s.frames,
                 "matched_frames": s.matched,
                 "duration_ms": ms(s.duration_ns),
+                "join_artefact": s.join_artefact,
+                "display_latency_ms": first.and_then(|f| f.display_latency_ns).map(ms),
                 "latency_ms": first.map(|f| ms(f.latency_ns)),
                 "source_latency_ms": first.and_then(|f| f.source_latency_ns).map(ms),
                 "error_ms": first.map(|f| ms(f.error_ns)),
                 "method": first.map(|f| f.method),
-            })
+            });
+            with_instants(
+                v,
+                &[
+                    ("listed", s.listed_ns),
+                    ("request", Some(s.request_ns)),
+                    ("first_byte", Some(s.first_byte_ns)),
+                    ("complete", Some(s.complete_ns)),
+                    ("shown", first.and_then(|f| f.shown_ns)),
+                ],
+            )
         })
         .collect();
     let switches: Vec<Value> = c
@@ -126,16 +172,22 @@ pub fn to_value(c: &Correlation) -> Value {
         .switches
         .iter()
         .map(|s| {
-            json!({
+            let v = json!({
                 "viewer": s.viewer,
                 "from": s.from,
                 "to": s.to,
-                "started": super::time(s.started_ns),
-                "first_segment": s.first_segment_ns.map(super::time),
-                "playback_start": s.playback_ns.map(super::time),
-                "latency_ms": opt_ms(s.latency_ns),
-                "playback_ms": opt_ms(s.playback_latency_ns),
-            })
+                "k": s.k,
+                "shown_latency_ms": opt_ms(s.shown_latency_ns),
+                "first_segment_latency_ms": opt_ms(s.first_segment_latency_ns),
+            });
+            with_instants(
+                v,
+                &[
+                    ("started", Some(s.started_ns)),
+                    ("first_segment", s.first_segment_ns),
+                    ("shown", s.shown_ns),
+                ],
+            )
         })
         .collect();
     let health: Vec<Value> = c
@@ -158,6 +210,7 @@ pub fn to_value(c: &Correlation) -> Value {
         })
         .collect();
     json!({
+        "schema": SCHEMA,
         "hosts": hosts,
         "messaging": {
             "summary": m.summary,
@@ -170,21 +223,30 @@ pub fn to_value(c: &Correlation) -> Value {
             "downlink": m.downlink,
         },
         "broadcast": {
-            "summary": b.summary,
+            "player_model": crate::correlate::broadcast::PLAYER_MODEL,
+            "display_summary": b.display_summary,
+            "legs": {
+                "upload": b.legs.upload,
+                "packaging": b.legs.packaging,
+                "to_listed": b.legs.to_listed,
+                "delivery": b.legs.delivery,
+                "buffering": b.legs.buffering,
+            },
+            "wire_summary": b.wire_summary,
+            "source_summary": b.source_summary,
+            "segment_summary": b.segment_summary,
             "by_viewer": summaries(&b.by_viewer),
             "by_stream": summaries(&b.by_stream),
             "group_by": c.group_by,
             "by_group": summaries(&b.by_group),
-            "source_summary": b.source_summary,
-            "playout_summary": b.playout_summary,
-            "segment_summary": b.segment_summary,
+            "join_artefacts": b.join_artefacts,
             "unmatched": b.unmatched,
             "players": players,
             "segments": segments,
         },
         "switching": {
-            "summary": c.switching.summary,
-            "playback_summary": c.switching.playback,
+            "shown_summary": c.switching.shown,
+            "first_segment_summary": c.switching.first_segment,
             "switches": switches,
         },
         "source_health": {

@@ -162,14 +162,18 @@ mod export_tests {
             &v["messaging"]["summary"],
             &v["messaging"]["by_sender"]["desktop"],
             &v["messaging"]["by_receiver"]["mobile"],
-            &v["broadcast"]["summary"],
-            &v["switching"]["summary"],
+            &v["broadcast"]["display_summary"],
+            &v["broadcast"]["legs"]["delivery"],
+            &v["broadcast"]["wire_summary"],
+            &v["switching"]["shown_summary"],
+            &v["switching"]["first_segment_summary"],
         ] {
             for k in summary_keys {
                 assert!(s.get(k).is_some(), "{k} missing in {s}");
             }
         }
         assert_eq!(v["messaging"]["summary"]["count"], 1);
+        assert_eq!(v["schema"], super::json::SCHEMA);
         assert_eq!(v["hosts"][0]["clock"]["source"], "none");
         for k in ["offset_ms", "error_ms", "drift_ppm", "source"] {
             assert!(v["hosts"][1]["clock"].get(k).is_some());

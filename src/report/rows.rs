@@ -1,6 +1,7 @@
 //! The rows the text tables and the HTML report both show, built once so the two
 //! never disagree. `none` is each format's mark for a missing value.
 
+use crate::correlate::broadcast::KSource;
 use crate::correlate::health::StreamHealth;
 use crate::correlate::{Correlation, GroupBy, Summary};
 
@@ -22,12 +23,20 @@ pub(crate) fn messaging_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
 /// Broadcast distributions: the variants, then per viewer, stream (and bitrate).
 pub(crate) fn broadcast_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
     let b = &c.broadcast;
-    let mut rows = vec![
-        ("all frames".to_string(), &b.summary),
-        ("segments (first frame)".to_string(), &b.segment_summary),
-        ("source clock".to_string(), &b.source_summary),
-        ("playout (player model)".to_string(), &b.playout_summary),
-    ];
+    let mut rows = vec![("display (sent → shown)".to_string(), &b.display_summary)];
+    // The legs add up to the headline sample by sample; upload and packaging need
+    // the ingest server's capture, else only their sum is known.
+    if b.legs.upload.count > 0 {
+        rows.push(("  upload (→ ingest)".into(), &b.legs.upload));
+        rows.push(("  packaging (→ listed)".into(), &b.legs.packaging));
+    } else {
+        rows.push(("  upload+packaging (→ listed)".into(), &b.legs.to_listed));
+    }
+    rows.push(("  delivery (→ received)".into(), &b.legs.delivery));
+    rows.push(("  buffering (→ shown)".into(), &b.legs.buffering));
+    rows.push(("wire (sent → received)".into(), &b.wire_summary));
+    rows.push(("source clock (→ received)".into(), &b.source_summary));
+    rows.push(("per segment (wire)".into(), &b.segment_summary));
     rows.extend(b.by_viewer.iter().map(|(k, v)| (format!("viewer {k}"), v)));
     rows.extend(b.by_stream.iter().map(|(k, v)| (format!("stream {k}"), v)));
     if c.group_by == GroupBy::Bitrate {
@@ -38,8 +47,11 @@ pub(crate) fn broadcast_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
 
 pub(crate) fn switching_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
     vec![
-        ("to first segment".to_string(), &c.switching.summary),
-        ("to playback start".to_string(), &c.switching.playback),
+        ("to new stream shown".to_string(), &c.switching.shown),
+        (
+            "to its first segment".to_string(),
+            &c.switching.first_segment,
+        ),
     ]
 }
 
@@ -47,6 +59,7 @@ pub(crate) const PLAYER_HEADER: &[&str] = &[
     "viewer",
     "channel",
     "K",
+    "K from",
     "segments",
     "startup ms",
     "stalls",
@@ -62,6 +75,12 @@ pub(crate) fn player_rows(c: &Correlation, none: &str) -> Vec<Vec<String>> {
                 p.viewer.clone(),
                 p.channel.clone(),
                 p.k.to_string(),
+                match p.k_source {
+                    KSource::Capture => "capture",
+                    KSource::Option => "option",
+                    KSource::Default => "default",
+                }
+                .to_string(),
                 p.segments.to_string(),
                 p.startup_delay_ns.map_or(none.into(), ms),
                 p.stalls.to_string(),
@@ -71,8 +90,13 @@ pub(crate) fn player_rows(c: &Correlation, none: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-pub(crate) const SWITCH_HEADER: &[&str] =
-    &["viewer", "switch", "started", "latency ms", "playback ms"];
+pub(crate) const SWITCH_HEADER: &[&str] = &[
+    "viewer",
+    "switch",
+    "started",
+    "shown ms",
+    "first segment ms",
+];
 
 pub(crate) fn switch_rows(c: &Correlation, none: &str) -> Vec<Vec<String>> {
     c.switching
@@ -83,8 +107,8 @@ pub(crate) fn switch_rows(c: &Correlation, none: &str) -> Vec<Vec<String>> {
                 w.viewer.clone(),
                 format!("{} → {}", w.from, w.to),
                 time(w.started_ns),
-                w.latency_ns.map_or(none.into(), ms),
-                w.playback_latency_ns.map_or(none.into(), ms),
+                w.shown_latency_ns.map_or(none.into(), ms),
+                w.first_segment_latency_ns.map_or(none.into(), ms),
             ]
         })
         .collect()
@@ -109,7 +133,8 @@ pub(crate) const WINDOW_HEADER: &[&str] = &[
     "missing",
     "retx",
     "zero win",
-    "latency ms",
+    "display ms",
+    "wire ms",
     "source ms",
 ];
 
@@ -126,6 +151,7 @@ pub(crate) fn window_rows(st: &StreamHealth, none: &str) -> Vec<Vec<String>> {
                 w.missing_frames.to_string(),
                 w.retransmissions.to_string(),
                 w.zero_windows.to_string(),
+                w.display_latency_mean_ns.map_or(none.into(), ms),
                 w.latency_mean_ns.map_or(none.into(), ms),
                 w.source_latency_mean_ns.map_or(none.into(), ms),
             ]

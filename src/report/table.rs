@@ -138,7 +138,12 @@ impl Exporter for TableExporter {
         let b = &c.broadcast;
         writeln!(
             out,
-            "\n== Broadcast latency (frame on the broadcaster's wire → segment complete at viewer)"
+            "\n== Broadcast latency (frame leaves the broadcaster → shown to the viewer)"
+        )?;
+        writeln!(
+            out,
+            "player model: {}",
+            crate::correlate::broadcast::PLAYER_MODEL
         )?;
         summaries(out, "frames", rows::broadcast_summaries(c))?;
         if !b.unmatched.is_empty() {
@@ -149,6 +154,14 @@ impl Exporter for TableExporter {
                 .collect();
             writeln!(out, "frames not matched: {}", parts.join(", "))?;
         }
+        if b.join_artefacts > 0 {
+            writeln!(
+                out,
+                "join artefacts: {} frames fetched at start-up from before the viewer joined, \
+                 left out of the figures above (in the samples, flagged)",
+                b.join_artefacts
+            )?;
+        }
         if !b.players.is_empty() {
             writeln!(out)?;
             table(out, rows::PLAYER_HEADER, &rows::player_rows(c, "-"))?;
@@ -157,7 +170,7 @@ impl Exporter for TableExporter {
         let s = &c.switching;
         writeln!(
             out,
-            "\n== Switching latency (first request naming B → first segment of B)"
+            "\n== Switching latency (first request naming B → B shown, player model)"
         )?;
         summaries(out, "switches", rows::switching_summaries(c))?;
         if !s.switches.is_empty() {

@@ -151,8 +151,8 @@ where
     common::grouped_bars(
         root,
         &format!(
-            "Broadcast latency per viewer, RTMP send → HLS segment received (n={} frames)",
-            b.summary.count
+            "Broadcast latency per viewer, RTMP send → frame shown (player model, n={} frames)",
+            b.display_summary.count
         ),
         "viewer",
         "broadcast latency (s)",
@@ -213,11 +213,9 @@ where
         .filter_map(|si| bitrate_label(c, si).map(|(r, _)| (si, r)))
         .collect();
     let mut by: BTreeMap<(String, i64), Vec<i64>> = BTreeMap::new();
-    for s in &c.broadcast.samples {
-        if let Some(&r) = s.tx.and_then(|t| rate_of.get(&t.0)) {
-            by.entry((s.viewer.clone(), r))
-                .or_default()
-                .push(s.latency_ns);
+    for s in c.broadcast.counted() {
+        if let (Some(&r), Some(l)) = (s.tx.and_then(|t| rate_of.get(&t.0)), s.display_latency_ns) {
+            by.entry((s.viewer.clone(), r)).or_default().push(l);
         }
     }
     let n: usize = by.values().map(Vec::len).sum();
@@ -261,10 +259,10 @@ where
         .into_iter()
         .map(|v| {
             let l = b
-                .samples
-                .iter()
+                .counted()
                 .filter(|s| s.viewer == v)
-                .map(|s| s.latency_ns as f64 / NS_PER_S)
+                .filter_map(|s| s.display_latency_ns)
+                .map(|l| l as f64 / NS_PER_S)
                 .collect();
             (format!("viewer {v}"), l)
         })
@@ -272,8 +270,8 @@ where
     common::cdf(
         root,
         &format!(
-            "Broadcast latency, CDF of all frames per viewer (n={})",
-            b.summary.count
+            "Broadcast latency (RTMP send → shown), CDF of frames per viewer (n={})",
+            b.display_summary.count
         ),
         "broadcast latency (s)",
         &lines,
@@ -299,22 +297,19 @@ where
     };
     let series = vec![
         BarSeries {
-            label: "to first segment of the new channel".into(),
-            bars: per(|s| s.latency_ns),
+            label: "until the new channel is shown (player model)".into(),
+            bars: per(|s| s.shown_latency_ns),
         },
         BarSeries {
-            label: format!(
-                "to playback start (player model, K={})",
-                c.broadcast.players.first().map_or(3, |p| p.k)
-            ),
-            bars: per(|s| s.playback_latency_ns),
+            label: "until its first segment is received".into(),
+            bars: per(|s| s.first_segment_latency_ns),
         },
     ];
     common::grouped_bars(
         root,
         &format!(
             "Channel switching latency per viewer (n={} switches)",
-            c.switching.summary.count
+            c.switching.shown.count
         ),
         "viewer",
         "switching latency (s)",

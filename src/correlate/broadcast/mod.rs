@@ -1,0 +1,303 @@
+//! Broadcast latency: video frames a broadcaster sent over RTMP, found in the HLS
+//! segments viewers received, and shown to them under the player model.
+//!
+//! The headline is the study's quantity: **display latency** = when the viewer saw
+//! the frame (player model: start at the K-th newest segment, play continuously,
+//! stall when the next segment is late) − when the frame's RTMP message left the
+//! broadcaster. Each sample splits it into four legs that add up to it exactly:
+//! upload (broadcaster wire → ingest server has the message), packaging (ingest →
+//! the segment listed in a playlist the viewer received), delivery (listed → the
+//! segment complete at the viewer) and buffering (complete → shown). Wire latency
+//! (complete − sent, what earlier versions headlined) and the source-clock variant
+//! stay beside it. docs/methods.md has every definition.
+//!
+//! The work is split by what each step holds, and data flows one way:
+//! `sources` (the broadcasters' frames and when ingest had them) → `segments` (what
+//! viewers received and what their playlists said) → `matching` (frames found in
+//! segments, one sample each) → `playout` (the player model per viewer session, its
+//! K, display latency, legs, join artefacts) → summaries here.
+
+mod matching;
+mod playout;
+mod segments;
+mod sources;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use crate::events::Fingerprint;
+
+use super::sessions;
+use super::stats::{grouped, Summary};
+use super::{Ctx, GroupBy};
+
+pub use sources::encoder_kbps;
+
+/// The player model in one sentence, printed beside the headline it produces.
+pub const PLAYER_MODEL: &str = "start at the K-th newest segment of the playlist held at the \
+     first fetch, once those K segments are in (K per viewer session: --startup-segments if \
+     given, else read from the capture, else 3); play continuously; stall when the next \
+     segment is late";
+
+/// A video frame as the broadcaster sent it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TxFrame {
+    pub rtmp_ts_ms: u32,
+    pub keyframe: bool,
+    pub size: u32,
+    pub fingerprint: Option<Fingerprint>,
+    /// First byte on the wire, reference clock.
+    pub first_byte_ns: i64,
+    /// When the ingest server had the whole RTMP message in order (its own capture,
+    /// reference clock); `None` without an ingest capture.
+    pub ingest_ns: Option<i64>,
+}
+
+/// One published stream (one RTMP publish flow) of a broadcaster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TxStream {
+    pub host: usize,
+    pub broadcaster: String,
+    /// Stream key (nginx-rtmp: the channel name).
+    pub key: String,
+    pub flow: u64,
+    /// The bitrate the encoder was told, kb/s (onMetaData `videodatarate`, which
+    /// ffmpeg writes in kibibits per second: see [`encoder_kbps`]).
+    pub bitrate_kbps: Option<f64>,
+    pub video: Vec<TxFrame>,
+    /// (first byte reference time, size) of audio messages.
+    pub audio: Vec<(i64, u32)>,
+    /// Stream start on the wire: min over video frames of first byte − RTMP
+    /// timestamp (reference clock).
+    pub wire_start_ns: Option<i64>,
+    /// The ingest server's capture that gave `ingest_ns`, if any.
+    pub ingest_host: Option<String>,
+}
+
+/// One frame as one viewer received it, and saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrameSample {
+    pub broadcaster: String,
+    pub viewer: String,
+    pub stream: String,
+    pub segment: String,
+    pub media_sequence: Option<u64>,
+    pub pts: i64,
+    pub keyframe: bool,
+    pub first_in_segment: bool,
+    /// Index into `Broadcast::streams` and its `video` (none for PDT samples).
+    pub tx: Option<(usize, usize)>,
+    /// Index into `Broadcast::segments`.
+    pub segment_index: usize,
+    /// Reference times: the frame left the broadcaster, the ingest server had it,
+    /// the viewer received a playlist listing its segment (else requested the
+    /// segment), the viewer had the whole segment, the frame was shown.
+    pub sent_ns: i64,
+    pub ingest_ns: Option<i64>,
+    pub listed_ns: i64,
+    pub received_ns: i64,
+    pub shown_ns: Option<i64>,
+    /// Wire latency: received − sent.
+    pub latency_ns: i64,
+    pub source_latency_ns: Option<i64>,
+    /// The headline: shown − sent.
+    pub display_latency_ns: Option<i64>,
+    /// The legs of the display latency; see [`Legs`].
+    pub legs: Legs,
+    /// A frame from before the viewer joined, fetched at start-up from the back of
+    /// the playlist: kept in the samples, left out of summaries and time series.
+    pub join_artefact: bool,
+    pub error_ns: i64,
+    pub method: &'static str,
+}
+
+/// The display latency of one sample, leg by leg. `upload + packaging =
+/// to_listed` when the ingest server was captured (else both are `None`), and
+/// `to_listed + delivery + buffering = display latency` whenever the frame was
+/// shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Legs {
+    /// Ingest had the message − it left the broadcaster.
+    pub upload_ns: Option<i64>,
+    /// Listed − ingest.
+    pub packaging_ns: Option<i64>,
+    /// Listed − sent: upload and packaging together.
+    pub to_listed_ns: i64,
+    /// Segment complete − listed.
+    pub delivery_ns: i64,
+    /// Shown − segment complete (`None` when the player never started).
+    pub buffering_ns: Option<i64>,
+}
+
+/// One media segment a viewer received.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SegmentRecord {
+    pub viewer: String,
+    pub channel: Option<String>,
+    pub uri: String,
+    pub media_sequence: Option<u64>,
+    pub bytes: u64,
+    /// Reference times: request's first byte, response's first byte, last byte.
+    pub request_ns: i64,
+    pub first_byte_ns: i64,
+    pub complete_ns: i64,
+    /// The viewer first received a playlist listing this segment.
+    pub listed_ns: Option<i64>,
+    pub frames: usize,
+    pub matched: usize,
+    pub duration_ns: i64,
+    pub first_fingerprint: Option<Fingerprint>,
+    /// Index into `Broadcast::samples` of the first frame's sample.
+    pub first_sample: Option<usize>,
+    /// Fetched at start-up, listed before the viewer joined (see `FrameSample`).
+    pub join_artefact: bool,
+}
+
+/// Where a player session's K came from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KSource {
+    /// `--startup-segments viewer=K` or `--startup-segments K`.
+    Option,
+    /// Read from the capture: the first segment fetched against the playlist then held.
+    Capture,
+    /// Neither: the default (3), capped by the first playlist's length.
+    Default,
+}
+
+/// One viewer's playback of one channel session under the player model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlayerSession {
+    pub viewer: String,
+    pub channel: String,
+    pub previous_channel: Option<String>,
+    /// Startup segments: playback starts at the K-th newest listed segment, once the
+    /// K segments from there are in.
+    pub k: usize,
+    pub k_source: KSource,
+    pub first_request_ns: i64,
+    pub first_segment_ns: Option<i64>,
+    pub playback_start_ns: Option<i64>,
+    /// Playback start − first request naming the channel.
+    pub startup_delay_ns: Option<i64>,
+    pub segments: usize,
+    pub stalls: u32,
+    pub stall_ns: i64,
+}
+
+/// Summaries of the display latency's legs, over the samples in the headline.
+#[derive(Clone, Debug, Default)]
+pub struct LegSummaries {
+    pub upload: Summary,
+    pub packaging: Summary,
+    pub to_listed: Summary,
+    pub delivery: Summary,
+    pub buffering: Summary,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Broadcast {
+    pub streams: Vec<TxStream>,
+    pub samples: Vec<FrameSample>,
+    pub segments: Vec<SegmentRecord>,
+    pub players: Vec<PlayerSession>,
+    /// The headline: display latency under the player model, over every shown
+    /// frame that is not a join artefact.
+    pub display_summary: Summary,
+    pub legs: LegSummaries,
+    /// Wire latency (segment complete − sent) over every sample not a join artefact.
+    pub wire_summary: Summary,
+    pub source_summary: Summary,
+    /// One sample per segment: its first frame's wire latency.
+    pub segment_summary: Summary,
+    /// Display latency by viewer, stream, and as `--group-by` asks.
+    pub by_viewer: BTreeMap<String, Summary>,
+    pub by_stream: BTreeMap<String, Summary>,
+    pub by_group: BTreeMap<String, Summary>,
+    /// Frame samples left out of the summaries as join artefacts.
+    pub join_artefacts: u64,
+    /// Frames received but matched to nothing, by reason.
+    pub unmatched: BTreeMap<String, u64>,
+    /// Learned DTS mapping per channel: (stream index, c in 90 kHz units).
+    pub dts_mapping: BTreeMap<String, (usize, i64)>,
+}
+
+impl Broadcast {
+    /// Samples that count in the summaries and time series.
+    pub fn counted(&self) -> impl Iterator<Item = &FrameSample> {
+        self.samples.iter().filter(|s| !s.join_artefact)
+    }
+}
+
+pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
+    let streams = sources::tx_streams(ctx);
+    let sessions: Vec<Vec<sessions::Session>> = (0..ctx.hosts.len())
+        .map(|h| sessions::sessions(ctx, h))
+        .collect();
+    let rx = segments::rx_segments(ctx, &sessions);
+    if !rx.is_empty() && streams.is_empty() {
+        warnings.push(
+            "broadcast: viewers received segments but no broadcaster capture was given".to_string(),
+        );
+    }
+    let mut out = Broadcast {
+        streams,
+        ..Broadcast::default()
+    };
+    let matched = matching::match_frames(ctx, &out.streams, &rx);
+    out.samples = matched.samples;
+    out.segments = matched.segments;
+    out.unmatched = matched.unmatched;
+    out.dts_mapping = matched.dts_mapping;
+    out.players = playout::play_sessions(ctx, &sessions, &rx, &mut out);
+    summarise(&mut out, ctx.opts.group_by);
+    out
+}
+
+fn summarise(out: &mut Broadcast, group_by: GroupBy) {
+    // The samples field alone is borrowed, so the summaries can be assigned.
+    let shown: Vec<&FrameSample> = out
+        .samples
+        .iter()
+        .filter(|s| !s.join_artefact && s.display_latency_ns.is_some())
+        .collect();
+    let of =
+        |f: fn(&FrameSample) -> Option<i64>| Summary::of_iter(shown.iter().filter_map(|s| f(s)));
+    out.display_summary = of(|s| s.display_latency_ns);
+    out.legs = LegSummaries {
+        upload: of(|s| s.legs.upload_ns),
+        packaging: of(|s| s.legs.packaging_ns),
+        to_listed: of(|s| Some(s.legs.to_listed_ns)),
+        delivery: of(|s| Some(s.legs.delivery_ns)),
+        buffering: of(|s| s.legs.buffering_ns),
+    };
+    // Wire and source-clock latency need no player: every counted sample.
+    let counted = || out.samples.iter().filter(|s| !s.join_artefact);
+    out.wire_summary = Summary::of_iter(counted().map(|s| s.latency_ns));
+    out.source_summary = Summary::of_iter(counted().filter_map(|s| s.source_latency_ns));
+    out.segment_summary = Summary::of_iter(
+        out.segments
+            .iter()
+            .filter(|s| !s.join_artefact)
+            .filter_map(|s| s.first_sample.map(|i| out.samples[i].latency_ns)),
+    );
+    out.join_artefacts = out.samples.iter().filter(|s| s.join_artefact).count() as u64;
+    let rate_of = |si: usize| match out.streams[si].bitrate_kbps {
+        Some(r) => format!("{r:.0} kb/s"),
+        None => "unknown".to_string(),
+    };
+    let display = |s: &&FrameSample| s.display_latency_ns.unwrap_or_default();
+    out.by_viewer = grouped(shown.iter().map(|s| (s.viewer.clone(), display(s))));
+    out.by_stream = grouped(shown.iter().map(|s| (s.stream.clone(), display(s))));
+    out.by_group = grouped(shown.iter().map(|s| {
+        let g = match group_by {
+            GroupBy::Host => s.viewer.clone(),
+            GroupBy::Channel => s.stream.clone(),
+            GroupBy::Bitrate => {
+                s.tx.map_or_else(|| "unknown".to_string(), |(si, _)| rate_of(si))
+            }
+        };
+        (g, display(s))
+    }));
+}

@@ -1,0 +1,198 @@
+//! The viewers' side: the media segments each viewer received, and what the
+//! playlists it received said about them (channel, duration, program date, and
+//! when the viewer first saw each segment listed).
+
+use std::collections::HashMap;
+
+use crate::events::{Event, SegmentFrame};
+
+use super::super::channel::url_path;
+use super::super::sessions::Session;
+use super::super::Ctx;
+
+/// What a viewer's playlists said about a segment file.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Listing {
+    pub channel: Option<String>,
+    pub duration_ns: Option<i64>,
+    pub pdt_ns: Option<i64>,
+    /// The first playlist listing the file was received (reference clock).
+    pub listed_ns: Option<i64>,
+}
+
+/// A media playlist a viewer received (reference clock), with its entries' file
+/// names in playlist order.
+#[derive(Clone, Debug)]
+pub(super) struct ViewerPlaylist {
+    pub request_ns: i64,
+    pub received_ns: i64,
+    pub channel: Option<String>,
+    pub files: Vec<String>,
+}
+
+/// The last path element of a URI: playlists list segments relative to
+/// themselves, so a file name is what a listing and a request share.
+pub(super) fn file_name(uri: &str) -> &str {
+    let p = url_path(uri);
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+pub(super) struct RxSegment<'a> {
+    pub host: usize,
+    pub channel: Option<String>,
+    pub uri: &'a str,
+    pub seq: Option<u64>,
+    pub bytes: u64,
+    pub request_ns: i64,
+    pub first_byte_ns: i64,
+    pub complete_ns: i64,
+    pub frames: &'a [SegmentFrame],
+    pub listing: Listing,
+}
+
+/// Every viewer's media playlists, by host, in time order.
+pub(super) fn viewer_playlists(ctx: &Ctx) -> Vec<Vec<ViewerPlaylist>> {
+    let pat = &ctx.opts.channel_pattern;
+    ctx.hosts
+        .iter()
+        .enumerate()
+        .map(|(h, host)| {
+            let mut v: Vec<ViewerPlaylist> = host
+                .events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::HlsPlaylist {
+                        flow,
+                        uri,
+                        channel,
+                        master: false,
+                        segments,
+                        request_ns,
+                        received_ns,
+                        ..
+                    } if !ctx.sides[h].served(*flow) => Some(ViewerPlaylist {
+                        request_ns: ctx.to_ref(h, *request_ns),
+                        received_ns: ctx.to_ref(h, *received_ns),
+                        channel: channel.clone().or_else(|| pat.channel_of(uri)),
+                        files: segments
+                            .iter()
+                            .map(|s| file_name(&s.uri).to_string())
+                            .collect(),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            v.sort_by_key(|p| (p.received_ns, p.request_ns));
+            v
+        })
+        .collect()
+}
+
+/// Viewers' segments (2xx, on flows they did not serve), sorted by (host,
+/// completion), each with what the host's playlists said about its file.
+pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<RxSegment<'a>> {
+    let pat = &ctx.opts.channel_pattern;
+    let mut rx: Vec<RxSegment> = Vec::new();
+    for (h, host) in ctx.hosts.iter().enumerate() {
+        let side = &ctx.sides[h];
+        let mut listings: HashMap<&str, Listing> = HashMap::new();
+        for e in &host.events {
+            if let Event::HlsPlaylist {
+                flow,
+                uri,
+                channel,
+                segments,
+                received_ns,
+                ..
+            } = e
+            {
+                if side.served(*flow) {
+                    continue;
+                }
+                let ch = channel.clone().or_else(|| pat.channel_of(uri));
+                let received = ctx.to_ref(h, *received_ns);
+                for entry in segments {
+                    let l = listings.entry(file_name(&entry.uri)).or_default();
+                    l.channel = ch.clone();
+                    l.duration_ns = Some((entry.duration_s * 1e9) as i64);
+                    l.pdt_ns = entry.program_date_time_ns;
+                    l.listed_ns = Some(l.listed_ns.map_or(received, |t| t.min(received)));
+                }
+            }
+        }
+        for e in &host.events {
+            if let Event::HlsSegment {
+                flow,
+                uri,
+                channel,
+                media_sequence,
+                status,
+                bytes,
+                request_ns,
+                first_byte_ns,
+                complete_ns,
+                frames,
+            } = e
+            {
+                if side.served(*flow) || !(200..300).contains(status) {
+                    continue;
+                }
+                let listing = listings.get(file_name(uri)).cloned().unwrap_or_default();
+                let channel = channel
+                    .clone()
+                    .or_else(|| pat.channel_of(uri))
+                    .or_else(|| listing.channel.clone());
+                rx.push(RxSegment {
+                    host: h,
+                    channel,
+                    uri,
+                    seq: *media_sequence,
+                    bytes: *bytes,
+                    request_ns: ctx.to_ref(h, *request_ns),
+                    first_byte_ns: ctx.to_ref(h, *first_byte_ns),
+                    complete_ns: ctx.to_ref(h, *complete_ns),
+                    frames,
+                    listing,
+                });
+            }
+        }
+    }
+    // Segments whose URL and playlists name no channel take the viewer's session's.
+    for seg in rx.iter_mut().filter(|s| s.channel.is_none()) {
+        seg.channel = sessions[seg.host]
+            .iter()
+            .find(|s| s.contains(seg.request_ns))
+            .map(|s| s.channel.clone());
+    }
+    rx.sort_by_key(|s| (s.host, s.complete_ns));
+    rx
+}
+
+pub(super) fn median(v: &mut [i64]) -> Option<i64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    Some(v[v.len() / 2])
+}
+
+/// 90 kHz ticks to ns, saturating (a garbage PTS must not overflow).
+pub(super) fn ticks_to_ns(ticks: i64) -> i64 {
+    (ticks as i128 * 1_000_000_000 / 90_000).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+/// A segment's playout duration: its frames' PTS span plus one frame interval,
+/// else the playlist's `#EXTINF`, else 4 s.
+pub(super) fn segment_duration(frames: &[SegmentFrame], listing: &Listing) -> i64 {
+    if frames.len() >= 2 {
+        let mut pts: Vec<i64> = frames.iter().map(|f| f.pts).collect();
+        pts.sort_unstable();
+        let mut deltas: Vec<i64> = pts.windows(2).map(|w| w[1].saturating_sub(w[0])).collect();
+        let step = median(&mut deltas).unwrap_or(0);
+        let span = pts[pts.len() - 1]
+            .saturating_sub(pts[0])
+            .saturating_add(step);
+        return ticks_to_ns(span);
+    }
+    listing.duration_ns.unwrap_or(4_000_000_000)
+}
