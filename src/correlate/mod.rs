@@ -323,6 +323,43 @@ mod tests {
     }
 
     #[test]
+    fn startup_segments_take_k_for_all_and_per_viewer_and_refuse_the_rest() {
+        let v = |a: &[&str]| {
+            parse_startup_segments(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        let (all, per) = v(&["2", "mobile=6", " desktop = 1 "]).unwrap();
+        assert_eq!(all, Some(2));
+        assert_eq!(per["mobile"], 6);
+        assert_eq!(per["desktop"], 1);
+        assert_eq!(v(&[]).unwrap(), (None, BTreeMap::new()));
+        for (bad, msg) in [
+            (
+                "0",
+                "--startup-segments 0: K must be a whole number of segments, at least 1",
+            ),
+            (
+                "2.5",
+                "--startup-segments 2.5: K must be a whole number of segments, at least 1",
+            ),
+            (
+                "x=",
+                "--startup-segments x=: K must be a whole number of segments, at least 1",
+            ),
+            ("=1", "--startup-segments =1: the viewer name is empty"),
+        ] {
+            assert_eq!(v(&[bad]).unwrap_err(), msg);
+        }
+        assert_eq!(
+            v(&["3", "4"]).unwrap_err(),
+            "--startup-segments K is given twice"
+        );
+        assert_eq!(
+            v(&["a=3", "a=4"]).unwrap_err(),
+            "--startup-segments names viewer a twice"
+        );
+    }
+
+    #[test]
     fn group_by_parses_the_three_groupings() {
         assert_eq!("bitrate".parse::<GroupBy>(), Ok(GroupBy::Bitrate));
         assert_eq!("channel".parse::<GroupBy>(), Ok(GroupBy::Channel));

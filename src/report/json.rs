@@ -118,6 +118,8 @@ pub fn to_value(c: &Correlation) -> Value {
                 "previous_channel": p.previous_channel,
                 "k": p.k,
                 "k_source": p.k_source,
+                "start_sequence": p.start_sequence,
+                "listed_at_start": p.listed_at_start,
                 "startup_delay_ms": opt_ms(p.startup_delay_ns),
                 "segments": p.segments,
                 "stalls": p.stalls,

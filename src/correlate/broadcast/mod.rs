@@ -176,6 +176,10 @@ pub struct PlayerSession {
     /// K segments from there are in.
     pub k: usize,
     pub k_source: KSource,
+    /// Media sequence number of the segment playback starts with.
+    pub start_sequence: Option<u64>,
+    /// Segments listed in the playlist the viewer held at its first fetch.
+    pub listed_at_start: Option<usize>,
     pub first_request_ns: i64,
     pub first_segment_ns: Option<i64>,
     pub playback_start_ns: Option<i64>,

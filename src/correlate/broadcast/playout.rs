@@ -149,6 +149,8 @@ pub(super) fn play_sessions(
                 previous_channel: n.checked_sub(1).map(|p| sess[p].channel.clone()),
                 k,
                 k_source,
+                start_sequence: played.first().and_then(|&i| rx[i].seq),
+                listed_at_start: held.map(|p| p.files.len()),
                 first_request_ns: s.first_request_ns,
                 first_segment_ns: idx.iter().map(|&i| rx[i].complete_ns).min(),
                 playback_start_ns: p.start_ns,
