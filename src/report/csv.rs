@@ -1,5 +1,8 @@
-//! CSV sample files (`--samples DIR`): one row per sample, a header row, times as
-//! RFC 3339 with nanoseconds, milliseconds with nanosecond digits.
+//! CSV sample files (`--samples DIR`): one row per sample, a header row, instants
+//! as RFC 3339 with nanoseconds (and the main ones again as integer nanoseconds
+//! since the epoch, `*_ns`), durations in milliseconds with nanosecond digits.
+//! Every column is documented in docs/results.md, and tests/result_schemas.rs holds
+//! the two together.
 
 use std::io::{self, Write};
 
@@ -64,6 +67,8 @@ impl Exporter for CsvExporter {
                     "server_time",
                     "uplink_ms",
                     "downlink_ms",
+                    "sent_ns",
+                    "received_ns",
                 ])
                 .map_err(err)?;
                 for s in &c.messaging.samples {
@@ -81,6 +86,8 @@ impl Exporter for CsvExporter {
                         opt(s.server_ns, time),
                         opt(s.uplink_ns, ms),
                         opt(s.downlink_ns, ms),
+                        s.sent_ns.to_string(),
+                        s.received_ns.to_string(),
                     ])
                     .map_err(err)?;
                 }

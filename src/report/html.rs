@@ -251,7 +251,11 @@ pub fn render_html(c: &Correlation, schedule: Option<&Schedule>) -> String {
 
     // Broadcast.
     let b = &c.broadcast;
-    o.push_str("<h2 id=\"broadcast\">Broadcast latency</h2>\n<p>The viewer had the whole HLS segment holding a frame − the first byte of the RTMP message carrying the frame left the broadcaster.</p>\n");
+    o.push_str("<h2 id=\"broadcast\">Broadcast latency</h2>\n<p>The headline, display latency: the viewer was shown a frame under the player model − the first byte of the RTMP message carrying it left the broadcaster; it is split into upload (→ the ingest server had it), packaging (→ its segment listed in a playlist the viewer received), delivery (→ the segment complete at the viewer) and buffering (→ shown). Wire latency stops when the segment is complete. Frames fetched at start-up from before the viewer joined (join artefacts) are in no figure.</p>\n");
+    o.push_str(&format!(
+        "<p>Player model: {}.</p>\n",
+        crate::correlate::broadcast::PLAYER_MODEL
+    ));
     summaries(&mut o, "frames", &rows::broadcast_summaries(c));
     counts(&mut o, "Frames not matched", &b.unmatched);
     if !b.players.is_empty() {
@@ -267,7 +271,7 @@ pub fn render_html(c: &Correlation, schedule: Option<&Schedule>) -> String {
 
     // Switching.
     let s = &c.switching;
-    o.push_str("<h2 id=\"switching\">Switching latency</h2>\n<p>First request naming the new channel → its first media segment fully received (and → playback start under the player model), both on the viewer's own clock.</p>\n");
+    o.push_str("<h2 id=\"switching\">Switching latency</h2>\n<p>The headline: first request naming the new channel → the new stream shown (playback start under the player model); beside it, → its first media segment fully received; both on the viewer's own clock.</p>\n");
     summaries(&mut o, "switches", &rows::switching_summaries(c));
     if !s.switches.is_empty() {
         table(&mut o, rows::SWITCH_HEADER, &rows::switch_rows(c, "–"), 3);

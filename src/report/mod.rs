@@ -147,8 +147,8 @@ mod export_tests {
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
-            "sender,receiver,channel,text,sent,received,latency_ms,error_ms,method,msg_id,server_time,uplink_ms,downlink_ms\n\
-             desktop,mobile,#lagtap,\"hi, \"\"all\"\"\",2026-11-25T04:32:46.231124062Z,2026-11-25T04:32:46.231590901Z,0.466839,0.000000,text_occurrence,519~1~0,2026-11-25T04:32:46.231000000Z,-0.124062,0.590901\n"
+            "sender,receiver,channel,text,sent,received,latency_ms,error_ms,method,msg_id,server_time,uplink_ms,downlink_ms,sent_ns,received_ns\n\
+             desktop,mobile,#lagtap,\"hi, \"\"all\"\"\",2026-11-25T04:32:46.231124062Z,2026-11-25T04:32:46.231590901Z,0.466839,0.000000,text_occurrence,519~1~0,2026-11-25T04:32:46.231000000Z,-0.124062,0.590901,1795581166231124062,1795581166231590901\n"
         );
     }
 
