@@ -5,56 +5,13 @@
 //! media sequence they started at) and against the definitions in
 //! docs/methods.md. CI adds the fresh run it makes (`LAGTAP_SCENARIO_DIRS`).
 
-use std::path::{Path, PathBuf};
-
 use lagtap::correlate::broadcast::KSource;
-use lagtap::correlate::{correlate, CorrelateOptions, Correlation, HostEvents, Summary};
+use lagtap::correlate::{correlate, CorrelateOptions, Correlation, Summary};
 use serde_json::Value;
 
-const SCENARIOS: &[&str] = &["basic", "bitrates", "skew", "switch", "uplink"];
-
-fn scenario_dirs() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let mut dirs: Vec<PathBuf> = SCENARIOS.iter().map(|s| root.join(s)).collect();
-    if let Ok(extra) = std::env::var("LAGTAP_SCENARIO_DIRS") {
-        dirs.extend(
-            extra
-                .split(':')
-                .filter(|d| !d.is_empty())
-                .map(PathBuf::from),
-        );
-    }
-    dirs
-}
-
-fn decode(dir: &Path) -> Vec<HostEvents> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng")
-            )
-        })
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| {
-            let name = p.file_stem().unwrap().to_str().unwrap().to_string();
-            HostEvents {
-                events: lagtap::decode::decode_file(p, &name).unwrap().events,
-                name,
-                file: p.display().to_string(),
-            }
-        })
-        .collect()
-}
-
-fn truth(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap()
-}
+#[path = "common/scenario.rs"]
+mod scenario;
+use scenario::{all_dirs, decode, truth};
 
 /// Each player session against the start its viewer logged, in order per viewer.
 fn check_starts(name: &str, c: &Correlation, t: &Value) {
@@ -177,7 +134,7 @@ fn check_samples(name: &str, c: &Correlation) {
 
 #[test]
 fn display_latency_is_the_headline_and_its_legs_add_up_on_every_scenario() {
-    for dir in scenario_dirs() {
+    for dir in all_dirs() {
         let name = dir.display().to_string();
         let c = correlate(decode(&dir), &CorrelateOptions::default());
         check_starts(&name, &c, &truth(&dir));
@@ -196,7 +153,7 @@ fn display_latency_is_the_headline_and_its_legs_add_up_on_every_scenario() {
 
 #[test]
 fn with_the_ingest_servers_capture_upload_and_packaging_are_split() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/basic");
+    let dir = scenario::dir("basic");
     let c = correlate(decode(&dir), &CorrelateOptions::default());
     let b = &c.broadcast;
     assert_eq!(b.streams[0].ingest_host.as_deref(), Some("server"));
@@ -229,7 +186,7 @@ fn with_the_ingest_servers_capture_upload_and_packaging_are_split() {
 
 #[test]
 fn startup_segments_per_viewer_override_the_capture() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/basic");
+    let dir = scenario::dir("basic");
     let hosts = decode(&dir);
     let mut opts = CorrelateOptions::default();
     opts.startup_by_viewer.insert("mobile".into(), 3);
@@ -252,7 +209,7 @@ fn startup_segments_per_viewer_override_the_capture() {
 /// with a message naming the value.
 #[test]
 fn bad_startup_segments_are_refused_with_the_value_named() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/basic");
+    let dir = scenario::dir("basic");
     for (arg, message) in [
         (
             "0",

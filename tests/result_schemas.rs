@@ -3,12 +3,15 @@
 //! the right type, and every documented one is written somewhere.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use lagtap::correlate::{correlate, CorrelateOptions, Correlation, HostEvents};
+use lagtap::correlate::{correlate, CorrelateOptions, Correlation};
+
+#[path = "common/scenario.rs"]
+mod scenario;
+use scenario::{decode, SCENARIOS};
 use serde_json::Value;
 
-const SCENARIOS: &[&str] = &["basic", "bitrates", "skew", "switch", "uplink"];
 const SUMMARY_KEYS: [&str; 8] = [
     "count", "mean_ms", "ci95_ms", "min_ms", "p50_ms", "p90_ms", "p99_ms", "max_ms",
 ];
@@ -146,31 +149,6 @@ fn type_ok(f: &Field, v: &Value) -> bool {
     }
 }
 
-fn decode(dir: &Path) -> Vec<HostEvents> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng")
-            )
-        })
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| {
-            let name = p.file_stem().unwrap().to_str().unwrap().to_string();
-            HostEvents {
-                events: lagtap::decode::decode_file(p, &name).unwrap().events,
-                name,
-                file: p.display().to_string(),
-            }
-        })
-        .collect()
-}
-
 fn check_csv(name: &str, c: &Correlation, doc: &Doc) {
     let dir = std::env::temp_dir().join(format!("lagtap-schemas-{name}-{}", std::process::id()));
     let files = lagtap::report::write_samples(&dir, c).unwrap();
@@ -204,10 +182,7 @@ fn json_and_csv_are_exactly_as_documented_on_every_bundled_capture() {
     );
     let mut seen: BTreeSet<String> = BTreeSet::new();
     for name in SCENARIOS {
-        let c = correlate(
-            decode(&root().join("captures").join(name)),
-            &CorrelateOptions::default(),
-        );
+        let c = correlate(decode(&scenario::dir(name)), &CorrelateOptions::default());
         let v = lagtap::report::json::to_value(&c);
         assert_eq!(v["schema"], lagtap::report::json::SCHEMA);
         let mut leaves = Vec::new();
