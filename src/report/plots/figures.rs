@@ -386,6 +386,10 @@ where
             (x(w.start_ns), total as f64)
         })
         .collect();
+    let display = runs(st.windows.iter().map(|w| {
+        w.display_latency_mean_ns
+            .map(|l| (x(w.start_ns), l as f64 / NS_PER_S))
+    }));
     let wire = runs(st.windows.iter().map(|w| {
         w.latency_mean_ns
             .map(|l| (x(w.start_ns), l as f64 / NS_PER_S))
@@ -400,12 +404,14 @@ where
     let lat_min = wire
         .iter()
         .chain(&source)
+        .chain(&display)
         .flatten()
         .map(|p| p.1)
         .fold(0.0, f64::min);
     let lat_max = wire
         .iter()
         .chain(&source)
+        .chain(&display)
         .flatten()
         .map(|p| p.1)
         .fold(0.0, f64::max);
@@ -512,10 +518,11 @@ where
             _ => {
                 for (runs, c, label) in [
                     (
-                        &wire,
-                        color(2),
-                        "wire: RTMP send → segment at viewer (mean per second)",
+                        &display,
+                        color(0),
+                        "display: RTMP send → shown (player model; mean per second)",
                     ),
+                    (&wire, color(2), "wire: RTMP send → segment at viewer"),
                     (
                         &source,
                         color(3),
@@ -534,7 +541,7 @@ where
                         }
                     }
                 }
-                if wire.is_empty() && source.is_empty() {
+                if wire.is_empty() && source.is_empty() && display.is_empty() {
                     common::no_samples(panel)?;
                 }
             }
