@@ -112,7 +112,7 @@ fn check_scenario(name: &str, schedule: Option<&Schedule>) -> Correlation {
             FigureKind::BroadcastCdf => {
                 assert_eq!(n, c.broadcast.display_summary.count, "{ctx}");
                 for (v, s) in &c.broadcast.by_viewer {
-                    assert!(has(&texts, &format!("viewer {v} (n={})", s.count)), "{ctx}");
+                    assert!(has(&texts, &format!("{v} (n={})", s.count)), "{ctx}");
                 }
             }
             FigureKind::BroadcastBitrate => {

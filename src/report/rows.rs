@@ -1,11 +1,75 @@
 //! The rows the text tables and the HTML report both show, built once so the two
 //! never disagree. `none` is each format's mark for a missing value.
 
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
 use crate::correlate::broadcast::KSource;
 use crate::correlate::health::StreamHealth;
 use crate::correlate::{Correlation, GroupBy, Summary};
 
 use super::{ms, time};
+
+/// Runs of digits and of other characters.
+fn runs(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = s;
+    std::iter::from_fn(move || {
+        let first = rest.chars().next()?;
+        let digit = first.is_ascii_digit();
+        let end = rest
+            .find(|c: char| c.is_ascii_digit() != digit)
+            .unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(end);
+        rest = tail;
+        Some(run)
+    })
+}
+
+/// Orders names as people read them: digit runs by their value, so "800 kb/s"
+/// comes before "1600 kb/s" and "rate800" before "rate1600"; the rest as text.
+pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (runs(a), runs(b));
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(p), Some(q)) => {
+                let numbers = p.starts_with(|c: char| c.is_ascii_digit())
+                    && q.starts_with(|c: char| c.is_ascii_digit());
+                let o = if numbers {
+                    let (p, q) = (p.trim_start_matches('0'), q.trim_start_matches('0'));
+                    p.len().cmp(&q.len()).then_with(|| p.cmp(q))
+                } else {
+                    p.cmp(q)
+                };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+        }
+    }
+}
+
+/// A map's entries in [`natural_cmp`] order of their names.
+pub(crate) fn natural<V>(m: &BTreeMap<String, V>) -> Vec<(&String, &V)> {
+    let mut v: Vec<_> = m.iter().collect();
+    v.sort_by(|a, b| natural_cmp(a.0, b.0));
+    v
+}
+
+/// `kind name` ("viewer desktop"), without saying the kind twice when the name
+/// already starts with it (a host named "viewer" is "viewer", not "viewer viewer").
+pub(crate) fn label(kind: &str, name: &str) -> String {
+    let starts = name
+        .get(..kind.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(kind));
+    if starts {
+        name.to_string()
+    } else {
+        format!("{kind} {name}")
+    }
+}
 
 /// Messaging distributions: all, per sender, per receiver, and the server-stamp legs.
 pub(crate) fn messaging_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
@@ -37,10 +101,22 @@ pub(crate) fn broadcast_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
     rows.push(("wire (sent → received)".into(), &b.wire_summary));
     rows.push(("source clock (→ received)".into(), &b.source_summary));
     rows.push(("per segment (wire)".into(), &b.segment_summary));
-    rows.extend(b.by_viewer.iter().map(|(k, v)| (format!("viewer {k}"), v)));
-    rows.extend(b.by_stream.iter().map(|(k, v)| (format!("stream {k}"), v)));
+    rows.extend(
+        natural(&b.by_viewer)
+            .into_iter()
+            .map(|(k, v)| (label("viewer", k), v)),
+    );
+    rows.extend(
+        natural(&b.by_stream)
+            .into_iter()
+            .map(|(k, v)| (label("stream", k), v)),
+    );
     if c.group_by == GroupBy::Bitrate {
-        rows.extend(b.by_group.iter().map(|(k, v)| (format!("bitrate {k}"), v)));
+        rows.extend(
+            natural(&b.by_group)
+                .into_iter()
+                .map(|(k, v)| (label("bitrate", k), v)),
+        );
     }
     rows
 }
@@ -157,4 +233,45 @@ pub(crate) fn window_rows(st: &StreamHealth, none: &str) -> Vec<Vec<String>> {
             ]
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_names_sort_by_value() {
+        let mut v = vec![
+            "1600 kb/s",
+            "800 kb/s",
+            "unknown",
+            "2400 kb/s",
+            "rate1600",
+            "rate800",
+            "rate0800x",
+        ];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            [
+                "800 kb/s",
+                "1600 kb/s",
+                "2400 kb/s",
+                "rate800",
+                "rate0800x",
+                "rate1600",
+                "unknown"
+            ]
+        );
+        assert_eq!(natural_cmp("a", "a"), Ordering::Equal);
+        assert_eq!(natural_cmp("viewer2", "viewer10"), Ordering::Less);
+    }
+
+    #[test]
+    fn labels_do_not_repeat_the_kind() {
+        assert_eq!(label("viewer", "desktop"), "viewer desktop");
+        assert_eq!(label("viewer", "viewer"), "viewer");
+        assert_eq!(label("viewer", "Viewer2"), "Viewer2");
+        assert_eq!(label("stream", "é"), "stream é");
+    }
 }

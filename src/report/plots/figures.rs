@@ -12,18 +12,25 @@ use crate::correlate::{Correlation, Summary};
 
 use super::common::{self, color, tick, Bar, BarSeries, BarStyle, DrawResult, FONT, GRID};
 use super::schedule::Schedule;
+use crate::report::rows::{label, natural_cmp};
 
 const NS_PER_MS: f64 = 1e6;
 const NS_PER_S: f64 = 1e9;
 
-/// Mean with its 95% confidence interval as whiskers (none below two samples:
-/// the whisker collapses onto the mean), scaled from milliseconds by `scale`.
+/// Mean of a latency with its 95% confidence interval as whiskers (none below two
+/// samples: the whisker collapses onto the mean), scaled from milliseconds by
+/// `scale`. The lower whisker stops at zero, a latency's floor (unless the mean
+/// itself is below it, which clock error can cause).
 fn ci_bar(s: &Summary, scale: f64) -> Option<Bar> {
     let mean = s.mean_ms? * scale;
     let ci = s.ci95_ms.unwrap_or(0.0) * scale;
     Some(Bar {
         value: mean,
-        lo: mean - ci,
+        lo: if mean < 0.0 {
+            mean - ci
+        } else {
+            (mean - ci).max(0.0)
+        },
         hi: mean + ci,
         n: s.count,
     })
@@ -40,7 +47,7 @@ fn range_bar(s: &Summary, scale: f64) -> Option<Bar> {
 }
 
 /// Names in the order of `c.hosts` (the order of the command line), then any
-/// other name (a host known only by a nick, say) alphabetically.
+/// other name (a host known only by a nick, say) in natural order (numbers by value).
 fn host_order<'a>(c: &Correlation, names: impl IntoIterator<Item = &'a String>) -> Vec<String> {
     let set: BTreeSet<&String> = names.into_iter().collect();
     let mut out: Vec<String> = c
@@ -49,11 +56,9 @@ fn host_order<'a>(c: &Correlation, names: impl IntoIterator<Item = &'a String>) 
         .filter(|h| set.contains(&h.name))
         .map(|h| h.name.clone())
         .collect();
-    for n in set {
-        if !out.contains(n) {
-            out.push(n.clone());
-        }
-    }
+    let mut others: Vec<&String> = set.into_iter().filter(|n| !out.contains(n)).collect();
+    others.sort_by(|a, b| natural_cmp(a, b));
+    out.extend(others.into_iter().cloned());
     out
 }
 
@@ -67,14 +72,14 @@ where
     let hosts = host_order(c, m.by_sender.keys().chain(m.by_receiver.keys()));
     let series = vec![
         BarSeries {
-            label: "sending latency (host sent)".into(),
+            label: "sending latency: messages from the host".into(),
             bars: hosts
                 .iter()
                 .map(|h| m.by_sender.get(h).and_then(|s| ci_bar(s, 1.0)))
                 .collect(),
         },
         BarSeries {
-            label: "receiving latency (host received)".into(),
+            label: "receiving latency: messages to the host".into(),
             bars: hosts
                 .iter()
                 .map(|h| m.by_receiver.get(h).and_then(|s| ci_bar(s, 1.0)))
@@ -223,7 +228,7 @@ where
     let series: Vec<BarSeries> = viewers
         .iter()
         .map(|v| BarSeries {
-            label: format!("viewer {v}"),
+            label: label("viewer", v),
             bars: rates
                 .iter()
                 .map(|(r, _)| {
@@ -264,7 +269,7 @@ where
                 .filter_map(|s| s.display_latency_ns)
                 .map(|l| l as f64 / NS_PER_S)
                 .collect();
-            (format!("viewer {v}"), l)
+            (label("viewer", &v), l)
         })
         .collect();
     common::cdf(
@@ -614,4 +619,27 @@ where
         BarStyle::Points,
         "whiskers: error bound (half the NTP round trip of the samples used); n: NTP samples used",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_whiskers_stop_at_zero() {
+        // Two switches of 0.5 s and 4.5 s: mean 2.5 s, a 95% CI far wider than that.
+        let s = Summary::of(&[500_000_000, 4_500_000_000]);
+        assert!(s.ci95_ms.unwrap() > s.mean_ms.unwrap());
+        let b = ci_bar(&s, 1e-3).unwrap();
+        assert_eq!((b.value, b.lo), (2.5, 0.0));
+        assert!(b.hi > 5.0);
+        // A narrow interval is left as it is.
+        let s = Summary::of(&[2_000_000, 2_000_000, 3_000_000]);
+        let b = ci_bar(&s, 1.0).unwrap();
+        assert!(b.lo > 0.0 && b.lo < b.value);
+        // A mean below zero (clock error) keeps its whisker: clipping would hide it.
+        let s = Summary::of(&[-3_000_000, 1_000_000]);
+        let b = ci_bar(&s, 1.0).unwrap();
+        assert!(b.lo < b.value && b.value < 0.0);
+    }
 }
