@@ -48,13 +48,14 @@ enum Command {
     /// NTP, then messaging, broadcast and switching latency and source health.
     Correlate {
         /// Capture files, directories of them, or event files from `lagtap decode`
-        /// (`.jsonl`). Host name = file stem.
+        /// (`.jsonl`). Host name = file stem (for an event file: the host it names).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Name a host explicitly: NAME=FILE.
         #[arg(long = "host", value_name = "NAME=FILE")]
         hosts: Vec<String>,
-        /// Host clock minus reference clock in seconds, overriding NTP: NAME=SECONDS.
+        /// Host clock minus reference clock in seconds, overriding NTP: NAME=SECONDS
+        /// (NAME one of the hosts, |SECONDS| at most a day).
         #[arg(
             long = "offset",
             value_name = "NAME=SECONDS",
@@ -252,7 +253,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .as_deref()
                 .map(lagtap::report::plots::Schedule::read)
                 .transpose()?;
-            let inputs = lagtap::correlate::input::collect_inputs(&paths, &hosts)?;
+            lagtap::report::outputs::Outputs {
+                samples: samples.clone(),
+                plots: plots.clone(),
+                plot_format,
+                html: html.clone(),
+            }
+            .check()?;
+            let collected = lagtap::correlate::input::collect(&paths, &hosts)?;
+            let names: Vec<String> = collected.inputs.iter().map(|i| i.host.clone()).collect();
             let (startup_all, startup_by_viewer) =
                 lagtap::correlate::parse_startup_segments(&startup_segments)
                     .map_err(anyhow::Error::msg)?;
@@ -260,23 +269,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 startup_segments: startup_all,
                 startup_by_viewer,
                 group_by,
+                offsets: lagtap::correlate::guards::parse_offsets(&offsets, &names)?,
                 ..Default::default()
             };
-            for o in &offsets {
-                let (name, secs) = o
-                    .split_once('=')
-                    .with_context(|| format!("--offset {o}: expected NAME=SECONDS"))?;
-                let secs: f64 = secs
-                    .trim_end_matches('s')
-                    .parse()
-                    .with_context(|| format!("--offset {o}: {secs} is not a number of seconds"))?;
-                opts.offsets.insert(name.to_string(), secs);
-            }
             if let Some(p) = channel_pattern {
                 opts.channel_pattern = lagtap::correlate::ChannelPattern::with_user_pattern(&p)
                     .with_context(|| format!("--channel-pattern {p}"))?;
             }
-            let host_events = lagtap::correlate::input::decode_all(&inputs)?;
+            let host_events = lagtap::correlate::input::decode_all(&collected.inputs)?;
             if let Some(v) = opts
                 .startup_by_viewer
                 .keys()
@@ -295,8 +295,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 lagtap::report::Format::Table
             };
-            let c = lagtap::report::run_correlate(host_events, &opts, format, samples.as_deref(), &mut out)?;
+            let c = lagtap::report::run_correlate(
+                host_events,
+                &opts,
+                collected.warnings,
+                format,
+                samples.as_deref(),
+                &mut out,
+            )?;
             out.flush()?;
+            lagtap::report::write_warnings(&c, &mut io::stderr().lock())?;
             if let Some(dir) = plots {
                 lagtap::report::plots::write_plots(&dir, &c, plot_format, schedule.as_ref())?;
             }

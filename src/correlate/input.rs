@@ -1,7 +1,7 @@
 //! What `lagtap correlate` is pointed at: capture files, directories of them, or
 //! event files written by `lagtap decode`; decoded in parallel, one host per file.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -33,9 +33,97 @@ fn is_capture(p: &Path) -> bool {
     .any(|s| name.ends_with(s))
 }
 
-/// Expands directories (their capture and `.jsonl` files, not recursively) and
-/// applies `--host NAME=FILE` names; other hosts are named by file stem.
+/// What `lagtap correlate` was pointed at, with what a reader must know about it.
+#[derive(Clone, Debug, Default)]
+pub struct Collected {
+    pub inputs: Vec<Input>,
+    /// Inputs left out, and why (a file given twice).
+    pub warnings: Vec<String>,
+}
+
+/// The host an event file from `lagtap decode` names in its first (`capture`) event.
+fn host_in_event_file(path: &Path) -> Option<String> {
+    let f = std::fs::File::open(path).ok()?;
+    let line = std::io::BufReader::new(f)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| !l.trim().is_empty())?;
+    match serde_json::from_str(&line).ok()? {
+        Event::Capture { host, .. } if !host.is_empty() => Some(host),
+        _ => None,
+    }
+}
+
+fn is_event_file(p: &Path) -> bool {
+    p.to_string_lossy().ends_with(".jsonl")
+}
+
+/// Whether two regular files hold the same bytes.
+fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
+    let (ma, mb) = (std::fs::metadata(a)?, std::fs::metadata(b)?);
+    if !ma.is_file() || !mb.is_file() || ma.len() != mb.len() {
+        return Ok(false);
+    }
+    let (mut fa, mut fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = fa.read(&mut ba)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        fb.read_exact(&mut bb[..n])?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+    }
+}
+
+/// Whether two paths name one file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Leaves out an input whose file holds the same bytes as an earlier one (the same
+/// capture given twice, under another name or path), with a warning naming both.
+fn drop_identical(inputs: Vec<Input>, warnings: &mut Vec<String>) -> Vec<Input> {
+    let mut kept: Vec<Input> = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        match kept
+            .iter()
+            .find(|k| same_bytes(&k.path, &input.path).unwrap_or(false))
+        {
+            Some(k) if same_file(&k.path, &input.path) => warnings.push(format!(
+                "input {} is given twice: counted once, as host {}",
+                k.path.display(),
+                k.host
+            )),
+            Some(k) => warnings.push(format!(
+                "inputs {} and {} hold the same bytes: the same capture given twice, \
+                 counted once, as host {}",
+                k.path.display(),
+                input.path.display(),
+                k.host
+            )),
+            None => kept.push(input),
+        }
+    }
+    kept
+}
+
+/// Like [`collect`], for callers that need only the inputs: a file given twice is
+/// still left out, but the warning saying so is dropped.
 pub fn collect_inputs(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Vec<Input>> {
+    collect(paths, names).map(|c| c.inputs)
+}
+
+/// Expands directories (their capture and `.jsonl` files, not recursively) and
+/// applies `--host NAME=FILE` names; other hosts are named by the host an event file
+/// names inside, else by file stem. A file holding the same bytes as an earlier
+/// input is left out with a warning; two different inputs of one name are an error.
+pub fn collect(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Collected> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -60,7 +148,10 @@ pub fn collect_inputs(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Vec
     let mut inputs: Vec<Input> = files
         .into_iter()
         .map(|path| Input {
-            host: host_name(&path),
+            host: is_event_file(&path)
+                .then(|| host_in_event_file(&path))
+                .flatten()
+                .unwrap_or_else(|| host_name(&path)),
             path,
         })
         .collect();
@@ -77,6 +168,8 @@ pub fn collect_inputs(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Vec
             }),
         }
     }
+    let mut warnings = Vec::new();
+    let inputs = drop_identical(inputs, &mut warnings);
     let mut seen = std::collections::BTreeSet::new();
     for i in &inputs {
         if !seen.insert(i.host.clone()) {
@@ -86,7 +179,7 @@ pub fn collect_inputs(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Vec
             );
         }
     }
-    Ok(inputs)
+    Ok(Collected { inputs, warnings })
 }
 
 /// Reads an event file written by `lagtap decode`.
@@ -121,7 +214,7 @@ pub fn decode_all(inputs: &[Input]) -> anyhow::Result<Vec<HostEvents>> {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(input) = inputs.get(i) else { break };
-                let events = if input.path.to_string_lossy().ends_with(".jsonl") {
+                let events = if is_event_file(&input.path) {
                     read_events(&input.path)
                 } else {
                     decode_file(&input.path, &input.host)

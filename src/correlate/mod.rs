@@ -6,6 +6,7 @@
 pub mod broadcast;
 pub mod channel;
 pub mod clock;
+pub mod guards;
 pub mod health;
 pub mod input;
 pub mod messaging;
@@ -22,6 +23,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+use crate::anomalies::Damage;
 use crate::events::Event;
 pub use channel::ChannelPattern;
 pub use clock::{ClockModel, ClockSource};
@@ -139,6 +141,9 @@ pub struct HostInfo {
     /// The role `lagtap capture` was told (`--role`), if any; roles above are
     /// inferred from traffic regardless.
     pub declared_role: Option<String>,
+    /// What the input lost to damage (cut short, corrupt, packets or bytes never
+    /// captured), from its decode summary; empty for an intact input.
+    pub damage: Vec<Damage>,
 }
 
 /// A `key: value` line of the `lagtap capture` section comment.
@@ -196,17 +201,107 @@ impl Ctx<'_> {
     }
 }
 
+/// What the decode summary closing a host's timeline says about its input.
+struct InputSummary<'a> {
+    anomalies: &'a BTreeMap<String, u64>,
+    first_ns: Option<i64>,
+    last_ns: Option<i64>,
+}
+
+fn summary(events: &[Event]) -> Option<InputSummary<'_>> {
+    events.iter().rev().find_map(|e| match e {
+        Event::Summary {
+            anomalies,
+            first_time_ns,
+            last_time_ns,
+            ..
+        } => Some(InputSummary {
+            anomalies,
+            first_ns: *first_time_ns,
+            last_ns: *last_time_ns,
+        }),
+        _ => None,
+    })
+}
+
+/// The capture time span of a timeline: the summary's, else its events' times.
+fn time_span(events: &[Event]) -> Option<(i64, i64)> {
+    if let Some(InputSummary {
+        first_ns: Some(a),
+        last_ns: Some(b),
+        ..
+    }) = summary(events)
+    {
+        return Some((a, b));
+    }
+    let times = events
+        .iter()
+        .filter(|e| !matches!(e, Event::Capture { .. } | Event::Summary { .. }))
+        .map(crate::decode::event_time);
+    let (lo, hi) = times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// Drops a host that is another one given twice: the same own address over
+/// overlapping capture time. The first one given is kept; a warning names both.
+fn drop_duplicate_hosts(
+    hosts: Vec<HostEvents>,
+    sides: Vec<roles::HostSides>,
+    warnings: &mut Vec<String>,
+) -> (Vec<HostEvents>, Vec<roles::HostSides>) {
+    let spans: Vec<Option<(i64, i64)>> = hosts.iter().map(|h| time_span(&h.events)).collect();
+    let mut dropped = vec![false; hosts.len()];
+    for j in 0..hosts.len() {
+        let twin = (0..j).filter(|&i| !dropped[i]).find(|&i| {
+            let same_address = sides[i].own.is_some() && sides[i].own == sides[j].own;
+            let overlap = match (spans[i], spans[j]) {
+                (Some((a0, a1)), Some((b0, b1))) => a0 <= b1 && b0 <= a1,
+                _ => false,
+            };
+            same_address && overlap
+        });
+        if let Some(i) = twin {
+            dropped[j] = true;
+            warnings.push(format!(
+                "inputs {} ({}) and {} ({}) are the same host given twice ({}, capture times \
+                 overlapping): counted once, as {}",
+                hosts[i].name,
+                hosts[i].file,
+                hosts[j].name,
+                hosts[j].file,
+                sides[j].own.as_deref().unwrap_or("?"),
+                hosts[i].name
+            ));
+        }
+    }
+    hosts
+        .into_iter()
+        .zip(sides)
+        .zip(dropped)
+        .filter(|(_, dropped)| !dropped)
+        .map(|(pair, _)| pair)
+        .unzip()
+}
+
 /// Correlate the hosts' timelines.
 pub fn correlate(hosts: Vec<HostEvents>, opts: &CorrelateOptions) -> Correlation {
     let mut warnings = Vec::new();
     let sides: Vec<roles::HostSides> = hosts.iter().map(|h| roles::infer(&h.events)).collect();
+    let (hosts, sides) = drop_duplicate_hosts(hosts, sides, &mut warnings);
     let mut info = Vec::with_capacity(hosts.len());
     for (h, side) in hosts.iter().zip(&sides) {
         let samples = clock::ntp_samples(&h.events, side.own.as_deref());
         let capture_clock = capture_fact(&h.events, "clock");
+        let estimate = ClockModel::estimate(&samples);
         let clock = if let Some(&offset_s) = opts.offsets.get(&h.name) {
+            if let Some(w) = estimate
+                .as_ref()
+                .and_then(|ntp| guards::offset_contradiction(&h.name, offset_s, ntp))
+            {
+                warnings.push(w);
+            }
             ClockModel::manual(offset_s)
-        } else if let Some(model) = ClockModel::estimate(&samples) {
+        } else if let Some(model) = estimate {
             model
         } else {
             if !side.roles.contains(&Role::Server) || !samples.is_empty() {
@@ -221,6 +316,18 @@ pub fn correlate(hosts: Vec<HostEvents>, opts: &CorrelateOptions) -> Correlation
             }
             ClockModel::unsynced()
         };
+        let damage = summary(&h.events).map_or_else(Vec::new, |s| {
+            crate::anomalies::damage(s.anomalies, s.last_ns)
+        });
+        if !damage.is_empty() {
+            let lost: Vec<&str> = damage.iter().map(|d| d.lost.as_str()).collect();
+            warnings.push(format!(
+                "input {} ({}) is damaged: {}",
+                h.name,
+                h.file,
+                lost.join("; ")
+            ));
+        }
         info.push(HostInfo {
             name: h.name.clone(),
             file: h.file.clone(),
@@ -229,6 +336,7 @@ pub fn correlate(hosts: Vec<HostEvents>, opts: &CorrelateOptions) -> Correlation
             clock,
             capture_clock,
             declared_role: capture_fact(&h.events, "role").filter(|r| r != "unspecified"),
+            damage,
         });
     }
     for name in opts.offsets.keys() {
@@ -242,7 +350,7 @@ pub fn correlate(hosts: Vec<HostEvents>, opts: &CorrelateOptions) -> Correlation
         sides: &sides,
         opts,
     };
-    let messaging = messaging::correlate(&ctx, &mut warnings);
+    let messaging = messaging::correlate(&ctx);
     let broadcast = broadcast::correlate(&ctx, &mut warnings);
     let switching = switching::correlate(&broadcast);
     let source_health = health::correlate(&ctx, &broadcast);
@@ -356,6 +464,38 @@ mod tests {
         assert_eq!(
             v(&["a=3", "a=4"]).unwrap_err(),
             "--startup-segments names viewer a twice"
+        );
+    }
+
+    #[test]
+    fn one_address_twice_is_one_host_only_when_the_captures_overlap() {
+        use testutil::*;
+        // A publish and a frame at time t (no summary: the span is the events').
+        let at = |flow: u64, t: i64| {
+            let mut p = publish(flow, "lagtap");
+            if let Event::RtmpPublish { time_ns, .. } = &mut p {
+                *time_ns = t;
+            }
+            vec![p, video(flow, 0, Some("a"), t)]
+        };
+        let s = 1_000_000_000;
+        // The broadcaster's capture 0-10 s, a second one 5-20 s, a third 30-40 s.
+        let mut a = at(1, 0);
+        a.extend(at(2, 10 * s));
+        let mut b = at(3, 5 * s);
+        b.extend(at(4, 20 * s));
+        let mut c = at(5, 30 * s);
+        c.extend(at(6, 40 * s));
+        let hosts = vec![host("a", a), host("b", b), host("c", c)];
+        let got = correlate(hosts, &CorrelateOptions::default());
+        let names: Vec<&str> = got.hosts.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(
+            got.warnings[..1],
+            [
+                "inputs a (a.pcap) and b (b.pcap) are the same host given twice (10.0.0.11, \
+              capture times overlapping): counted once, as a"
+            ]
         );
     }
 

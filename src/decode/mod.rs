@@ -274,6 +274,12 @@ impl FlowHandler for DecodeHandler {
         }
         let evicted = st.times[0].evicted_lookups + st.times[1].evicted_lookups;
         self.anomalies.add("decode.time_map_evicted", evicted);
+        // Bytes never captured (lost before the tap, or dropped by it): the damage
+        // `inspect` shows per flow, summed for the file.
+        let [c, s] = &meta.stats;
+        self.anomalies.add("tcp.gap", c.gaps + s.gaps);
+        self.anomalies
+            .add("tcp.gap_bytes", c.gap_bytes + s.gap_bytes);
     }
 }
 

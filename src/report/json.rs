@@ -103,6 +103,7 @@ pub fn to_value(c: &Correlation) -> Value {
                 "roles": h.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
                 "clock": clock,
                 "declared_role": h.declared_role,
+                "damage": h.damage,
             })
         })
         .collect();

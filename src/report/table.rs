@@ -75,13 +75,8 @@ fn summaries(out: &mut dyn Write, title: &str, rows: Vec<(String, &Summary)>) ->
 }
 
 impl Exporter for TableExporter {
+    /// The results only: warnings go to standard error (`super::write_warnings`).
     fn export(&self, c: &Correlation, out: &mut dyn Write) -> io::Result<()> {
-        for w in &c.warnings {
-            writeln!(out, "WARNING: {w}")?;
-        }
-        if !c.warnings.is_empty() {
-            writeln!(out)?;
-        }
         writeln!(out, "== Hosts and clocks (offset = host − reference)")?;
         let rows: Vec<Vec<String>> = c
             .hosts
@@ -118,6 +113,16 @@ impl Exporter for TableExporter {
             ],
             &rows,
         )?;
+        for h in c.hosts.iter().filter(|h| !h.damage.is_empty()) {
+            let lost: Vec<&str> = h.damage.iter().map(|d| d.lost.as_str()).collect();
+            writeln!(
+                out,
+                "damaged input {} ({}): {}",
+                h.name,
+                h.file,
+                lost.join("; ")
+            )?;
+        }
 
         let m = &c.messaging;
         writeln!(out, "\n== Messaging latency (chat sent → received)")?;

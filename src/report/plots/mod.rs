@@ -214,7 +214,20 @@ pub fn render_png(
     draw(&root, c, &fig.kind, schedule).map_err(|e| anyhow::anyhow!("drawing {}: {e}", fig.name))
 }
 
-/// Without the `png` feature there is no bitmap backend: say how to get one.
+/// Refuses a format this build cannot draw (PNG without the `png` feature: no
+/// bitmap backend), saying how to get one; `lagtap correlate` asks before any work.
+pub fn check_format(format: PlotFormat) -> anyhow::Result<()> {
+    if format == PlotFormat::Png && !cfg!(feature = "png") {
+        anyhow::bail!(
+            "--plot-format png: this lagtap was built without PNG plots (they need fontconfig \
+             and FreeType: Debian libfontconfig1-dev libfreetype-dev, then \
+             `cargo build --release --features png`); use --plot-format svg"
+        )
+    }
+    Ok(())
+}
+
+/// Without the `png` feature there is no bitmap backend: the error says how to get one.
 #[cfg(not(feature = "png"))]
 pub fn render_png(
     _c: &Correlation,
@@ -222,11 +235,7 @@ pub fn render_png(
     _schedule: Option<&Schedule>,
     _path: &Path,
 ) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "this lagtap was built without PNG plots (they need fontconfig and FreeType: \
-         Debian libfontconfig1-dev libfreetype-dev, then `cargo build --release --features png`); \
-         use --plot-format svg"
-    )
+    check_format(PlotFormat::Png)
 }
 
 /// Write every figure into `dir` (created if missing); returns the files written.
@@ -236,10 +245,8 @@ pub fn write_plots(
     format: PlotFormat,
     schedule: Option<&Schedule>,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    if format == PlotFormat::Png && !cfg!(feature = "png") {
-        // Fail before creating anything.
-        render_png(c, &figures(c)[0], schedule, dir)?;
-    }
+    // Fail before creating anything.
+    check_format(format)?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = Vec::new();
     for fig in figures(c) {
