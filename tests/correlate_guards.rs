@@ -3,16 +3,14 @@
 //! named with exact messages; warnings go to standard error, results to standard
 //! output; clean sample captures warn about nothing. Run on the bundled captures.
 
-use std::path::{Path, PathBuf};
+#[path = "common/scenario.rs"]
+mod scenario;
+
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use scenario::{dir as captures, SCENARIOS};
 use serde_json::Value;
-
-fn captures(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("captures")
-        .join(name)
-}
 
 /// A fresh, empty directory for one test.
 fn temp_dir(tag: &str) -> PathBuf {
@@ -126,7 +124,7 @@ fn an_offset_the_ntp_evidence_rules_out_is_one_warning_with_both_figures() {
 
 #[test]
 fn clean_sample_captures_warn_about_nothing() {
-    for name in ["basic", "bitrates", "skew", "switch", "uplink"] {
+    for &name in SCENARIOS {
         let (out, err) = success(&[&"correlate", &captures(name)]);
         assert_eq!(err, "", "{name}: stderr");
         assert!(!out.contains("WARNING"), "{name}: warnings in the results");
