@@ -43,6 +43,8 @@ enum Command {
         /// Host name for the events (default: the file's stem).
         #[arg(long)]
         host: Option<String>,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// Correlate the captures of several hosts (or one Wireshark dump): clocks from
     /// NTP, then messaging, broadcast and switching latency and source health.
@@ -54,6 +56,8 @@ enum Command {
         /// Name a host explicitly: NAME=FILE.
         #[arg(long = "host", value_name = "NAME=FILE")]
         hosts: Vec<String>,
+        #[command(flatten)]
+        keys: KeyArgs,
         /// Host clock minus reference clock in seconds, overriding NTP: NAME=SECONDS
         /// (NAME one of the hosts, |SECONDS| at most a day).
         #[arg(
@@ -160,6 +164,15 @@ struct CaptureArgs {
     role: Option<String>,
 }
 
+/// Where TLS secrets come from, besides the key log beside each capture
+/// (`host.keys`, `host.keylog`) and pcapng Decryption Secrets Blocks.
+#[derive(clap::Args)]
+struct KeyArgs {
+    /// An NSS key log (SSLKEYLOGFILE) with secrets for TLS flows; repeatable.
+    #[arg(long = "keylog", value_name = "FILE")]
+    keylogs: Vec<PathBuf>,
+}
+
 #[derive(clap::Args)]
 struct WatchArgs {
     /// Interface to decode live (needs the `live` feature).
@@ -216,13 +229,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out.flush()?;
             Ok(())
         }
-        Command::Decode { file, host } => {
+        Command::Decode { file, host, keys } => {
             let host = host.unwrap_or_else(|| lagtap::decode::host_name(&file));
+            let keylog = lagtap::decode::keys::read_keylogs(&keys.keylogs)?;
             let stdout = io::stdout();
             let mut out = stdout.lock();
             // Lines are gathered in one buffer and written in large pieces.
             let mut buf: Vec<u8> = Vec::with_capacity(OUTPUT_CHUNK * 2);
-            lagtap::decode::decode_stream(&file, &host, |e| {
+            let mut without_keys = 0;
+            lagtap::decode::decode_stream_with(&file, &host, &keylog, |e| {
+                if let lagtap::events::Event::Summary { undecodable, .. } = e {
+                    without_keys = lagtap::decode::keys::flows_without_keys(undecodable);
+                }
                 lagtap::events::jsonl::write_line(e, &mut buf)?;
                 if buf.len() >= OUTPUT_CHUNK {
                     out.write_all(&buf)?;
@@ -233,11 +251,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .with_context(|| format!("decoding {}", file.display()))??;
             out.write_all(&buf)?;
             out.flush()?;
+            if without_keys > 0 {
+                eprintln!(
+                    "lagtap: {}",
+                    lagtap::decode::keys::no_keys_note(&host, without_keys)
+                );
+            }
             Ok(())
         }
         Command::Correlate {
             paths,
             hosts,
+            keys,
             offsets,
             channel_pattern,
             startup_segments,
@@ -276,7 +301,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 opts.channel_pattern = lagtap::correlate::ChannelPattern::with_user_pattern(&p)
                     .with_context(|| format!("--channel-pattern {p}"))?;
             }
-            let host_events = lagtap::correlate::input::decode_all(&collected.inputs)?;
+            let keylog = lagtap::decode::keys::read_keylogs(&keys.keylogs)?;
+            let host_events =
+                lagtap::correlate::input::decode_all_with(&collected.inputs, &keylog)?;
             if let Some(v) = opts
                 .startup_by_viewer
                 .keys()

@@ -3,6 +3,7 @@
 
 pub mod input;
 pub mod reader;
+pub mod secrets;
 #[cfg(test)]
 pub(crate) mod testdata;
 

@@ -135,6 +135,18 @@ pub fn offset_contradiction(host: &str, offset_s: f64, ntp: &ClockModel) -> Opti
     ))
 }
 
+/// A warning for a host whose capture has TLS flows the key log had no secrets
+/// for: their chat, playlists and segments are missing from every figure.
+pub fn tls_without_keys(h: &super::HostEvents) -> Option<String> {
+    let flows = h.events.iter().rev().find_map(|e| match e {
+        crate::events::Event::Summary { undecodable, .. } => {
+            Some(crate::decode::keys::flows_without_keys(undecodable))
+        }
+        _ => None,
+    })?;
+    (flows > 0).then(|| crate::decode::keys::no_keys_note(&h.name, flows))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,9 @@ use std::sync::Mutex;
 use anyhow::{bail, Context};
 
 use super::HostEvents;
-use crate::decode::{decode_file, host_name};
+use crate::decode::{decode_file_with, host_name};
 use crate::events::Event;
+use tls_decrypt::KeyLog;
 
 /// One host's input.
 #[derive(Clone, Debug)]
@@ -201,6 +202,12 @@ fn read_events(path: &Path) -> anyhow::Result<Vec<Event>> {
 /// Decodes every input, in parallel on the machine's cores, showing progress on
 /// stderr when it is a terminal.
 pub fn decode_all(inputs: &[Input]) -> anyhow::Result<Vec<HostEvents>> {
+    decode_all_with(inputs, &KeyLog::default())
+}
+
+/// [`decode_all`] with TLS secrets from the `--keylog` files, for every input
+/// (each capture also uses the key logs beside it and its own secrets blocks).
+pub fn decode_all_with(inputs: &[Input], keylog: &KeyLog) -> anyhow::Result<Vec<HostEvents>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(inputs.len().max(1));
@@ -217,7 +224,7 @@ pub fn decode_all(inputs: &[Input]) -> anyhow::Result<Vec<HostEvents>> {
                 let events = if is_event_file(&input.path) {
                     read_events(&input.path)
                 } else {
-                    decode_file(&input.path, &input.host)
+                    decode_file_with(&input.path, &input.host, keylog)
                         .map(|d| d.events)
                         .with_context(|| format!("decoding {}", input.path.display()))
                 };

@@ -288,6 +288,7 @@ pub fn correlate(hosts: Vec<HostEvents>, opts: &CorrelateOptions) -> Correlation
     let mut warnings = Vec::new();
     let sides: Vec<roles::HostSides> = hosts.iter().map(|h| roles::infer(&h.events)).collect();
     let (hosts, sides) = drop_duplicate_hosts(hosts, sides, &mut warnings);
+    warnings.extend(hosts.iter().filter_map(guards::tls_without_keys));
     let mut info = Vec::with_capacity(hosts.len());
     for (h, side) in hosts.iter().zip(&sides) {
         let samples = clock::ntp_samples(&h.events, side.own.as_deref());

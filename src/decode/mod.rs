@@ -7,12 +7,17 @@
 
 mod http;
 mod irc;
+pub mod keys;
 mod ntp;
 mod rtmp;
 pub mod timemap;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+
+use tls_decrypt::KeyLog;
 
 use crate::anomalies::Anomalies;
 use crate::capture::CaptureError;
@@ -35,6 +40,21 @@ trait Decoder {
     fn anomalies(&self, out: &mut Anomalies);
     /// Why the flow could not be decoded, if it could not.
     fn undecodable(&self) -> Option<&'static str>;
+    /// The flow is closing: last words (a TLS session's summary event).
+    fn finish(&mut self, _ctx: &mut Ctx<'_>) {}
+}
+
+/// The decoder of a plain protocol (also what decrypted TLS holds). `saw_syn`: the
+/// flow's first bytes were captured, so the parser may expect a session's start.
+fn decoder_for(p: Protocol, saw_syn: bool) -> Option<Box<dyn Decoder>> {
+    match p {
+        Protocol::Rtmp => Some(Box::new(rtmp::RtmpDecoder::new(saw_syn))),
+        Protocol::Http => Some(Box::new(http::HttpDecoder::new())),
+        Protocol::WebSocket => Some(Box::new(irc::IrcDecoder::websocket())),
+        Protocol::Irc => Some(Box::new(irc::IrcDecoder::new(saw_syn))),
+        Protocol::Ntp => Some(Box::new(ntp::NtpDecoder::default())),
+        Protocol::Tls | Protocol::Http2 | Protocol::Rtmpe | Protocol::Unknown => None,
+    }
 }
 
 /// What an adapter needs to stamp events.
@@ -70,6 +90,8 @@ pub struct FlowState {
 
 #[derive(Default)]
 pub struct DecodeHandler {
+    /// Secrets for TLS flows (empty: TLS flows are described, not decrypted).
+    pub keylog: Arc<KeyLog>,
     pub events: Vec<Event>,
     pub anomalies: Anomalies,
     pub flows_by_protocol: BTreeMap<String, u64>,
@@ -95,12 +117,8 @@ impl DecodeHandler {
         let Verdict::Is(p) = verdict else { return };
         st.protocol = Some(p);
         st.decoder = match p {
-            Protocol::Rtmp => Some(Box::new(rtmp::RtmpDecoder::new(meta.saw_syn))),
-            Protocol::Http => Some(Box::new(http::HttpDecoder::new())),
-            Protocol::WebSocket => Some(Box::new(irc::IrcDecoder::websocket())),
-            Protocol::Irc => Some(Box::new(irc::IrcDecoder::new(meta.saw_syn))),
-            Protocol::Ntp => Some(Box::new(ntp::NtpDecoder::default())),
-            Protocol::Tls | Protocol::Rtmpe | Protocol::Unknown => None,
+            Protocol::Tls => Some(Box::new(tls::TlsDecoder::new(self.keylog.clone()))),
+            _ => decoder_for(p, meta.saw_syn),
         };
         let held = std::mem::take(&mut st.held);
         for (dir, offset, data, first_seen, delivered) in held {
@@ -257,6 +275,14 @@ impl FlowHandler for DecodeHandler {
             .flows_by_protocol
             .entry(p.name().to_string())
             .or_default() += 1;
+        if let Some(d) = st.decoder.as_mut() {
+            let mut ctx = Ctx {
+                meta,
+                times: &mut st.times,
+                out: &mut self.events,
+            };
+            d.finish(&mut ctx);
+        }
         let why = match (&st.decoder, p) {
             (Some(d), _) => d.undecodable(),
             (None, Protocol::Tls) => Some("encrypted (TLS)"),
@@ -296,9 +322,15 @@ const REORDER_WINDOW_NS: i64 = 120 * Timestamp::NANOS_PER_SEC;
 /// Decodes one capture file as host `host` into memory: a `capture` event, every
 /// event sorted by time, and a closing `summary` event.
 pub fn decode_file(path: &Path, host: &str) -> Result<Decoded, CaptureError> {
+    decode_file_with(path, host, &KeyLog::default())
+}
+
+/// [`decode_file`] with TLS secrets from `keylog` (the `--keylog` files) besides
+/// those found with the capture (see `keys.rs`).
+pub fn decode_file_with(path: &Path, host: &str, keylog: &KeyLog) -> Result<Decoded, CaptureError> {
     let mut events = Vec::new();
     // Collecting into memory cannot fail, so the sink's status is always Ok.
-    let _always_ok = decode_stream(path, host, |e| {
+    let _always_ok = decode_stream_with(path, host, keylog, |e| {
         events.push(e.clone());
         Ok(())
     })?;
@@ -313,9 +345,24 @@ pub fn decode_file(path: &Path, host: &str) -> Result<Decoded, CaptureError> {
 pub fn decode_stream(
     path: &Path,
     host: &str,
+    sink: impl FnMut(&Event) -> std::io::Result<()>,
+) -> Result<std::io::Result<()>, CaptureError> {
+    decode_stream_with(path, host, &KeyLog::default(), sink)
+}
+
+/// [`decode_stream`] with TLS secrets from `keylog` besides the capture's own.
+pub fn decode_stream_with(
+    path: &Path,
+    host: &str,
+    keylog: &KeyLog,
     mut sink: impl FnMut(&Event) -> std::io::Result<()>,
 ) -> Result<std::io::Result<()>, CaptureError> {
     let reader = crate::capture::CaptureReader::open(path)?;
+    let (keylog, _sources) = keys::for_capture(path, keylog);
+    let handler = DecodeHandler {
+        keylog: keylog.clone(),
+        ..DecodeHandler::default()
+    };
     let mut out = Ordered::default();
     let mut status: std::io::Result<()> = Ok(());
     let mut emit = |e: &Event, status: &mut std::io::Result<()>| {
@@ -331,7 +378,7 @@ pub fn decode_stream(
         comments: info.comments.clone(),
     };
     let mut head_done = false;
-    let run = crate::pipeline::run_reader_with(reader, DecodeHandler::default(), |h, now, info| {
+    let run = crate::pipeline::run_reader_with(reader, handler, |h, now, info| {
         if !head_done {
             emit(&capture_event(info), &mut status);
             head_done = true;
@@ -353,6 +400,8 @@ pub fn decode_stream(
     out.take(&mut h.events);
     out.release(i64::MAX, |e| emit(e, &mut status));
     anomalies.add("decode.late_event", out.late);
+    anomalies.add("tls.keylog_malformed_lines", keylog.malformed);
+    anomalies.add("tls.keylog_conflicting_secrets", keylog.conflicting);
     let summary = Event::Summary {
         packets: run.info.packets,
         first_time_ns: run.info.first_time.map(|t| t.0),
@@ -422,7 +471,7 @@ pub fn event_time(e: &Event) -> i64 {
         Event::HlsSegment { complete_ns, .. } => *complete_ns,
         Event::ChatSent { time_ns, .. } | Event::ChatReceived { time_ns, .. } => *time_ns,
         Event::NtpExchange { t4_ns, .. } => *t4_ns,
-        Event::TcpEvent { time_ns, .. } => *time_ns,
+        Event::TcpEvent { time_ns, .. } | Event::TlsSession { time_ns, .. } => *time_ns,
     }
 }
 

@@ -194,6 +194,33 @@ pub enum Event {
         /// Capture time of the segment that showed it.
         time_ns: i64,
     },
+    /// A TLS connection, decrypted or not: what its handshake said and what
+    /// became of its records. Stamped with its first record's first byte.
+    TlsSession {
+        flow: u64,
+        client: String,
+        server: String,
+        sni: Option<String>,
+        /// Protocols the client offered, and the one the server chose.
+        alpn_offered: Vec<String>,
+        alpn: Option<String>,
+        /// `TLS 1.2`, `TLS 1.3`, ... (`null`: no ServerHello captured).
+        version: Option<String>,
+        cipher_suite: Option<String>,
+        /// `found`, `missing` (no secrets for this session), `unsupported_suite` or
+        /// `no_handshake`.
+        keys: String,
+        /// What the plaintext was decoded as (`http`, `irc`, ...), when decrypted.
+        inner: Option<String>,
+        /// Per direction [client→server, server→client]: records, record bytes,
+        /// records decrypted, left encrypted, and failing their tag.
+        records: [u64; 2],
+        bytes: [u64; 2],
+        decrypted: [u64; 2],
+        undecrypted: [u64; 2],
+        bad_mac: [u64; 2],
+        time_ns: i64,
+    },
     /// Last line of every decode output: what the file held, what was decoded and
     /// what was skipped, why.
     Summary {

@@ -22,8 +22,11 @@ pub enum Protocol {
     WebSocket,
     Irc,
     Ntp,
-    /// TLS (RTMPS, HTTPS, IRC over TLS): marked, not readable.
+    /// TLS (RTMPS, HTTPS, IRC over TLS): decrypted with the key log when it has
+    /// the session's secrets (`decode/tls.rs`).
     Tls,
+    /// HTTP/2 (inside TLS, chosen by ALPN `h2`).
+    Http2,
     Unknown,
 }
 
@@ -37,6 +40,7 @@ impl Protocol {
             Protocol::Irc => "irc",
             Protocol::Ntp => "ntp",
             Protocol::Tls => "tls",
+            Protocol::Http2 => "http2",
             Protocol::Unknown => "unknown",
         }
     }
