@@ -1,6 +1,9 @@
 //! `lagtap correlate` on the testbed's real captures (captures/*), against the
 //! ground truth the hosts' own programs logged (truth.json).
 
+#[path = "common/tools.rs"]
+mod tools;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -61,39 +64,39 @@ fn epoch_ns(s: &str) -> i64 {
 
 /// PRIVMSG texts in one capture, read by tshark: (text → capture time of the line's
 /// last byte) for lines this host received and (text → first byte) for lines it
-/// sent. `None` when tshark is not installed.
+/// sent.
 type LineTimes = (HashMap<String, i64>, HashMap<String, i64>);
-fn tshark_chat(capture: &Path, own_ip: &str) -> Option<LineTimes> {
-    let out = std::process::Command::new("tshark")
-        .args([
-            "-r",
-            capture.to_str().unwrap(),
-            "-Y",
-            "tcp.port==6667 && tcp.len>0",
-        ])
-        .args([
-            "-T",
-            "fields",
-            "-e",
-            "frame.time_epoch",
-            "-e",
-            "ip.src",
-            "-e",
-            "ip.dst",
-        ])
-        .args([
-            "-e",
-            "tcp.srcport",
-            "-e",
-            "tcp.dstport",
-            "-e",
-            "tcp.payload",
-        ])
-        .output()
-        .ok()?;
+fn tshark_chat(capture: &Path, own_ip: &str) -> LineTimes {
+    let out = tools::output(
+        std::process::Command::new("tshark")
+            .args([
+                "-r",
+                capture.to_str().unwrap(),
+                "-Y",
+                "tcp.port==6667 && tcp.len>0",
+            ])
+            .args([
+                "-T",
+                "fields",
+                "-e",
+                "frame.time_epoch",
+                "-e",
+                "ip.src",
+                "-e",
+                "ip.dst",
+            ])
+            .args([
+                "-e",
+                "tcp.srcport",
+                "-e",
+                "tcp.dstport",
+                "-e",
+                "tcp.payload",
+            ]),
+    );
     let mut buffers: HashMap<String, (Vec<u8>, Option<i64>)> = HashMap::new();
     let (mut sent, mut received) = (HashMap::new(), HashMap::new());
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    for line in out.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         if f.len() < 6 {
             continue;
@@ -127,14 +130,16 @@ fn tshark_chat(capture: &Path, own_ip: &str) -> Option<LineTimes> {
             *first = if buf.is_empty() { None } else { Some(t) };
         }
     }
-    Some((sent, received))
+    (sent, received)
 }
 
 /// Every chat message is matched at every receiver; its latency is within 0.05 ms
 /// of the same lines' times read by tshark, and within 1 ms of the clients' logs
 /// unless the receiving client read the line late (the capture has it earlier than
 /// `recv()` returned: application delay, not a measurement error). Returns how many
-/// samples were late reads.
+/// samples were late reads. Without tshark (outside CI) the wire times are not
+/// compared, and a late read is only required to be late (lagtap's latency below the
+/// log's), not shown by tshark to be the wire's.
 fn check_messaging(name: &str, c: &Correlation, t: &Value) -> usize {
     let samples: HashMap<(&str, &str), &lagtap::correlate::messaging::MessageSample> = c
         .messaging
@@ -143,11 +148,13 @@ fn check_messaging(name: &str, c: &Correlation, t: &Value) -> usize {
         .map(|s| ((s.text.as_str(), s.receiver.as_str()), s))
         .collect();
     let mut wire: HashMap<String, LineTimes> = HashMap::new();
-    for h in &c.hosts {
+    let have_tshark = tools::require(
+        "tshark",
+        "chat latencies against tshark's wire times (late reads by the clients accepted unconfirmed)",
+    );
+    for h in c.hosts.iter().filter(|_| have_tshark) {
         let Some(ip) = &h.address else { continue };
-        if let Some(times) = tshark_chat(Path::new(&h.file), ip) {
-            wire.insert(h.name.clone(), times);
-        }
+        wire.insert(h.name.clone(), tshark_chat(Path::new(&h.file), ip));
     }
     let clock = |host: &str| &c.hosts.iter().find(|h| h.name == host).unwrap().clock;
     let mut expected = 0;
@@ -175,9 +182,10 @@ fn check_messaging(name: &str, c: &Correlation, t: &Value) -> usize {
             let truth_latency = i(&r["recv_ns"]) - send;
             let diff = s.latency_ns - truth_latency;
             if diff.abs() >= 1_000_000 {
-                // Only a late read by the receiving client may exceed 1 ms.
+                // Only a late read by the receiving client may exceed 1 ms (with
+                // tshark: one whose wire times tshark confirmed above).
                 assert!(
-                    diff < 0 && wire.contains_key(receiver.as_str()),
+                    diff < 0 && (wire.contains_key(receiver.as_str()) || !have_tshark),
                     "{name}: {text:?} → {receiver}: {} ns vs log {truth_latency} ns",
                     s.latency_ns,
                 );
@@ -412,30 +420,29 @@ fn uplink_scenario_shows_the_backlog_and_the_dropped_frames() {
     assert!(*backlog.iter().max().unwrap() > 1_000_000_000);
     // TCP trouble on the upload, against tshark's expert analysis of the same
     // capture: retransmitted upload segments and the ingest's zero windows.
-    let cap = scenario_dir("uplink").join("broadcaster.pcap");
-    let count = |filter: &str| -> Option<u64> {
-        let out = std::process::Command::new("tshark")
-            .args(["-r", cap.to_str().unwrap(), "-Y", filter])
-            .output()
-            .ok()?;
-        Some(String::from_utf8_lossy(&out.stdout).lines().count() as u64)
-    };
-    match (
-        count("tcp.analysis.retransmission && tcp.dstport == 1935 && tcp.len > 0"),
-        count("tcp.analysis.zero_window && tcp.srcport == 1935"),
+    if !tools::require(
+        "tshark",
+        "upload retransmissions and zero windows against tshark's expert analysis",
     ) {
-        (Some(retx), Some(zero)) => {
-            assert_eq!(health.retransmissions, retx);
-            assert_eq!(health.zero_windows, zero);
-            let per_window: u64 = health
-                .windows
-                .iter()
-                .map(|w| u64::from(w.retransmissions))
-                .sum();
-            assert_eq!(per_window, retx);
-        }
-        _ => assert!(std::env::var_os("CI").is_none(), "tshark is required in CI"),
+        return;
     }
+    let cap = scenario_dir("uplink").join("broadcaster.pcap");
+    let count = |filter: &str| -> u64 {
+        let mut tshark = std::process::Command::new("tshark");
+        tools::output(tshark.args(["-r", cap.to_str().unwrap(), "-Y", filter]))
+            .lines()
+            .count() as u64
+    };
+    let retx = count("tcp.analysis.retransmission && tcp.dstport == 1935 && tcp.len > 0");
+    let zero = count("tcp.analysis.zero_window && tcp.srcport == 1935");
+    assert_eq!(health.retransmissions, retx);
+    assert_eq!(health.zero_windows, zero);
+    let per_window: u64 = health
+        .windows
+        .iter()
+        .map(|w| u64::from(w.retransmissions))
+        .sum();
+    assert_eq!(per_window, retx);
 }
 
 #[test]

@@ -3,6 +3,9 @@
 //! tables) counts, names every host it is about, and the HTML report renders in a
 //! real browser without console errors.
 
+#[path = "common/tools.rs"]
+mod tools;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -265,16 +268,10 @@ fn html_report_is_self_contained_and_holds_every_figure() {
 /// the DOM it built must hold every figure.
 #[test]
 fn html_report_renders_in_chromium() {
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    let Some(chromium) = chromium else {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but chromium is missing (.ci/run installs it)");
-        }
-        eprintln!(
-            "note: chromium not installed (apt-get install chromium): skipping the browser test"
-        );
+    let Some(chromium) = tools::require_any(
+        &["chromium", "chromium-browser"],
+        "the HTML report rendered in headless Chromium",
+    ) else {
         return;
     };
     let schedule = uplink_schedule();

@@ -5,8 +5,12 @@
 //! them, also when the test fails), serves a file with `python3 -m http.server` in
 //! one and fetches it with `curl` from the other, and captures on the client side.
 //! Needs root and iproute2, python3, curl, tcpdump, tshark; without them each test
-//! says so and passes (CI runs as root with everything installed).
+//! says so in a `SKIP` line and passes, except in CI, which runs as root with
+//! everything installed, where it fails.
 #![cfg(feature = "live")]
+
+#[path = "common/tools.rs"]
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -16,7 +20,10 @@ use std::time::{Duration, Instant};
 const LAGTAP: &str = env!("CARGO_BIN_EXE_lagtap");
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
-fn missing_prerequisite() -> Option<String> {
+/// Whether the test can run here: root, and every program it drives on PATH (each
+/// missing one is reported).
+fn prerequisites() -> bool {
+    const CHECK: &str = "live capture on a veth pair";
     let uid = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -25,26 +32,19 @@ fn missing_prerequisite() -> Option<String> {
                 .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
         });
     if uid.as_deref() != Some("0") {
-        return Some("not root: network namespaces need root".into());
+        tools::missing(CHECK, "not root: network namespaces need root");
+        return false;
     }
-    for (tool, arg) in [
-        ("ip", "-V"),
-        ("python3", "--version"),
-        ("curl", "--version"),
-        ("tcpdump", "--version"),
-        ("tshark", "-v"),
-    ] {
-        if Command::new(tool).arg(arg).output().is_err() {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    None
+    let missing = ["ip", "python3", "curl", "tcpdump", "tshark"]
+        .into_iter()
+        .filter(|tool| !tools::require(tool, CHECK))
+        .count();
+    missing == 0
 }
 
 macro_rules! require_testbed {
     () => {
-        if let Some(why) = missing_prerequisite() {
-            eprintln!("skipped: {why}");
+        if !prerequisites() {
             return;
         }
     };

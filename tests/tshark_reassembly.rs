@@ -169,7 +169,7 @@ fn with_gap_markers(bytes: &[u8], gaps: &[(u64, u64)]) -> Vec<u8> {
 
 #[test]
 fn reassembled_streams_equal_tsharks_on_every_bundled_capture() {
-    if !tshark_available() {
+    if !tshark_available("reassembled streams against tshark's on every bundled capture") {
         return;
     }
     let files = bundled_captures();

@@ -276,8 +276,14 @@ impl Options {
     }
 }
 
+/// The workspace's shared helper for tests that run external programs.
+#[cfg(test)]
+#[path = "../../tests/common/tools.rs"]
+mod tools;
+
 #[cfg(test)]
 mod tests {
+    use super::tools;
     use super::*;
     use crate::capture::CaptureReader;
     use std::path::Path;
@@ -456,10 +462,6 @@ mod tests {
         assert!(found);
     }
 
-    fn have(tool: &str) -> bool {
-        Command::new(tool).arg("-v").output().is_ok()
-    }
-
     fn write_temp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("lagtap-pcapng-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -468,40 +470,29 @@ mod tests {
         p
     }
 
-    fn tshark_times(path: &Path) -> Result<Vec<String>, String> {
-        let out = Command::new("tshark")
-            .args(["-r"])
-            .arg(path)
-            .args([
-                "-T",
-                "fields",
-                "-e",
-                "frame.time_epoch",
-                "-e",
-                "frame.len",
-                "-e",
-                "frame.cap_len",
-            ])
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-        }
-        Ok(String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect())
+    fn tshark_times(path: &Path) -> Vec<String> {
+        let out = tools::output(Command::new("tshark").args(["-r"]).arg(path).args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "frame.len",
+            "-e",
+            "frame.cap_len",
+        ]));
+        out.lines().map(str::to_string).collect()
     }
 
     #[test]
     fn tshark_and_capinfos_read_the_file_and_a_copy_cut_after_a_block() {
-        if !have("tshark") || !have("capinfos") {
-            eprintln!("skipped: tshark/capinfos not installed (apt-get install tshark)");
+        let check = "the written pcapng read by tshark and capinfos";
+        if ["tshark", "capinfos"].map(|t| tools::require(t, check)) != [true, true] {
             return;
         }
         let s = sample();
         let full = write_temp("full.pcapng", &s.bytes);
-        let lines = tshark_times(&full).unwrap();
+        let lines = tshark_times(&full);
         assert_eq!(lines.len(), s.packets.len());
         for (line, (ts, data, orig)) in lines.iter().zip(&s.packets) {
             let f: Vec<&str> = line.split('\t').collect();
@@ -510,15 +501,13 @@ mod tests {
             assert_eq!(f[1], orig.to_string());
             assert_eq!(f[2], data.len().to_string());
         }
-        let info = Command::new("capinfos").arg(&full).output().unwrap();
-        assert!(info.status.success());
-        let text = String::from_utf8_lossy(&info.stdout);
+        let text = tools::output(Command::new("capinfos").arg(&full));
         assert!(text.contains("pcapng"), "{text}");
         assert!(text.contains("host: testhost"), "{text}");
         assert!(text.contains("nanoseconds (9)"), "{text}");
         // Cut after the fourth packet block: a shorter, valid file.
         let cut = write_temp("cut.pcapng", &s.bytes[..s.boundaries[5]]);
-        let lines = tshark_times(&cut).unwrap();
+        let lines = tshark_times(&cut);
         assert_eq!(lines.len(), 4);
         let _ = std::fs::remove_dir_all(full.parent().unwrap());
     }

@@ -2,6 +2,7 @@
 //! collecting lagtap's reassembled streams, finding the bundled captures.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod tools;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -80,36 +81,14 @@ pub fn is_capture(p: &Path) -> bool {
         .any(|s| name.ends_with(s))
 }
 
-/// tshark is the reference dissector. CI installs it, so there a missing tshark is a
-/// failure; on a developer machine without it the comparison is skipped, loudly.
-pub fn tshark_available() -> bool {
-    let ok = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tshark is required in CI (apt-get install tshark)"
-        );
-        eprintln!("NOTE: tshark not installed; skipping the comparison with tshark");
-    }
-    ok
+/// tshark is the reference dissector: whether it is on PATH, else `check` is
+/// reported skipped (a failure in CI; see `tools`).
+pub fn tshark_available(check: &str) -> bool {
+    tools::require("tshark", check)
 }
 
 pub fn tshark(args: &[&str]) -> String {
-    let out = Command::new("tshark")
-        .args(args)
-        .output()
-        .expect("run tshark");
-    assert!(
-        out.status.success(),
-        "tshark {:?} failed: {}",
-        args,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("tshark output is UTF-8")
+    tools::output(Command::new("tshark").args(args))
 }
 
 /// One TCP stream as tshark's "Follow TCP stream" (raw) shows it.

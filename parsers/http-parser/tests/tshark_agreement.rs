@@ -3,7 +3,10 @@
 //! The test reads tests/data/hls.pcap itself (loopback, so no reordering: a tiny
 //! in-order reassembly that drops retransmissions is enough), runs the session on
 //! every connection, and compares with `tshark -Y http.request/response`. Without
-//! tshark the test is skipped with a note, or fails if `CI` is set.
+//! tshark the test is skipped with a `SKIP` line, or fails if `CI` is set.
+
+#[path = "../../../tests/common/tools.rs"]
+mod tools;
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -79,58 +82,50 @@ fn streams(pcap: &str, port: u16) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
-fn tshark(pcap: &str, port: u16, filter: &str, fields: &[&str]) -> Option<Vec<String>> {
+fn tshark(pcap: &str, port: u16, filter: &str, fields: &[&str]) -> Vec<String> {
     let mut cmd = Command::new("tshark");
     let decode_as = format!("tcp.port=={port},http");
     cmd.args(["-r", pcap, "-d", &decode_as, "-Y", filter, "-T", "fields"]);
     for f in fields {
         cmd.args(["-e", f]);
     }
-    match cmd.output() {
-        Ok(out) if out.status.success() => {
-            // tshark numbers every TCP stream (RTMP, IRC too); renumber the HTTP
-            // ones densely in order of appearance, as `streams` does.
-            let mut ids: Vec<String> = Vec::new();
-            let text = String::from_utf8(out.stdout).unwrap();
-            Some(
-                text.lines()
-                    .map(|line| {
-                        let (id, rest) = line.split_once('\t').unwrap_or((line, ""));
-                        let dense = ids.iter().position(|i| i == id).unwrap_or_else(|| {
-                            ids.push(id.to_string());
-                            ids.len() - 1
-                        });
-                        format!("{dense}\t{rest}")
-                    })
-                    .collect(),
-            )
-        }
-        Ok(out) => panic!("tshark failed: {}", String::from_utf8_lossy(&out.stderr)),
-        Err(e) if std::env::var_os("CI").is_some() => {
-            panic!("tshark is needed for this test in CI (apt-get install tshark): {e}")
-        }
-        Err(e) => {
-            eprintln!("note: tshark not runnable ({e}); skipping the tshark comparison");
-            None
-        }
-    }
+    let text = tools::output(&mut cmd);
+    // tshark numbers every TCP stream (RTMP, IRC too); renumber the HTTP ones densely
+    // in order of appearance, as `streams` does.
+    let mut ids: Vec<String> = Vec::new();
+    text.lines()
+        .map(|line| {
+            let (id, rest) = line.split_once('\t').unwrap_or((line, ""));
+            let dense = ids.iter().position(|i| i == id).unwrap_or_else(|| {
+                ids.push(id.to_string());
+                ids.len() - 1
+            });
+            format!("{dense}\t{rest}")
+        })
+        .collect()
 }
 
 /// Requests (stream, method, URI) and responses (stream, code) as tshark sees
 /// them and as the session decodes them; `None` without tshark.
 fn compare(pcap: &str, port: u16) -> Option<usize> {
+    if !tools::require(
+        "tshark",
+        "HTTP requests and response codes against tshark's",
+    ) {
+        return None;
+    }
     let requests = tshark(
         pcap,
         port,
         "http.request",
         &["tcp.stream", "http.request.method", "http.request.uri"],
-    )?;
+    );
     let responses = tshark(
         pcap,
         port,
         "http.response",
         &["tcp.stream", "http.response.code"],
-    )?;
+    );
     let (mut ours_req, mut ours_resp) = (Vec::new(), Vec::new());
     for (n, (c2s, s2c)) in streams(pcap, port).into_iter().enumerate() {
         let mut s = Session::with_body_policy(|_, _| BodyMode::Skip);
@@ -176,7 +171,10 @@ fn requests_and_response_codes_equal_tsharks_on_the_testbed_viewer_captures() {
         let pcap = format!("{root}/{name}");
         let dir = std::path::Path::new(&pcap).parent().unwrap();
         if !std::path::Path::new(&pcap).exists() || !dir.join("truth.json").exists() {
-            eprintln!("note: {pcap} absent or still being made; skipped");
+            tools::missing(
+                &format!("HTTP on {name} against tshark's"),
+                "the capture or its truth.json is absent (still being made?)",
+            );
             continue;
         }
         if let Some(n) = compare(&pcap, 80) {

@@ -1,9 +1,12 @@
 //! The session on the testbed's sample run `captures/basic` (InspIRCd 3.15 in a
 //! network namespace, three chat clients; see captures/README.md), checked against
 //! what the clients logged in `truth.json`. The IRC connection of each client host is
-//! cut out of its capture with tshark (`follow,tcp,raw`). Skips with a note when the
-//! captures or tshark are absent (outside CI), since both belong to other parts of
-//! the project.
+//! cut out of its capture with tshark (`follow,tcp,raw`). Skips with a `SKIP` line
+//! when the captures or tshark are absent (outside CI; in CI that fails), since both
+//! belong to other parts of the project.
+
+#[path = "../../../tests/common/tools.rs"]
+mod tools;
 
 use irc_parser::{Direction, Framing, Session};
 use serde_json::Value;
@@ -14,32 +17,14 @@ fn run_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../captures/basic")
 }
 
-fn skip(why: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}");
-    }
-    eprintln!("note: skipping the testbed comparison: {why}");
-}
+const CHECK: &str = "testbed chat against truth.json";
 
-fn tshark(file: &Path, args: &[&str]) -> Option<String> {
-    match Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .args(args)
-        .output()
-    {
-        Ok(out) if out.status.success() => Some(String::from_utf8(out.stdout).unwrap()),
-        other => {
-            skip(&format!(
-                "tshark could not run: {other:?}; CI must have tshark"
-            ));
-            None
-        }
-    }
+fn tshark(file: &Path, args: &[&str]) -> String {
+    tools::output(Command::new("tshark").arg("-r").arg(file).args(args))
 }
 
 /// Both directions of the first TCP connection to port 6667 in `file`.
-fn irc_stream(file: &Path) -> Option<(Vec<u8>, Vec<u8>)> {
+fn irc_stream(file: &Path) -> (Vec<u8>, Vec<u8>) {
     let index = tshark(
         file,
         &[
@@ -50,24 +35,21 @@ fn irc_stream(file: &Path) -> Option<(Vec<u8>, Vec<u8>)> {
             "-e",
             "tcp.stream",
         ],
-    )?;
+    );
     // (`-c 1` would stop after the file's first packet, before any filter matched.)
-    let Some(first) = index
+    let first = index
         .lines()
         .next()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-    else {
-        skip(&format!(
-            "{} holds no connection to port 6667",
-            file.display()
-        ));
-        return None;
-    };
+        .unwrap_or_else(|| panic!("{} holds no connection to port 6667", file.display()));
     let follow = format!("follow,tcp,raw,{first}");
-    let out = tshark(file, &["-q", "-z", &follow])?;
+    let out = tshark(file, &["-q", "-z", &follow]);
     let (mut c2s, mut s2c) = (Vec::new(), Vec::new());
-    let body = out.split("=".repeat(67).as_str()).nth(1)?;
+    let body = out
+        .split("=".repeat(67).as_str())
+        .nth(1)
+        .expect("tshark's follow output");
     for line in body.lines().filter(|l| !l.is_empty()) {
         if line.starts_with("Follow:") || line.starts_with("Filter:") || line.starts_with("Node ") {
             continue;
@@ -83,15 +65,18 @@ fn irc_stream(file: &Path) -> Option<(Vec<u8>, Vec<u8>)> {
             c2s.extend(bytes);
         }
     }
-    Some((c2s, s2c))
+    (c2s, s2c)
 }
 
 #[test]
 fn chat_sent_and_received_by_each_testbed_host_matches_truth_json() {
     let dir = run_dir();
     let Ok(truth) = std::fs::read_to_string(dir.join("truth.json")) else {
-        return skip("captures/basic/truth.json is absent");
+        return tools::missing(CHECK, "captures/basic/truth.json is absent");
     };
+    if !tools::require("tshark", CHECK) {
+        return;
+    }
     let truth: Value = serde_json::from_str(&truth).unwrap();
     let chat = truth["chat"].as_array().unwrap();
     let mut checked = 0;
@@ -113,9 +98,7 @@ fn chat_sent_and_received_by_each_testbed_host_matches_truth_json() {
         if sent_truth.is_empty() && recv_truth.is_empty() {
             continue; // the server itself, or a host without chat
         }
-        let Some((c2s, s2c)) = irc_stream(&dir.join(host["capture"].as_str().unwrap())) else {
-            return;
-        };
+        let (c2s, s2c) = irc_stream(&dir.join(host["capture"].as_str().unwrap()));
         let mut session = Session::new(Framing::Plain);
         assert_eq!(
             session.feed(Direction::ServerToClient, 0, &s2c),

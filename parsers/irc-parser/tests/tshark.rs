@@ -7,6 +7,8 @@
 //! compared with `websocket::parse_header` walking the same stream.
 
 mod common;
+#[path = "../../../tests/common/tools.rs"]
+mod tools;
 
 use common::*;
 use irc_parser::websocket::parse_header;
@@ -15,42 +17,36 @@ use std::process::Command;
 
 const PCAP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/irc.pcap");
 
-/// Run tshark, or `None` with a printed note when it is missing outside CI.
-fn tshark(args: &[&str]) -> Option<String> {
-    match Command::new("tshark")
-        .arg("-r")
-        .arg(PCAP)
-        .args(args)
-        .output()
-    {
-        Ok(out) if out.status.success() => Some(String::from_utf8(out.stdout).unwrap()),
-        other => {
-            let why = format!("tshark could not run: {other:?}");
-            if std::env::var_os("CI").is_some() {
-                panic!("{why}; CI must have tshark installed (Debian package tshark)");
-            }
-            eprintln!("note: skipping the tshark comparison: {why}");
-            None
-        }
+/// Run tshark on the fixture, or `None` after a `SKIP` line when it is not
+/// installed (outside CI; in CI that fails).
+fn tshark(check: &str, args: &[&str]) -> Option<String> {
+    if !tools::require("tshark", check) {
+        return None;
     }
+    Some(tools::output(
+        Command::new("tshark").arg("-r").arg(PCAP).args(args),
+    ))
 }
 
 #[test]
 fn irc_commands_agree_with_tshark_in_both_directions() {
-    let Some(out) = tshark(&[
-        "-d",
-        "tcp.port==16667,irc",
-        "-Y",
-        "irc && tcp.stream==0",
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-e",
-        "irc.request.command",
-        "-e",
-        "irc.response.command",
-    ]) else {
+    let Some(out) = tshark(
+        "IRC commands against tshark's",
+        &[
+            "-d",
+            "tcp.port==16667,irc",
+            "-Y",
+            "irc && tcp.stream==0",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-e",
+            "irc.request.command",
+            "-e",
+            "irc.response.command",
+        ],
+    ) else {
         return;
     };
     let (mut requests, mut responses) = (Vec::new(), Vec::new());
@@ -91,30 +87,33 @@ fn walk_frames(stream: &[u8]) -> Vec<(bool, u8, bool, u64)> {
 
 #[test]
 fn websocket_frame_headers_agree_with_tshark() {
-    let Some(out) = tshark(&[
-        "-d",
-        "tcp.port==16668,http",
-        "-Y",
-        "websocket",
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-e",
-        "tcp.dstport",
-        "-e",
-        "websocket.fin",
-        "-e",
-        "websocket.opcode",
-        "-e",
-        "websocket.mask",
-        "-e",
-        "websocket.payload_length",
-        "-e",
-        "websocket.payload_length_ext_16",
-        "-e",
-        "websocket.payload_length_ext_64",
-    ]) else {
+    let Some(out) = tshark(
+        "WebSocket frame headers against tshark's",
+        &[
+            "-d",
+            "tcp.port==16668,http",
+            "-Y",
+            "websocket",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "websocket.fin",
+            "-e",
+            "websocket.opcode",
+            "-e",
+            "websocket.mask",
+            "-e",
+            "websocket.payload_length",
+            "-e",
+            "websocket.payload_length_ext_16",
+            "-e",
+            "websocket.payload_length_ext_64",
+        ],
+    ) else {
         return;
     };
     let (mut c2s, mut s2c) = (Vec::new(), Vec::new());

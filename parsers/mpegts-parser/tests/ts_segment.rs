@@ -15,6 +15,8 @@ fn segment() -> Vec<u8> {
 }
 
 mod common;
+#[path = "../../../tests/common/tools.rs"]
+mod tools;
 
 /// Demuxes `bytes` cut at `cuts`.
 fn demux(bytes: &[u8], cuts: impl IntoIterator<Item = usize>) -> (Vec<TsMessage>, TsDemuxer) {
@@ -81,17 +83,18 @@ fn video_access_units_equal_ffprobe_packets_in_pts_dts_size_and_keyframe() {
 
 #[test]
 fn recorded_ffprobe_output_is_what_ffprobe_prints_today() {
-    let out = match Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v", "-show_entries"])
-        .args(["packet=pts,dts,flags,size", "-of", "csv=p=0", SEGMENT])
-        .output()
-    {
-        Ok(out) => out,
-        Err(e) if std::env::var_os("CI").is_some() => panic!("ffprobe needed in CI: {e}"),
-        Err(e) => return eprintln!("note: ffprobe not runnable ({e}); skipped"),
-    };
-    let live: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
+    if !tools::require(
+        "ffprobe",
+        "the recorded ffprobe output against ffprobe run now",
+    ) {
+        return;
+    }
+    let out = tools::output(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v", "-show_entries"])
+            .args(["packet=pts,dts,flags,size", "-of", "csv=p=0", SEGMENT]),
+    );
+    let live: Vec<String> = out
         .lines()
         .filter(|l| !l.is_empty())
         .map(|l| l.split(',').take(4).collect::<Vec<_>>().join(","))

@@ -2,6 +2,9 @@
 //! 127.0.0.1:123, queried by ntpdig, a plain Python client, and `chronyd -Q`), read
 //! from tests/data/ntp.tsv (capture time, source port, UDP payload; see README.md).
 
+#[path = "../../../tests/common/tools.rs"]
+mod tools;
+
 use ntp_parser::{parse, Mode, Pairer, Timestamp};
 use std::process::Command;
 
@@ -98,44 +101,39 @@ fn tshark_time(s: &str) -> Option<i64> {
 
 #[test]
 fn header_fields_and_timestamps_agree_with_tshark() {
-    let out = match Command::new("tshark")
-        .env("TZ", "UTC")
-        .args([
-            "-r",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ntp.pcap"),
-        ])
-        .args(["-T", "fields", "-E", "separator=|"])
-        .args([
-            "-e",
-            "ntp.flags.vn",
-            "-e",
-            "ntp.flags.mode",
-            "-e",
-            "ntp.stratum",
-        ])
-        .args([
-            "-e",
-            "ntp.reftime",
-            "-e",
-            "ntp.org",
-            "-e",
-            "ntp.rec",
-            "-e",
-            "ntp.xmt",
-        ])
-        .output()
-    {
-        Ok(out) if out.status.success() => out,
-        other => {
-            let why = format!("tshark could not run: {other:?}");
-            if std::env::var_os("CI").is_some() {
-                panic!("{why}; CI must have tshark installed (Debian package tshark)");
-            }
-            eprintln!("note: skipping the tshark comparison: {why}");
-            return;
-        }
-    };
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    if !tools::require(
+        "tshark",
+        "NTP header fields and timestamps against tshark's",
+    ) {
+        return;
+    }
+    let stdout = tools::output(
+        Command::new("tshark")
+            .env("TZ", "UTC")
+            .args([
+                "-r",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ntp.pcap"),
+            ])
+            .args(["-T", "fields", "-E", "separator=|"])
+            .args([
+                "-e",
+                "ntp.flags.vn",
+                "-e",
+                "ntp.flags.mode",
+                "-e",
+                "ntp.stratum",
+            ])
+            .args([
+                "-e",
+                "ntp.reftime",
+                "-e",
+                "ntp.org",
+                "-e",
+                "ntp.rec",
+                "-e",
+                "ntp.xmt",
+            ]),
+    );
     let theirs: Vec<&str> = stdout.lines().collect();
     let ours = datagrams();
     assert_eq!(theirs.len(), ours.len());

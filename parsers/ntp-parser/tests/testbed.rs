@@ -1,26 +1,28 @@
 //! Pairing on the testbed's sample run `captures/basic` (chronyd 4.3 on the server,
 //! ntpdig every ~5 s on each client host; see captures/README.md), checked against
 //! the queries ntpdig logged in `truth.json`. Datagrams are cut out of each capture
-//! with tshark. Skips with a note when the captures or tshark are absent (outside CI).
+//! with tshark. Skips with a `SKIP` line when the captures or tshark are absent
+//! (outside CI; in CI that fails).
+
+#[path = "../../../tests/common/tools.rs"]
+mod tools;
 
 use ntp_parser::{parse, Pairer};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-fn skip(why: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}");
-    }
-    eprintln!("note: skipping the testbed comparison: {why}");
-}
+const CHECK: &str = "testbed NTP exchanges against truth.json";
 
 #[test]
 fn every_logged_ntpdig_query_pairs_and_its_offset_is_within_half_the_delay_of_truth() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../captures/basic");
     let Ok(truth) = std::fs::read_to_string(dir.join("truth.json")) else {
-        return skip("captures/basic/truth.json is absent");
+        return tools::missing(CHECK, "captures/basic/truth.json is absent");
     };
+    if !tools::require("tshark", CHECK) {
+        return;
+    }
     let truth: Value = serde_json::from_str(&truth).unwrap();
     let mut checked = 0;
     for host in truth["hosts"].as_array().unwrap() {
@@ -36,28 +38,16 @@ fn every_logged_ntpdig_query_pairs_and_its_offset_is_within_half_the_delay_of_tr
             continue;
         }
         let file = dir.join(host["capture"].as_str().unwrap());
-        let out = match Command::new("tshark")
-            .arg("-r")
-            .arg(&file)
-            .args([
-                "-Y",
-                "udp.port==123",
-                "-T",
-                "fields",
-                "-e",
-                "frame.time_epoch",
-                "-e",
-                "udp.payload",
-            ])
-            .output()
-        {
-            Ok(out) if out.status.success() => String::from_utf8(out.stdout).unwrap(),
-            other => {
-                return skip(&format!(
-                    "tshark could not run: {other:?}; CI must have tshark"
-                ))
-            }
-        };
+        let out = tools::output(Command::new("tshark").arg("-r").arg(&file).args([
+            "-Y",
+            "udp.port==123",
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "udp.payload",
+        ]));
         let mut pairer = Pairer::new();
         let mut exchanges = Vec::new();
         for line in out.lines() {

@@ -4,8 +4,11 @@
 //! from the wire with the same FLV timestamp, keyframe flag and size, in order.
 //!
 //! The RTMP byte streams are taken out of the pcap with tshark (`follow,tcp,raw`)
-//! until lagtap's flow layer is wired to this crate; the test is skipped where the
-//! captures or tshark are missing.
+//! until lagtap's flow layer is wired to this crate; the test is skipped with a `SKIP`
+//! line where the captures or tshark are missing (outside CI; in CI that fails).
+
+#[path = "../../../tests/common/tools.rs"]
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,11 +19,10 @@ fn captures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../captures")
 }
 
-fn tshark(args: &[&str]) -> Option<String> {
-    let out = Command::new("tshark").args(args).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+const CHECK: &str = "testbed broadcaster frames against truth.json";
+
+fn tshark(args: &[&str]) -> String {
+    tools::output(Command::new("tshark").args(args))
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -30,8 +32,8 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 /// Client→server bytes of every TCP connection to port 1935 in `pcap`.
-fn rtmp_client_streams(pcap: &Path) -> Option<Vec<Vec<u8>>> {
-    let pcap = pcap.to_str()?;
+fn rtmp_client_streams(pcap: &Path) -> Vec<Vec<u8>> {
+    let pcap = pcap.to_str().unwrap();
     let ids = tshark(&[
         "-r",
         pcap,
@@ -41,13 +43,13 @@ fn rtmp_client_streams(pcap: &Path) -> Option<Vec<Vec<u8>>> {
         "fields",
         "-e",
         "tcp.stream",
-    ])?;
+    ]);
     let mut ids: Vec<u32> = ids.lines().filter_map(|l| l.trim().parse().ok()).collect();
     ids.sort_unstable();
     ids.dedup();
     let mut streams = Vec::new();
     for id in ids {
-        let out = tshark(&["-r", pcap, "-q", "-z", &format!("follow,tcp,raw,{id}")])?;
+        let out = tshark(&["-r", pcap, "-q", "-z", &format!("follow,tcp,raw,{id}")]);
         let mut c2s = Vec::new();
         let mut started = false;
         for line in out.lines() {
@@ -60,7 +62,7 @@ fn rtmp_client_streams(pcap: &Path) -> Option<Vec<Vec<u8>>> {
         }
         streams.push(c2s);
     }
-    Some(streams)
+    streams
 }
 
 /// (FLV timestamp, keyframe, FLV tag size) of a coded frame.
@@ -91,6 +93,9 @@ fn wire_frames(stream: &[u8]) -> (Vec<Frame>, Vec<(&'static str, u64)>) {
 
 #[test]
 fn testbed_broadcaster_frames_are_decoded_as_the_truth_lists_them() {
+    if !tools::require("tshark", CHECK) {
+        return;
+    }
     let mut checked = 0;
     let mut scenarios: Vec<PathBuf> = std::fs::read_dir(captures())
         .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
@@ -113,10 +118,7 @@ fn testbed_broadcaster_frames_are_decoded_as_the_truth_lists_them() {
         hosts.sort();
         for host in hosts {
             let what = format!("{scenario}/{host}");
-            let Some(streams) = rtmp_client_streams(&dir.join(format!("{host}.pcap"))) else {
-                eprintln!("{what}: tshark not usable, skipped");
-                continue;
-            };
+            let streams = rtmp_client_streams(&dir.join(format!("{host}.pcap")));
             let expected: Vec<Frame> = truth["frames"]
                 .as_array()
                 .unwrap()
@@ -148,6 +150,9 @@ fn testbed_broadcaster_frames_are_decoded_as_the_truth_lists_them() {
             }
             checked += 1;
         }
+    }
+    if checked == 0 {
+        tools::missing(CHECK, "no captures/*/broadcaster*.pcap with a truth.json");
     }
     eprintln!("{checked} testbed broadcaster captures checked");
 }

@@ -6,6 +6,8 @@
 //! the test says something even where tshark is missing.
 
 mod common;
+#[path = "../../../tests/common/tools.rs"]
+mod tools;
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -177,34 +179,31 @@ fn message_counts_and_command_names_agree_with_tshark_run_now() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/nginx-ffmpeg-loopback.pcap"
     );
-    let out = Command::new("tshark")
-        .args([
-            "-r",
-            pcap,
-            "-d",
-            "tcp.port==19350,rtmpt",
-            "-Y",
-            "rtmpt",
-            "-T",
-            "fields",
-        ])
-        .args([
-            "-e",
-            "tcp.stream",
-            "-e",
-            "tcp.srcport",
-            "-e",
-            "_ws.col.Info",
-        ])
-        .output();
-    let out = match out {
-        Ok(o) if o.status.success() => o,
-        other => {
-            eprintln!("tshark not usable here, skipping the live comparison: {other:?}");
-            return;
-        }
-    };
-    let theirs = parse_tshark(&String::from_utf8_lossy(&out.stdout));
+    if !tools::require("tshark", "RTMP message counts against tshark run now") {
+        return;
+    }
+    let out = tools::output(
+        Command::new("tshark")
+            .args([
+                "-r",
+                pcap,
+                "-d",
+                "tcp.port==19350,rtmpt",
+                "-Y",
+                "rtmpt",
+                "-T",
+                "fields",
+            ])
+            .args([
+                "-e",
+                "tcp.stream",
+                "-e",
+                "tcp.srcport",
+                "-e",
+                "_ws.col.Info",
+            ]),
+    );
+    let theirs = parse_tshark(&out);
     assert_eq!(
         theirs,
         recorded(),
