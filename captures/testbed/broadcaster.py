@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """A broadcaster for the lagtap testbed: ffmpeg encodes a test source to FLV, this
 script reads the FLV tags and hands them to a second ffmpeg that publishes them
-over RTMP (`-c copy`). Splitting encoder and publisher lets it log every frame and
-behave like either of two broadcasters when the uplink is slow:
+over RTMP (`-c copy`), or RTMPS with an rtmps:// URL (ffmpeg's TLS is GnuTLS in
+Debian; --keylog FILE hands it SSLKEYLOGFILE=FILE, which GnuTLS honours). Splitting
+encoder and publisher lets it log every frame and behave like either of two
+broadcasters when the uplink is slow:
 
   --mode ffmpeg  frames are written straight through; a full socket blocks the
                  publisher, then this relay, then the encoder (plain ffmpeg).
@@ -12,7 +14,7 @@ behave like either of two broadcasters when the uplink is slow:
                  has gaps in its video timestamps.
 
 Log (JSON Lines), all times wall-clock ns:
-  start:  encoder_cmd, publisher_cmd, encoder_start_ns, publisher_start_ns
+  start:  encoder_cmd, publisher_cmd, encoder_start_ns, publisher_start_ns, keylog
   frame:  flv_ts (ms), key, bytes, fingerprint, read_ns (tag read from the encoder),
           sent_ns (tag written to the publisher's pipe)   [video frames only]
   drop:   flv_ts, key, bytes, fingerprint, t_ns, queued_ms  [obs mode only]
@@ -26,6 +28,7 @@ or other NAL units (AUD, SPS, PPS, SEI, filler) -- survives the FLV -> MPEG-TS r
 import argparse
 import collections
 import hashlib
+import os
 import subprocess
 import threading
 import zlib
@@ -177,13 +180,15 @@ def encoder_cmd(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--url", required=True, help="rtmp://server/live/<stream>")
+    ap.add_argument("--url", required=True, help="rtmp[s]://server[:port]/live/<stream>")
     ap.add_argument("--bitrate", type=int, required=True, help="video kb/s (CBR)")
     ap.add_argument("--size", default="320x180")
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--duration", type=float, required=True)
     ap.add_argument("--mode", choices=("ffmpeg", "obs"), default="ffmpeg")
     ap.add_argument("--drop-ms", type=int, default=700)
+    ap.add_argument("--keylog", help="rtmps://: the publisher appends its TLS secrets to "
+                                     "FILE (SSLKEYLOGFILE)")
     ap.add_argument("--log", required=True)
     args = ap.parse_args()
 
@@ -191,13 +196,17 @@ def main():
     enc_cmd = encoder_cmd(args)
     pub_cmd = ["ffmpeg", "-hide_banner", "-loglevel", "warning", "-nostdin",
                "-f", "flv", "-i", "pipe:0", "-c", "copy", "-f", "flv", args.url]
+    pub_env = dict(os.environ)
+    if args.keylog:
+        pub_env["SSLKEYLOGFILE"] = args.keylog
     publisher_start_ns = now_ns()
-    publisher = subprocess.Popen(pub_cmd, stdin=subprocess.PIPE)
+    publisher = subprocess.Popen(pub_cmd, stdin=subprocess.PIPE, env=pub_env)
     encoder_start_ns = now_ns()
     encoder = subprocess.Popen(enc_cmd, stdout=subprocess.PIPE)
     log.write("start", mode=args.mode, url=args.url, bitrate_kbps=args.bitrate,
               size=args.size, fps=args.fps, encoder_cmd=enc_cmd, publisher_cmd=pub_cmd,
-              encoder_start_ns=encoder_start_ns, publisher_start_ns=publisher_start_ns)
+              encoder_start_ns=encoder_start_ns, publisher_start_ns=publisher_start_ns,
+              keylog=args.keylog)
 
     tags = read_tags(encoder.stdout)
     publisher.stdin.write(next(tags))

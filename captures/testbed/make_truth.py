@@ -3,7 +3,9 @@
 
 The schema is documented in docs/testbed.md ("truth.json"). Times are wall-clock
 integer nanoseconds since the epoch, as the hosts' programs logged them; the skew
-scenario's clock offsets were applied to the capture files only.
+scenario's clock offsets were applied to the capture files only. A run with TLS (the
+tls scenario) adds `tls` (endpoints, key files) and `tls_sessions` (every TLS
+connection a Python client made).
 """
 
 import collections
@@ -44,6 +46,9 @@ def versions(irc_server):
         "dumpcap": first_line(["dumpcap", "--version"]),
         "python": sys.version.split()[0],
         "kernel": first_line(["uname", "-sr"]),
+        "openssl": first_line(["openssl", "version"]),
+        "gnutls": first_line(["dpkg-query", "-W", "-f", "${Version}", "libgnutls30"]),
+        "python_h2": first_line(["dpkg-query", "-W", "-f", "${Version}", "python3-h2"]),
     }
 
 
@@ -132,6 +137,23 @@ def broadcaster_truth(bc_logs):
     return streams, frames, drops
 
 
+def tls_sessions(clients):
+    """Every TLS connection the Python clients logged (the broadcaster's ffmpeg logs
+    none: its RTMPS session is known from its key log only)."""
+    rows = []
+    for kind, logs in clients.items():
+        for host, recs in logs.items():
+            for r in recs:
+                if r["event"] == "tls":
+                    rows.append({"host": host, "client": kind, "proto": r["proto"],
+                                 "local": r["local"], "remote": r["remote"],
+                                 "version": r["version"], "cipher": r["cipher"],
+                                 "alpn": r["alpn"], "sni": r["sni"],
+                                 "connect_ns": r["handshake_start_ns"],
+                                 "handshake_done_ns": r["t_ns"]})
+    return sorted(rows, key=lambda x: x["connect_ns"])
+
+
 def ntp_truth(ntp_logs):
     rows = []
     for host, recs in ntp_logs.items():
@@ -161,6 +183,8 @@ def main():
     end_ns = next((e["t_ns"] for e in events if e["event"] == "end"), None)
     irc_server = next((e["name"] for e in events if e["event"] == "irc_server"), None)
     offsets = {e["host"]: e for e in events if e["event"] == "clock_offset"}
+    tls = next((e for e in events if e["event"] == "tls"), None)
+    keys = {e["host"]: e for e in events if e["event"] == "keys"}
     clients = logs_by_client(log_dir)
 
     hosts = []
@@ -172,10 +196,22 @@ def main():
                           "link_type": e["link_type"] or None,
                           "capture_tool": e["capture_tool"] or None,
                           "clock_offset_s": off["offset_s"] if off else 0.0})
+            if tls:
+                k = keys.get(e["name"], {})
+                hosts[-1].update(keys=k.get("file"), capture_dsb=k.get("dsb") or None)
     messages, caps = chat_truth(clients.get("chat", {}))
     segments, playlists, switches, starts = viewer_truth(clients.get("viewer", {}))
     streams, frames, drops = broadcaster_truth(clients.get("broadcaster", {}))
     server = run["server_addr"]
+    urls = {"rtmp_url": f"rtmp://{server}:1935/live/<channel>",
+            "hls_playlist_url": f"http://{server}:80/hls/<channel>.m3u8",
+            "hls_segment_url": f"http://{server}:80/hls/<channel>-<n>.ts",
+            "irc": f"{server}:6667"}
+    if tls:
+        urls = {"rtmp_url": tls["rtmps"],
+                "hls_playlist_url": f"{tls['https']}/hls/<channel>.m3u8",
+                "hls_segment_url": f"{tls['https']}/hls/<channel>-<n>.ts",
+                "irc": tls["ircs"], "irc_tls": True, "irc_websocket": tls["wss"]}
     truth = {
         "schema": SCHEMA,
         "scenario": run["scenario"],
@@ -183,11 +219,7 @@ def main():
         "start_ns": run["t_ns"],
         "end_ns": end_ns,
         "server": {
-            "host": "server", "address": server,
-            "rtmp_url": f"rtmp://{server}:1935/live/<channel>",
-            "hls_playlist_url": f"http://{server}:80/hls/<channel>.m3u8",
-            "hls_segment_url": f"http://{server}:80/hls/<channel>-<n>.ts",
-            "irc": f"{server}:6667", "irc_server": irc_server,
+            "host": "server", "address": server, **urls, "irc_server": irc_server,
             "irc_channel": run["irc_channel"], "ntp": f"{server}:123",
         },
         "hosts": hosts,
@@ -207,6 +239,14 @@ def main():
         "frames": frames,
         "versions": versions(irc_server),
     }
+    if tls:
+        truth["tls"] = {
+            "https": tls["https"], "wss": tls["wss"], "ircs": tls["ircs"],
+            "rtmps": tls["rtmps"], "sni": tls["sni"], "certificate": tls["certificate"],
+            "key_logs": {h: {"file": k["file"], "secrets": k["secrets"],
+                             "dsb": k["dsb"] or None} for h, k in keys.items()},
+        }
+        truth["tls_sessions"] = tls_sessions(clients)
     # One record per line for the long lists keeps the file diffable and greppable.
     text = json.dumps(truth, indent=1)
     text = re.sub(r"\{\n\s+([^{}\[\]]*?)\n\s+\}",

@@ -3,12 +3,87 @@
 # (ingest + HLS over HTTP), an IRC server (inspircd, else ngircd) and chronyd as the
 # NTP server. Configs are generated into $RUN_DIR/conf; nothing touches /etc.
 #
+# With TLS=1 the same software also speaks TLS, with a self-signed certificate made
+# for the run: nginx serves the HLS over HTTPS on 443 (HTTP/1.1 and HTTP/2 by ALPN)
+# and proxies WebSocket chat at https://<server>/irc to InspIRCd; nginx's stream
+# module terminates RTMPS on 1936 in front of nginx-rtmp; InspIRCd (GnuTLS) takes IRC
+# over TLS on 6697.
+#
 # Needs: RUN_DIR, LOG_DIR, SERVER_HOST, SERVER_ADDR, SUBNET_PREFIX, netns.sh; IRCD
-# (optional) picks the IRC server.
+# (optional) picks the IRC server; TLS (optional, 0 or 1).
 
 RTMP_MODULE=/usr/lib/nginx/modules/ngx_rtmp_module.so
+STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
 SERVER_PIDS=()
 IRC_SERVER=""   # which IRC daemon ran: inspircd or ngircd
+TLS=${TLS:-0}
+TLS_NAME=lagtap.test   # the certificate's DNS name; the clients send it as SNI
+HTTPS_PORT=443 RTMPS_PORT=1936 IRC_TLS_PORT=6697
+WS_PATH=/irc           # WebSocket chat: wss://<server>/irc, proxied by nginx
+WS_BACKEND_PORT=8067   # InspIRCd's WebSocket listener, on the server's loopback
+TLS_DIR=""             # where the certificate and key are, once made
+
+# make_tls_cert: a self-signed ECDSA P-256 certificate for $TLS_NAME and the server
+# address, valid two days, in $RUN_DIR/tls (server.crt, server.key).
+make_tls_cert() {
+    TLS_DIR=$RUN_DIR/tls
+    mkdir -p "$TLS_DIR"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=$TLS_NAME" -addext "subjectAltName=DNS:$TLS_NAME,IP:$SERVER_ADDR" \
+        -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.crt" 2>"$LOG_DIR/openssl.log"
+}
+
+# nginx_hls_location DIR: the HLS location, shared by the HTTP and HTTPS servers.
+nginx_hls_location() {
+    cat <<EOF
+        location /hls/ {
+            alias $1/hls/;
+            types {
+                application/vnd.apple.mpegurl m3u8;
+                video/mp2t ts;
+            }
+            add_header Cache-Control no-cache;
+        }
+EOF
+}
+
+# nginx_https_server DIR: HTTPS on 443 (ALPN h2 or http/1.1, TLS 1.2 and 1.3) with the
+# HLS, and the WebSocket chat proxied to InspIRCd (X-Real-IP carries the client).
+nginx_https_server() {
+    cat <<EOF
+    server {
+        listen $SERVER_ADDR:$HTTPS_PORT ssl http2;
+        ssl_certificate $TLS_DIR/server.crt;
+        ssl_certificate_key $TLS_DIR/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+$(nginx_hls_location "$1")
+        location = $WS_PATH {
+            proxy_pass http://127.0.0.1:$WS_BACKEND_PORT;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection upgrade;
+            proxy_set_header X-Real-IP \$remote_addr;
+            proxy_read_timeout 600s;
+        }
+    }
+EOF
+}
+
+# nginx_rtmps_front: RTMPS on 1936; nginx's stream module ends TLS and passes the
+# plain RTMP to nginx-rtmp over the server's own address (not on eth0).
+nginx_rtmps_front() {
+    cat <<EOF
+stream {
+    server {
+        listen $SERVER_ADDR:$RTMPS_PORT ssl;
+        ssl_certificate $TLS_DIR/server.crt;
+        ssl_certificate_key $TLS_DIR/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        proxy_pass $SERVER_ADDR:1935;
+    }
+}
+EOF
+}
 
 start_nginx() {
     local d=$RUN_DIR/nginx
@@ -16,6 +91,7 @@ start_nginx() {
     cat >"$RUN_DIR/conf/nginx.conf" <<EOF
 # lagtap testbed: RTMP ingest on 1935, HLS (4 s fragments) over HTTP on 80.
 load_module $RTMP_MODULE;
+$(if ((TLS)); then echo "load_module $STREAM_MODULE;"; fi)
 user root;
 worker_processes 1;
 pid $d/nginx.pid;
@@ -46,22 +122,21 @@ http {
     keepalive_requests 100000;
     server {
         listen $SERVER_ADDR:80;
-        location /hls/ {
-            alias $d/hls/;
-            types {
-                application/vnd.apple.mpegurl m3u8;
-                video/mp2t ts;
-            }
-            add_header Cache-Control no-cache;
-        }
+$(nginx_hls_location "$d")
     }
+$(if ((TLS)); then nginx_https_server "$d"; fi)
 }
+$(if ((TLS)); then nginx_rtmps_front; fi)
 EOF
     bg_in_host "$SERVER_HOST" nginx nginx -p "$d" -e "$LOG_DIR/nginx-error.log" \
         -c "$RUN_DIR/conf/nginx.conf" -g 'daemon off;'
     SERVER_PIDS+=("$LAST_PID")
     wait_for_port "$SERVER_HOST" tcp 1935
     wait_for_port "$SERVER_HOST" tcp 80
+    if ((TLS)); then
+        wait_for_port "$SERVER_HOST" tcp "$HTTPS_PORT"
+        wait_for_port "$SERVER_HOST" tcp "$RTMPS_PORT"
+    fi
 }
 
 start_chronyd() {
@@ -100,6 +175,21 @@ write_inspircd_conf() {
 <module name="ircv3_ctctags">
 <module name="ircv3_msgid">
 <module name="ircv3_servertime">
+EOF
+    ((TLS)) || return 0
+    # IRC over TLS (GnuTLS, ChaCha20-Poly1305 preferred so that the captures hold that
+    # cipher besides nginx's AES-GCM), and IRC over WebSocket behind nginx's wss proxy.
+    cat >>"$RUN_DIR/conf/inspircd.conf" <<EOF
+<module name="ssl_gnutls">
+<sslprofile name="testbed" provider="gnutls" certfile="$TLS_DIR/server.crt"
+            keyfile="$TLS_DIR/server.key" dhfile="" hash="sha256" requestclientcert="no"
+            priority="NORMAL:%SERVER_PRECEDENCE:-CIPHER-ALL:+CHACHA20-POLY1305:+AES-256-GCM:+AES-128-GCM">
+<bind address="$SERVER_ADDR" port="$IRC_TLS_PORT" type="clients" sslprofile="testbed">
+<module name="sha1">
+<module name="websocket">
+<websocket defaultmode="text" proxyranges="127.0.0.1/32">
+<wsorigin allow="*">
+<bind address="127.0.0.1" port="$WS_BACKEND_PORT" type="clients" hook="websocket">
 EOF
 }
 
@@ -142,9 +232,14 @@ start_ircd() {
     fi
     SERVER_PIDS+=("$LAST_PID")
     wait_for_port "$SERVER_HOST" tcp 6667
+    if ((TLS)); then
+        wait_for_port "$SERVER_HOST" tcp "$IRC_TLS_PORT"
+        wait_for_port "$SERVER_HOST" tcp "$WS_BACKEND_PORT"
+    fi
 }
 
 start_server_services() {
+    if ((TLS)); then make_tls_cert; fi
     start_chronyd
     start_ircd
     start_nginx

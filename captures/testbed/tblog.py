@@ -1,4 +1,5 @@
-"""Shared bits of the testbed's Python clients: wall-clock time and JSON Lines logs.
+"""Shared bits of the testbed's Python clients: wall-clock time, JSON Lines logs and
+TLS client connections that write their secrets to a key log.
 
 Every record carries `t_ns` (time.time_ns(): wall clock, integer ns since the epoch,
 the same clock the captures on this machine use) and the `host` that wrote it.
@@ -7,6 +8,8 @@ the same clock the captures on this machine use) and the `host` that wrote it.
 import json
 import os
 import signal
+import socket
+import ssl
 import threading
 import time
 
@@ -59,3 +62,57 @@ class Deadline:
 def host_name():
     """The testbed host this client runs on (set by testbed.sh), else the hostname."""
     return os.environ.get("LAGTAP_HOST") or os.uname().nodename
+
+
+TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def add_tls_args(ap):
+    """The TLS options the viewer and the chat client share."""
+    ap.add_argument("--tls-version", choices=sorted(TLS_VERSIONS),
+                    help="allow only this TLS version (default: 1.2 or 1.3, as agreed)")
+    ap.add_argument("--keylog", help="append the TLS secrets to FILE (NSS key log format)")
+    ap.add_argument("--sni", help="server name to send (default: none when --server is an "
+                                  "address) and to check the certificate against")
+    ap.add_argument("--cafile", help="verify the server's certificate against FILE "
+                                     "instead of the system's CAs")
+    ap.add_argument("--insecure", action="store_true",
+                    help="do not verify the server's certificate")
+    ap.add_argument("--ciphers", help="OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites "
+                                      "stay OpenSSL's default)")
+
+
+class TlsClient:
+    """Client TLS settings: an ssl.SSLContext, the server name to send, and a log
+    record per connection (version, cipher, ALPN, both endpoints)."""
+
+    def __init__(self, args, alpn):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, name (or address) too
+        if args.insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        elif args.cafile:
+            ctx.load_verify_locations(args.cafile)
+        else:
+            ctx.load_default_certs()
+        if args.tls_version:
+            ctx.minimum_version = ctx.maximum_version = TLS_VERSIONS[args.tls_version]
+        if args.ciphers:
+            ctx.set_ciphers(args.ciphers)
+        if args.keylog:
+            ctx.keylog_filename = args.keylog  # appends; OpenSSL writes each secret at once
+        ctx.set_alpn_protocols(alpn)
+        self.ctx = ctx
+        self.sni = args.sni
+
+    def connect(self, server, port, log, proto, timeout=15):
+        """TCP connect and TLS handshake; logs a `tls` record; returns the SSLSocket."""
+        start_ns = now_ns()
+        raw = socket.create_connection((server, port), timeout=timeout)
+        sock = self.ctx.wrap_socket(raw, server_hostname=self.sni or server)
+        local, remote = sock.getsockname(), sock.getpeername()
+        log.write("tls", proto=proto, version=sock.version(), cipher=sock.cipher()[0],
+                  alpn=sock.selected_alpn_protocol(), sni=self.sni,
+                  local=f"{local[0]}:{local[1]}", remote=f"{remote[0]}:{remote[1]}",
+                  handshake_start_ns=start_ns)
+        return sock

@@ -7,10 +7,14 @@
 #
 #   captures/testbed/testbed.sh SCENARIO OUTDIR [options]
 #
-# Scenarios: basic, skew, switch, uplink, bitrates. Needs root.
+# Scenarios: basic, skew, switch, uplink, bitrates, tls. Needs root.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# No core files from the software under test in the caller's directory (InspIRCd 3.15
+# with the TLS and WebSocket modules now and then crashes while it exits, after the
+# captures have stopped).
+ulimit -c 0
 
 usage() {
     cat <<EOF
@@ -26,6 +30,10 @@ scenarios:
             none, 4000, 2000, 1000, 512 kb/s, none
   bitrates  one broadcaster streaming 800, 1600, 2400 kb/s one after another,
             a viewer following it
+  tls       everything encrypted: RTMPS ingest, HLS over HTTPS (HTTP/1.1 on TLS 1.3
+            and 1.2, HTTP/2 on TLS 1.3), IRC over TLS and over wss; every client
+            writes a key log; OUTDIR gets <host>.keys beside each capture and
+            dsb/<host>.pcapng with the keys embedded
 
 options:
   --duration S     seconds of traffic (scenario default otherwise)
@@ -34,6 +42,8 @@ options:
   --size WxH       video size (default 320x180; uplink 480x270)
   --mode M         broadcaster behaviour: ffmpeg (blocks) or obs (drops frames)
   --ircd NAME      IRC server: inspircd (default when installed) or ngircd
+  --dsb LIST       tls: hosts that get dsb/<host>.pcapng (default: every captured
+                   host; "none" for none)
   -h, --help
 
 OUTDIR gets <host>.pcap|.pcapng, truth.json and logs/; a previous run there is replaced.
@@ -47,7 +57,7 @@ COMMAND_LINE="$0 $*"
 SCENARIO=$1
 OUTDIR=$2
 shift 2
-DURATION="" STEP=10 CAPTURE_LIST=all SIZE="" MODE="" IRCD=""
+DURATION="" STEP=10 CAPTURE_LIST=all SIZE="" MODE="" IRCD="" DSB_LIST=all
 while (($#)); do
     case $1 in
         --duration) DURATION=$2; shift 2 ;;
@@ -56,12 +66,13 @@ while (($#)); do
         --size) SIZE=$2; shift 2 ;;
         --mode) MODE=$2; shift 2 ;;
         --ircd) IRCD=$2; shift 2 ;;
+        --dsb) DSB_LIST=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
 done
 case $SCENARIO in
-    basic | skew | switch | uplink | bitrates) ;;
+    basic | skew | switch | uplink | bitrates | tls) ;;
     *) echo "unknown scenario: $SCENARIO" >&2; usage >&2; exit 2 ;;
 esac
 
@@ -85,6 +96,32 @@ check_prereqs() {
         missing+=("inspircd or ngircd")
         pkgs+=(inspircd)
     fi
+    if [[ $SCENARIO == tls ]]; then
+        # TLS needs InspIRCd (its GnuTLS and WebSocket modules), nginx's stream module
+        # (the RTMPS front), openssl (the certificate) and a Python with the h2
+        # package (the HTTP/2 viewer): Debian's python3-h2 is for /usr/bin/python3.
+        if [[ $IRCD == ngircd ]]; then
+            echo "the tls scenario needs InspIRCd (TLS and WebSocket), not ngircd" >&2
+            exit 2
+        fi
+        if ! command -v inspircd >/dev/null; then missing+=(inspircd); pkgs+=(inspircd); fi
+        if ! command -v openssl >/dev/null; then missing+=(openssl); pkgs+=(openssl); fi
+        if [[ ! -e /usr/lib/nginx/modules/ngx_stream_module.so ]]; then
+            missing+=("ngx_stream_module.so")
+            pkgs+=(libnginx-mod-stream)
+        fi
+        local py
+        for py in python3 /usr/bin/python3; do
+            if command -v "$py" >/dev/null && "$py" -c 'import h2' 2>/dev/null; then
+                PYTHON=$py
+                break
+            fi
+        done
+        if [[ -z ${PYTHON:-} ]]; then
+            missing+=("python3 with h2")
+            pkgs+=(python3-h2)
+        fi
+    fi
     if ((${#missing[@]})); then
         echo "missing: ${missing[*]}" >&2
         echo "install with: apt-get install -y $(printf '%s\n' "${pkgs[@]}" | sort -u | tr '\n' ' ')" >&2
@@ -95,7 +132,9 @@ check_prereqs() {
         exit 3
     fi
 }
+PYTHON=""  # the clients' Python; the tls scenario needs one that has h2
 check_prereqs
+PYTHON=${PYTHON:-python3}
 
 # ---------------------------------------------------------------- run state
 NS_PREFIX="lt-$$"
@@ -109,7 +148,9 @@ OUTDIR=$(cd "$OUTDIR" && pwd)
 LOG_DIR=$OUTDIR/logs
 RUN_DIR=$(mktemp -d /tmp/lagtap-testbed.XXXXXX)
 mkdir -p "$LOG_DIR" "$RUN_DIR/conf"
-rm -f "$LOG_DIR"/*.jsonl "$LOG_DIR"/*.log "$OUTDIR"/*.pcap "$OUTDIR"/*.pcapng "$OUTDIR/truth.json"
+rm -f "$LOG_DIR"/*.jsonl "$LOG_DIR"/*.log "$LOG_DIR"/*.keys "$OUTDIR"/*.pcap "$OUTDIR"/*.pcapng \
+    "$OUTDIR"/*.keys "$OUTDIR/truth.json"
+rm -rf "$OUTDIR/dsb"
 TESTBED_LOG=$LOG_DIR/testbed.jsonl
 
 # shellcheck source=netns.sh
@@ -195,7 +236,7 @@ py_in_host() {  # py_in_host HOST LOGNAME SCRIPT ARGS...
     local host=$1 logname=$2 script=$3
     shift 3
     bg_in_host "$host" "$logname" env LAGTAP_HOST="$host" PYTHONUNBUFFERED=1 \
-        PYTHONDONTWRITEBYTECODE=1 python3 "$HERE/$script" "$@"
+        PYTHONDONTWRITEBYTECODE=1 "$PYTHON" "$HERE/$script" "$@"
     CLIENT_PIDS+=("$LAST_PID")
 }
 
@@ -204,16 +245,21 @@ run_ntp() {  # run_ntp HOST SECONDS
         --log "$LOG_DIR/$1.ntp.jsonl"
 }
 
-run_chat() {  # run_chat HOST SECONDS
-    py_in_host "$1" "$1.chat" irc_chat.py --server "$SERVER_ADDR" --nick "$1" \
-        --channel "$IRC_CHANNEL" --duration "$2" --log "$LOG_DIR/$1.chat.jsonl"
+run_chat() {  # run_chat HOST SECONDS [EXTRA-ARGS...]
+    local host=$1 seconds=$2
+    shift 2
+    py_in_host "$host" "$host.chat" irc_chat.py --server "$SERVER_ADDR" --nick "$host" \
+        --channel "$IRC_CHANNEL" --duration "$seconds" --log "$LOG_DIR/$host.chat.jsonl" "$@"
 }
 
-run_broadcaster() {  # run_broadcaster HOST STREAM KBPS SECONDS [LOGSUFFIX]
-    local tag=$1.broadcaster${5:+-$5}
-    py_in_host "$1" "$tag" broadcaster.py --url "rtmp://$SERVER_ADDR/live/$2" \
-        --bitrate "$3" --duration "$4" --size "${SIZE:-320x180}" --mode "${MODE:-ffmpeg}" \
-        --log "$LOG_DIR/$tag.jsonl"
+RTMP_BASE=""  # rtmp://<server> unless a scenario publishes elsewhere (tls: rtmps://)
+
+run_broadcaster() {  # run_broadcaster HOST STREAM KBPS SECONDS [LOGSUFFIX [EXTRA-ARGS...]]
+    local tag=$1.broadcaster${5:+-$5} host=$1 stream=$2 kbps=$3 seconds=$4
+    shift $(($# < 5 ? $# : 5))
+    py_in_host "$host" "$tag" broadcaster.py --url "${RTMP_BASE:-rtmp://$SERVER_ADDR}/live/$stream" \
+        --bitrate "$kbps" --duration "$seconds" --size "${SIZE:-320x180}" \
+        --mode "${MODE:-ffmpeg}" --log "$LOG_DIR/$tag.jsonl" "$@"
 }
 
 run_viewer() {  # run_viewer HOST CHANNELS PROFILE SECONDS [SWITCH_EVERY [EXTRA-ARGS...]]
@@ -392,6 +438,81 @@ scenario_bitrates() {
     wait_clients $((delay + 30))
 }
 
+# ---------------------------------------------------------------- tls
+# tls_args HOST CLIENT: the TLS options of a client in the tls scenario, in TLS_ARGS:
+# the server name to send (SNI) and to check the run's certificate against, and the
+# client's own key log, logs/<host>.<client>.keys.
+tls_args() {
+    TLS_ARGS=(--sni "$TLS_NAME" --cafile "$TLS_DIR/server.crt" --keylog "$LOG_DIR/$1.$2.keys")
+}
+
+scenario_tls() {
+    local d=${DURATION:-36} delay=14 h subject
+    TLS=1
+    RTMP_BASE=rtmps://$SERVER_ADDR:$RTMPS_PORT
+    add_host "$SERVER_HOST" server 1 eth0
+    add_host broadcaster broadcaster 11 eth0
+    add_host desktop viewer 21 eth0
+    add_host legacy viewer 22 eth0
+    add_host mobile viewer 23 eth0
+    start_platform
+    subject=$(openssl x509 -in "$TLS_DIR/server.crt" -noout -subject -nameopt RFC2253)
+    tb_event "\"event\":\"tls\",\"https\":\"https://$SERVER_ADDR:$HTTPS_PORT\",\"wss\":\"wss://$SERVER_ADDR:$HTTPS_PORT$WS_PATH\",\"ircs\":\"$SERVER_ADDR:$IRC_TLS_PORT\",\"rtmps\":\"$RTMP_BASE/live/<channel>\",\"sni\":\"$TLS_NAME\",\"certificate\":\"${subject#subject=}, ECDSA P-256, self-signed\""
+    for h in broadcaster desktop legacy mobile; do run_ntp "$h" "$d"; done
+    # Chat: IRC over TLS 1.3 and 1.2 on 6697 (InspIRCd, GnuTLS), IRC over wss on 443
+    # (nginx, OpenSSL) over TLS 1.3 and 1.2.
+    tls_args broadcaster chat
+    run_chat broadcaster "$d" --tls --tls-version 1.3 "${TLS_ARGS[@]}"
+    tls_args desktop chat
+    run_chat desktop "$d" --tls --websocket "$WS_PATH" --tls-version 1.3 "${TLS_ARGS[@]}"
+    tls_args legacy chat
+    run_chat legacy "$d" --tls --tls-version 1.2 "${TLS_ARGS[@]}"
+    tls_args mobile chat
+    run_chat mobile "$d" --tls --websocket "$WS_PATH" --tls-version 1.2 "${TLS_ARGS[@]}"
+    # RTMPS: ffmpeg's GnuTLS writes the key log (SSLKEYLOGFILE).
+    run_broadcaster broadcaster lagtap "$LOW_KBPS" "$d" "" \
+        --keylog "$LOG_DIR/broadcaster.broadcaster.keys"
+    say "broadcasting over RTMPS; viewers join in $delay s"
+    pause "$delay"
+    # HLS over HTTPS, K=3 each: HTTP/1.1 on TLS 1.3; HTTP/1.1 on TLS 1.2 (AES-128-GCM);
+    # HTTP/2 on TLS 1.3.
+    tls_args desktop viewer
+    run_viewer desktop lagtap desktop $((d - delay)) 0 --https --tls-version 1.3 \
+        "${TLS_ARGS[@]}"
+    tls_args legacy viewer
+    run_viewer legacy lagtap desktop $((d - delay)) 0 --https --tls-version 1.2 \
+        --ciphers ECDHE-ECDSA-AES128-GCM-SHA256 "${TLS_ARGS[@]}"
+    tls_args mobile viewer
+    run_viewer mobile lagtap desktop $((d - delay)) 0 --https --http2 --tls-version 1.3 \
+        "${TLS_ARGS[@]}"
+    wait_clients $((d - delay + 30))
+}
+
+# After the captures stopped: <host>.keys beside each capture (the key logs of the
+# clients on that host; the server's holds every client's, as it saw every flow), and
+# dsb/<host>.pcapng with the same keys as Decryption Secrets Blocks.
+publish_keys() {
+    local h capture keys dsb n
+    for h in "${HOSTS[@]}"; do
+        capture=$OUTDIR/$h.pcap
+        [[ -e $capture ]] || continue
+        keys=$OUTDIR/$h.keys
+        if [[ $h == "$SERVER_HOST" ]]; then
+            cat "$LOG_DIR"/*.keys >"$keys"
+        else
+            cat "$LOG_DIR/$h".*.keys >"$keys" 2>/dev/null || true  # no TLS client there
+        fi
+        n=$(grep -cv -e "^#" -e "^$" "$keys" || true)  # secrets, not comments
+        dsb=""
+        if [[ $DSB_LIST == all || ",$DSB_LIST," == *",$h,"* ]]; then
+            mkdir -p "$OUTDIR/dsb"
+            dsb=dsb/$h.pcapng
+            editcap --inject-secrets "tls,$keys" "$capture" "$OUTDIR/$dsb"
+        fi
+        tb_event "\"event\":\"keys\",\"host\":\"$h\",\"file\":\"$h.keys\",\"secrets\":$n,\"dsb\":\"$dsb\""
+    done
+}
+
 say "scenario $SCENARIO -> $OUTDIR (namespaces $NS_PREFIX-*)"
 net_create_switch
 "scenario_$SCENARIO"
@@ -403,8 +524,9 @@ CAPTURE_PID=()
 chmod a+r "$OUTDIR"/*.pcap* 2>/dev/null || true  # dumpcap writes 0600
 stop_server_services
 [[ $SCENARIO == skew ]] && apply_skew
+[[ $SCENARIO == tls ]] && publish_keys
 tb_event "\"event\":\"end\",\"t_ns\":$(now_ns)"
 find "$LOG_DIR" -name '*.log' -empty -delete
 say "writing truth.json"
-python3 -B "$HERE/make_truth.py" "$OUTDIR"
+"$PYTHON" -B "$HERE/make_truth.py" "$OUTDIR"
 say "done: $OUTDIR"
