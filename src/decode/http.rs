@@ -15,26 +15,124 @@ use crate::anomalies::Anomalies;
 use crate::events::{Event, PlaylistEntry, SegmentFrame};
 use crate::flow::Dir;
 
-enum Demux {
+pub(super) enum Demux {
     /// Boxed: the TS demuxer holds a partial packet inline.
     Ts(Box<TsDemuxer>),
     Fmp4(Fmp4Demuxer),
 }
 
-struct SegmentState {
-    demux: Demux,
+pub(super) struct SegmentState {
+    pub demux: Demux,
     tail: Tail,
-    frames: Vec<SegmentFrame>,
+    pub frames: Vec<SegmentFrame>,
 }
 
-pub struct HttpDecoder {
-    session: Session,
+/// What an HTTP connection's media responses need, whatever the HTTP version: the
+/// segments streaming in, the PTS unwrapper and fMP4 tracks carried from one
+/// segment to the next, and what turns a finished exchange into HLS events.
+#[derive(Default)]
+pub(super) struct Media {
     segments: HashMap<u64, SegmentState>,
     /// Carried from one TS segment to the next so PTS stay comparable.
     unwrapper: Unwrapper,
     /// fMP4 tracks learned from an init segment on this connection.
     fmp4_tracks: Vec<TrackConfig>,
-    demux_anomalies: Anomalies,
+    pub anomalies: Anomalies,
+}
+
+/// A finished exchange as the HLS events need it.
+pub(super) struct Finished<'a> {
+    pub id: u64,
+    pub uri: &'a str,
+    pub status: u16,
+    pub content_type: Option<&'a str>,
+    pub body_decoded_len: u64,
+    /// The kept body (playlists), if the body was kept.
+    pub kept_body: Option<&'a [u8]>,
+    pub request_ns: i64,
+    pub first_ns: i64,
+    pub last_ns: i64,
+}
+
+impl Media {
+    pub fn body_start(&mut self, id: u64, uri: &str, content_type: Option<&str>) {
+        self.segments.insert(
+            id,
+            SegmentState::new(uri, content_type, &self.fmp4_tracks, self.unwrapper),
+        );
+    }
+
+    pub fn body_bytes(&mut self, id: u64, body_offset: u64, bytes: Option<&[u8]>, wire_len: u64) {
+        let Some(seg) = self.segments.get_mut(&id) else {
+            return;
+        };
+        match bytes {
+            Some(bytes) => seg.feed(body_offset, bytes, &mut self.anomalies),
+            None => {
+                // Cannot happen with the sessions' contract; never silently, though.
+                self.anomalies.count("decode.body_chunk_not_in_input");
+                seg.gap(body_offset, wire_len);
+            }
+        }
+    }
+
+    pub fn body_gap(&mut self, id: u64, body_offset: u64, len: u64) {
+        if let Some(seg) = self.segments.get_mut(&id) {
+            seg.gap(body_offset, len);
+        }
+    }
+
+    /// The `hls_segment` or `hls_playlist` event of a finished exchange, if it was
+    /// one.
+    pub fn exchange_done(&mut self, x: Finished<'_>, ctx: &mut Ctx<'_>) {
+        let channel = channel_of(x.uri);
+        if let Some(mut seg) = self.segments.remove(&x.id) {
+            if let Some(tracks) = seg.finish(x.body_decoded_len) {
+                if !tracks.is_empty() {
+                    self.fmp4_tracks = tracks;
+                }
+            }
+            if let Demux::Ts(d) = &seg.demux {
+                self.unwrapper = d.unwrapper();
+                for (k, v) in d.anomalies() {
+                    self.anomalies.add(k, *v);
+                }
+            }
+            if seg.frames.is_empty() && is_fmp4(x.uri, x.content_type) {
+                return; // an init segment: tracks, no pictures
+            }
+            ctx.out.push(Event::HlsSegment {
+                flow: ctx.meta.id,
+                uri: x.uri.to_string(),
+                channel,
+                media_sequence: sequence_of(x.uri),
+                status: x.status,
+                bytes: x.body_decoded_len,
+                request_ns: x.request_ns,
+                first_byte_ns: x.first_ns,
+                complete_ns: x.last_ns,
+                frames: seg.frames,
+            });
+            return;
+        }
+        let Some(body) = x.kept_body else { return };
+        match hls_parser::parse_bytes(body) {
+            Ok(pl) => ctx.out.push(playlist_event(
+                ctx.meta.id,
+                x.uri,
+                channel,
+                pl,
+                x.request_ns,
+                x.last_ns,
+            )),
+            Err(_) => self.anomalies.count("decode.playlist_unparsable"),
+        }
+    }
+}
+
+pub struct HttpDecoder {
+    session: Session,
+    media: Media,
     exchanges: u64,
     /// Messages other than body messages, waiting for `collect` to stamp them.
     pending: Vec<Message>,
@@ -46,10 +144,7 @@ impl HttpDecoder {
             // Body chunks point into the bytes fed, which `take_messages` hands to
             // the demuxer before they are gone: no copy of the segments.
             session: Session::new().borrowing_bodies(),
-            segments: HashMap::new(),
-            unwrapper: Unwrapper::default(),
-            fmp4_tracks: Vec::new(),
-            demux_anomalies: Anomalies::default(),
+            media: Media::default(),
             exchanges: 0,
             pending: Vec::new(),
         }
@@ -75,47 +170,19 @@ impl HttpDecoder {
                     content_type,
                 } => {
                     let uri = uri.unwrap_or_default();
-                    let demux = if is_fmp4(&uri, content_type.as_deref()) {
-                        Demux::Fmp4(if self.fmp4_tracks.is_empty() {
-                            Fmp4Demuxer::new()
-                        } else {
-                            Fmp4Demuxer::with_tracks(self.fmp4_tracks.clone())
-                        })
-                    } else {
-                        Demux::Ts(Box::new(TsDemuxer::with_unwrapper(self.unwrapper)))
-                    };
-                    self.segments.insert(
-                        id,
-                        SegmentState {
-                            demux,
-                            tail: Tail::default(),
-                            frames: Vec::new(),
-                        },
-                    );
+                    self.media.body_start(id, &uri, content_type.as_deref());
                 }
-                Message::BodyChunk(c) => {
-                    let Some(seg) = self.segments.get_mut(&c.id) else {
-                        continue;
-                    };
-                    match c.bytes(input_offset, input) {
-                        Some(bytes) => seg.feed(c.body_offset, bytes, &mut self.demux_anomalies),
-                        None => {
-                            // Cannot happen with the session's contract; never
-                            // silently, though.
-                            self.demux_anomalies.count("decode.body_chunk_not_in_input");
-                            seg.gap(c.body_offset, c.wire.end - c.wire.start);
-                        }
-                    }
-                }
+                Message::BodyChunk(c) => self.media.body_bytes(
+                    c.id,
+                    c.body_offset,
+                    c.bytes(input_offset, input),
+                    c.wire.end - c.wire.start,
+                ),
                 Message::BodyGap {
                     id,
                     body_offset,
                     len,
-                } => {
-                    if let Some(seg) = self.segments.get_mut(&id) {
-                        seg.gap(body_offset, len);
-                    }
-                }
+                } => self.media.body_gap(id, body_offset, len),
                 other => self.pending.push(other),
             }
         }
@@ -129,7 +196,7 @@ fn to_http(dir: Dir) -> Direction {
     }
 }
 
-fn is_fmp4(uri: &str, content_type: Option<&str>) -> bool {
+pub(super) fn is_fmp4(uri: &str, content_type: Option<&str>) -> bool {
     let path = uri.split(['?', '#']).next().unwrap_or(uri);
     path.ends_with(".m4s")
         || path.ends_with(".mp4")
@@ -137,7 +204,31 @@ fn is_fmp4(uri: &str, content_type: Option<&str>) -> bool {
 }
 
 impl SegmentState {
-    fn feed(&mut self, offset: u64, data: &[u8], anomalies: &mut Anomalies) {
+    /// A segment body about to stream in: fMP4 (with the tracks an init segment
+    /// on this connection announced) or MPEG-TS (continuing `unwrapper`'s PTS).
+    pub(super) fn new(
+        uri: &str,
+        content_type: Option<&str>,
+        tracks: &[TrackConfig],
+        unwrapper: Unwrapper,
+    ) -> SegmentState {
+        let demux = if is_fmp4(uri, content_type) {
+            Demux::Fmp4(if tracks.is_empty() {
+                Fmp4Demuxer::new()
+            } else {
+                Fmp4Demuxer::with_tracks(tracks.to_vec())
+            })
+        } else {
+            Demux::Ts(Box::new(TsDemuxer::with_unwrapper(unwrapper)))
+        };
+        SegmentState {
+            demux,
+            tail: Tail::default(),
+            frames: Vec::new(),
+        }
+    }
+
+    pub(super) fn feed(&mut self, offset: u64, data: &[u8], anomalies: &mut Anomalies) {
         let demux = &mut self.demux;
         let fed = self.tail.feed(offset, data, |off, bytes| match demux {
             Demux::Ts(d) => d.feed(off, bytes),
@@ -150,7 +241,7 @@ impl SegmentState {
         self.collect();
     }
 
-    fn gap(&mut self, offset: u64, len: u64) {
+    pub(super) fn gap(&mut self, offset: u64, len: u64) {
         self.tail.clear();
         match &mut self.demux {
             Demux::Ts(d) => d.gap(offset, len),
@@ -195,7 +286,7 @@ impl SegmentState {
         }
     }
 
-    fn finish(&mut self, end: u64) -> Option<Vec<TrackConfig>> {
+    pub(super) fn finish(&mut self, end: u64) -> Option<Vec<TrackConfig>> {
         let tracks = match &mut self.demux {
             Demux::Ts(d) => {
                 d.end(end);
@@ -243,56 +334,28 @@ impl HttpDecoder {
             response_last_ns: last,
         });
         let Some(r) = resp else { return };
-        let channel = channel_of(&req.uri);
-        if let Some(mut seg) = self.segments.remove(&x.id) {
-            if let Some(tracks) = seg.finish(r.body_decoded_len) {
-                if !tracks.is_empty() {
-                    self.fmp4_tracks = tracks;
-                }
-            }
-            if let Demux::Ts(d) = &seg.demux {
-                self.unwrapper = d.unwrapper();
-                for (k, v) in d.anomalies() {
-                    self.demux_anomalies.add(k, *v);
-                }
-            }
-            if seg.frames.is_empty() && is_fmp4(&req.uri, content_type.as_deref()) {
-                return; // an init segment: tracks, no pictures
-            }
-            ctx.out.push(Event::HlsSegment {
-                flow: ctx.meta.id,
-                uri: req.uri.clone(),
-                channel,
-                media_sequence: sequence_of(&req.uri),
+        self.media.exchange_done(
+            Finished {
+                id: x.id,
+                uri: &req.uri,
                 status: r.status,
-                bytes: r.body_decoded_len,
+                content_type: content_type.as_deref(),
+                body_decoded_len: r.body_decoded_len,
+                kept_body: (r.body_mode == BodyMode::Keep)
+                    .then_some(r.body.as_deref())
+                    .flatten(),
                 request_ns,
-                first_byte_ns: first.unwrap_or(0),
-                complete_ns: last.unwrap_or(0),
-                frames: seg.frames,
-            });
-            return;
-        }
-        if r.body_mode == BodyMode::Keep {
-            let Some(body) = &r.body else { return };
-            match hls_parser::parse_bytes(body) {
-                Ok(pl) => ctx.out.push(playlist_event(
-                    ctx.meta.id,
-                    &req.uri,
-                    channel,
-                    pl,
-                    request_ns,
-                    last.unwrap_or(0),
-                )),
-                Err(_) => self.demux_anomalies.count("decode.playlist_unparsable"),
-            }
-        }
+                first_ns: first.unwrap_or(0),
+                last_ns: last.unwrap_or(0),
+            },
+            ctx,
+        );
     }
 }
 
 /// The number at the end of a segment's file name (`lagtap-12.ts` → 12), which is
 /// its media sequence number in the layouts nginx-rtmp and most packagers use.
-fn sequence_of(uri: &str) -> Option<u64> {
+pub(super) fn sequence_of(uri: &str) -> Option<u64> {
     let path = uri.split(['?', '#']).next().unwrap_or(uri);
     let file = path.rsplit('/').next()?;
     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
@@ -304,7 +367,7 @@ fn sequence_of(uri: &str) -> Option<u64> {
     digits.chars().rev().collect::<String>().parse().ok()
 }
 
-fn playlist_event(
+pub(super) fn playlist_event(
     flow: u64,
     uri: &str,
     channel: Option<String>,
@@ -392,7 +455,7 @@ impl Decoder for HttpDecoder {
         for m in pending.drain(..) {
             match m {
                 Message::Exchange(x) => self.exchange_events(&x, ctx),
-                Message::Upgraded(_) => self.demux_anomalies.count("http.upgraded_after_detection"),
+                Message::Upgraded(_) => self.media.anomalies.count("http.upgraded_after_detection"),
                 // Body messages were handled when they came.
                 _ => {}
             }
@@ -404,7 +467,7 @@ impl Decoder for HttpDecoder {
         for (k, v) in self.session.anomalies() {
             out.add(k, *v);
         }
-        out.merge(&self.demux_anomalies);
+        out.merge(&self.media.anomalies);
     }
 
     fn undecodable(&self) -> Option<&'static str> {

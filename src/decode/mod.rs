@@ -5,6 +5,7 @@
 //! they report becomes [`Event`]s stamped with the right one of each byte's two
 //! times. Decoding one file needs nothing from other hosts.
 
+mod h2;
 mod http;
 mod irc;
 pub mod keys;
@@ -53,7 +54,8 @@ fn decoder_for(p: Protocol, saw_syn: bool) -> Option<Box<dyn Decoder>> {
         Protocol::WebSocket => Some(Box::new(irc::IrcDecoder::websocket())),
         Protocol::Irc => Some(Box::new(irc::IrcDecoder::new(saw_syn))),
         Protocol::Ntp => Some(Box::new(ntp::NtpDecoder::default())),
-        Protocol::Tls | Protocol::Http2 | Protocol::Rtmpe | Protocol::Unknown => None,
+        Protocol::Http2 => Some(Box::new(h2::H2Decoder::new())),
+        Protocol::Tls | Protocol::Rtmpe | Protocol::Unknown => None,
     }
 }
 

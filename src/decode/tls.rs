@@ -85,20 +85,22 @@ impl TlsDecoder {
         if self.inner_protocol.is_some() {
             return;
         }
-        let p = match self.session.info().alpn.as_deref() {
-            Some("http/1.1" | "http/1.0") => Protocol::Http,
-            Some("h2") => Protocol::Http2,
-            _ => {
-                let mut pre = [Vec::new(), Vec::new()];
-                for h in &self.held {
-                    pre[h.dir.index()].extend_from_slice(&h.bytes);
-                }
-                // Port 0: the plaintext's own bytes decide, not the TLS port.
-                match detect(TransportKind::Tcp, 0, &pre[0], &pre[1], complete) {
-                    Verdict::Is(p) => p,
-                    Verdict::NeedMore => return,
-                }
-            }
+        // The plaintext's first bytes first (ALPN says http/1.1 on a connection
+        // that upgrades to WebSocket); ALPN when they cannot tell.
+        let mut pre = [Vec::new(), Vec::new()];
+        for h in &self.held {
+            pre[h.dir.index()].extend_from_slice(&h.bytes);
+        }
+        let alpn = match self.session.info().alpn.as_deref() {
+            Some("http/1.1" | "http/1.0") => Some(Protocol::Http),
+            Some("h2") => Some(Protocol::Http2),
+            _ => None,
+        };
+        // Port 0: the plaintext's own bytes decide, not the TLS port.
+        let p = match detect(TransportKind::Tcp, 0, &pre[0], &pre[1], complete) {
+            Verdict::Is(Protocol::Unknown) => alpn.unwrap_or(Protocol::Unknown),
+            Verdict::Is(p) => p,
+            Verdict::NeedMore => return,
         };
         self.inner_protocol = Some(p);
         self.inner = decoder_for(p, true);
@@ -283,7 +285,6 @@ impl Decoder for TlsDecoder {
             KeyStatus::NoHandshake => Some("handshake not captured"),
             KeyStatus::Found => match (&self.inner, self.inner_protocol) {
                 (Some(inner), _) => inner.undecodable(),
-                (None, Some(Protocol::Http2)) => Some("decrypted, HTTP/2 not decoded yet"),
                 (None, Some(_)) => Some("decrypted, protocol not recognised"),
                 (None, None) => None,
             },

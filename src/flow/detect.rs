@@ -112,6 +112,10 @@ pub fn detect(
 
 fn by_client_bytes(b: &[u8]) -> Option<Protocol> {
     let first = *b.first()?;
+    // HTTP/2 with prior knowledge (h2c): the connection preface.
+    if b.starts_with(b"PRI * HTTP/2.0") {
+        return Some(Protocol::Http2);
+    }
     if HTTP_METHODS.iter().any(|m| b.starts_with(m)) {
         return Some(if is_websocket_upgrade(b) {
             Protocol::WebSocket

@@ -339,7 +339,7 @@ impl Session {
             // ChangeCipherSpec: TLS 1.2 protects what follows; in 1.3 it is only
             // for middlebox compatibility.
             20 => {
-                if !self.tls13 {
+                if self.info.version.is_some() && !self.tls13 {
                     self.dirs[d].encrypted = true;
                 }
             }
@@ -421,6 +421,7 @@ impl Session {
                     // HelloRetryRequest: the real ServerHello follows a second
                     // ClientHello with the same random.
                     self.info.hello_retry = true;
+                    self.tls13 = true;
                     return;
                 }
                 self.server_random = random;
