@@ -1,0 +1,129 @@
+//! The encrypted testbed run (captures/tls: RTMPS ingest, HLS over HTTPS with
+//! HTTP/1.1 on TLS 1.3 and 1.2 and HTTP/2, chat over TLS and WebSocket-over-TLS),
+//! decrypted with the key logs beside the captures, against what the clients
+//! logged (truth.json): every chat line and every segment is found, with the
+//! accuracy of the plain-text runs.
+
+#[path = "common/scenario.rs"]
+mod scenario;
+
+use std::collections::HashMap;
+
+use lagtap::correlate::{correlate, CorrelateOptions};
+
+#[test]
+fn every_chat_line_and_segment_the_clients_logged_is_measured() {
+    let dir = scenario::dir("tls");
+    let t = scenario::truth(&dir);
+    let c = correlate(scenario::decode(&dir), &CorrelateOptions::default());
+
+    // Chat: each (message, receiver) the receivers logged is a sample, and its
+    // latency is the logged one within 1 ms, except where the receiving client read
+    // the line late (its log then says more than the wire: lagtap's is smaller).
+    let samples: HashMap<(&str, &str), i64> = c
+        .messaging
+        .samples
+        .iter()
+        .map(|s| ((s.text.as_str(), s.receiver.as_str()), s.latency_ns))
+        .collect();
+    let mut logged = 0;
+    let mut late_reads = 0;
+    for m in t["chat"].as_array().unwrap() {
+        let text = m["text"].as_str().unwrap();
+        let sent = m["send_ns"].as_i64().unwrap();
+        for (receiver, r) in m["receivers"].as_object().unwrap() {
+            logged += 1;
+            let got = *samples
+                .get(&(text, receiver.as_str()))
+                .unwrap_or_else(|| panic!("{text:?} at {receiver} not measured"));
+            let log = r["recv_ns"].as_i64().unwrap() - sent;
+            let diff = got - log;
+            if diff.abs() > 1_000_000 {
+                assert!(
+                    diff < 0,
+                    "{text:?} at {receiver}: lagtap {got} ns, log {log} ns"
+                );
+                late_reads += 1;
+            }
+        }
+    }
+    assert_eq!(
+        c.messaging.samples.len(),
+        logged,
+        "no sample the logs do not have"
+    );
+    assert!(
+        late_reads * 10 <= logged,
+        "{late_reads} late reads of {logged}"
+    );
+
+    // Segments: every one a viewer logged, complete when its log says it was done
+    // (the log's clock is the capture's; NTP corrections are microseconds here).
+    // HTTP/1.1 on TLS 1.3 and 1.2 and HTTP/2 alike: a body's last TLS record.
+    let segs: HashMap<(&str, u64), i64> = c
+        .broadcast
+        .segments
+        .iter()
+        .filter_map(|s| Some(((s.viewer.as_str(), s.media_sequence?), s.complete_ns)))
+        .collect();
+    let logged_segs = t["segments"].as_array().unwrap();
+    assert!(logged_segs.len() >= 20);
+    for s in logged_segs {
+        let viewer = s["viewer"].as_str().unwrap();
+        let seq = s["seq"].as_u64().unwrap();
+        let got = *segs
+            .get(&(viewer, seq))
+            .unwrap_or_else(|| panic!("{viewer} segment {seq} not measured"));
+        // The log is when the client had read the body; the capture can only be
+        // earlier (a client busy elsewhere reads late: desktop's last segment, 9 ms),
+        // never later by more than the clocks' microseconds. The plain runs allow
+        // the same 20 ms (tests/correlate_captures.rs).
+        let diff = got - s["done_ns"].as_i64().unwrap();
+        assert!(
+            (-20_000_000..1_000_000).contains(&diff),
+            "{viewer} segment {seq}: {diff} ns off the log"
+        );
+    }
+    assert_eq!(c.broadcast.segments.len(), logged_segs.len());
+    // Every frame in them matched to the RTMPS upload, by fingerprint.
+    assert!(
+        c.broadcast.unmatched.is_empty(),
+        "{:?}",
+        c.broadcast.unmatched
+    );
+    assert!(c
+        .broadcast
+        .samples
+        .iter()
+        .all(|s| s.method == "fingerprint"));
+    // And the ingest server's decrypted RTMPS gives the upload leg.
+    assert!(c.broadcast.legs.upload.count > 0);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
+fn keys_embedded_as_secrets_blocks_give_the_same_events_as_the_key_file() {
+    let dir = scenario::dir("tls");
+    let plain = lagtap::decode::decode_file(&dir.join("mobile.pcap"), "mobile")
+        .unwrap()
+        .events;
+    let dsb = lagtap::decode::decode_file(&dir.join("dsb/mobile.pcapng"), "mobile")
+        .unwrap()
+        .events;
+    let kinds = |ev: &[lagtap::events::Event]| {
+        let mut v: Vec<String> = ev
+            .iter()
+            .filter_map(|e| match e {
+                lagtap::events::Event::HttpExchange { uri, status, .. } => {
+                    Some(format!("{uri} {status:?}"))
+                }
+                lagtap::events::Event::ChatReceived { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(!kinds(&plain).is_empty());
+    assert_eq!(kinds(&dsb), kinds(&plain));
+}
