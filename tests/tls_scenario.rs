@@ -6,6 +6,8 @@
 
 #[path = "common/scenario.rs"]
 mod scenario;
+#[path = "common/tools.rs"]
+mod tools;
 
 use std::collections::HashMap;
 
@@ -126,4 +128,137 @@ fn keys_embedded_as_secrets_blocks_give_the_same_events_as_the_key_file() {
     };
     assert!(!kinds(&plain).is_empty());
     assert_eq!(kinds(&dsb), kinds(&plain));
+}
+
+/// (method, path) of every request and every status, sorted, as lagtap decrypted
+/// them from one capture.
+fn lagtap_http(events: &[lagtap::events::Event]) -> (Vec<(String, String)>, Vec<u16>) {
+    let mut reqs = Vec::new();
+    let mut statuses = Vec::new();
+    for e in events {
+        if let lagtap::events::Event::HttpExchange {
+            method,
+            uri,
+            status,
+            ..
+        } = e
+        {
+            reqs.push((method.clone(), uri.clone()));
+            statuses.extend(*status);
+        }
+    }
+    reqs.sort();
+    statuses.sort();
+    (reqs, statuses)
+}
+
+/// The same from tshark with the same key log (HTTP/1.1 and HTTP/2 alike).
+fn tshark_http(
+    pcap: &std::path::Path,
+    keys: &std::path::Path,
+) -> (Vec<(String, String)>, Vec<u16>) {
+    let run = |filter: &str, fields: &[&str]| -> Vec<Vec<String>> {
+        let mut cmd = std::process::Command::new("tshark");
+        cmd.arg("-r").arg(pcap);
+        cmd.arg("-o")
+            .arg(format!("tls.keylog_file:{}", keys.display()));
+        cmd.args([
+            "-o",
+            "tcp.reassemble_out_of_order:TRUE",
+            "-Y",
+            filter,
+            "-T",
+            "fields",
+        ]);
+        for f in fields {
+            cmd.args(["-e", f]);
+        }
+        cmd.args(["-E", "occurrence=a"]);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect()
+    };
+    let list = |s: &str| -> Vec<String> {
+        s.split(',')
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut reqs = Vec::new();
+    for r in run(
+        "http.request || http2.headers.method",
+        &[
+            "http.request.method",
+            "http.request.uri",
+            "http2.headers.method",
+            "http2.headers.path",
+        ],
+    ) {
+        for (m, p) in [(0, 1), (2, 3)] {
+            reqs.extend(list(&r[m]).into_iter().zip(list(&r[p])));
+        }
+    }
+    let mut statuses: Vec<u16> = run(
+        "http.response || http2.headers.status",
+        &["http.response.code", "http2.headers.status"],
+    )
+    .iter()
+    .flat_map(|r| r.iter().flat_map(|s| list(s)))
+    .map(|s| s.parse().unwrap())
+    .collect();
+    reqs.sort();
+    statuses.sort();
+    (reqs, statuses)
+}
+
+#[test]
+fn every_tls_flow_decrypts_and_its_http_equals_tsharks() {
+    let dir = scenario::dir("tls");
+    for host in ["server", "broadcaster", "desktop", "legacy", "mobile"] {
+        let pcap = dir.join(format!("{host}.pcap"));
+        let events = lagtap::decode::decode_file(&pcap, host).unwrap().events;
+        let mut flows = 0;
+        for e in &events {
+            if let lagtap::events::Event::TlsSession {
+                keys,
+                undecrypted,
+                bad_mac,
+                inner,
+                server,
+                ..
+            } = e
+            {
+                flows += 1;
+                assert_eq!(keys, "found", "{host} {server}");
+                assert_eq!(
+                    *undecrypted,
+                    [0, 0],
+                    "{host} {server}: every record decrypts"
+                );
+                assert_eq!(*bad_mac, [0, 0], "{host} {server}");
+                assert!(inner.is_some(), "{host} {server}");
+            }
+        }
+        assert!(flows >= 2, "{host}: {flows} TLS flows");
+        let ours = lagtap_http(&events);
+        if host != "broadcaster" {
+            assert!(!ours.0.is_empty(), "{host}");
+        }
+        if tools::require("tshark", "decrypted HTTP/1.1 and HTTP/2 against tshark") {
+            let (mut reqs, mut statuses) = tshark_http(&pcap, &dir.join(format!("{host}.keys")));
+            // A WebSocket flow's opening handshake (GET /irc → 101) is chat to
+            // lagtap, not an exchange: its events are the chat lines.
+            reqs.retain(|(_, path)| path != "/irc");
+            statuses.retain(|s| *s != 101);
+            assert_eq!(ours, (reqs, statuses), "{host}");
+        }
+    }
 }
