@@ -162,6 +162,10 @@ struct CaptureArgs {
     /// This host's role, recorded in the file (broadcaster, viewer, server, ...).
     #[arg(long)]
     role: Option<String>,
+    /// A TLS key log a client on this host is writing (its SSLKEYLOGFILE): each new
+    /// secret is stored in the capture as a Decryption Secrets Block as it appears.
+    #[arg(long, value_name = "FILE")]
+    keylog: Option<PathBuf>,
 }
 
 /// Where TLS secrets come from, besides the key log beside each capture
@@ -381,6 +385,7 @@ fn capture(a: CaptureArgs) -> anyhow::Result<()> {
         ntp: a.ntp,
         ntp_interval: secs("--ntp-interval", Some(a.ntp_interval))?.unwrap_or_default(),
         role: a.role,
+        keylog: a.keylog,
     };
     let s = live::run_capture(&opts)?;
     let files: Vec<String> = s.files.iter().map(|f| f.display().to_string()).collect();
@@ -392,8 +397,8 @@ fn capture(a: CaptureArgs) -> anyhow::Result<()> {
         if s.interrupted { " (interrupted)" } else { "" }
     );
     eprintln!(
-        "lagtap capture: received {}, dropped by kernel {}, dropped by interface {}, NTP queries sent {}",
-        s.received, s.kernel_dropped, s.if_dropped, s.ntp_queries
+        "lagtap capture: received {}, dropped by kernel {}, dropped by interface {}, NTP queries sent {}, key log blocks {}",
+        s.received, s.kernel_dropped, s.if_dropped, s.ntp_queries, s.secrets_blocks
     );
     Ok(())
 }

@@ -155,18 +155,20 @@ impl Net {
 
     /// Starts `lagtap capture` on the client's interface, writing `name`.
     fn lagtap_capture(&self, name: &str, extra: &[&str]) -> (Child, PathBuf) {
+        self.lagtap_capture_filtered(name, "tcp port 8080 or udp port 123", extra)
+    }
+
+    fn lagtap_capture_filtered(
+        &self,
+        name: &str,
+        filter: &str,
+        extra: &[&str],
+    ) -> (Child, PathBuf) {
         let path = self.dir.join(name);
         let child = self
             .exec(&self.cli)
             .arg(LAGTAP)
-            .args([
-                "capture",
-                "-i",
-                &self.iface,
-                "-f",
-                "tcp port 8080 or udp port 123",
-                "-w",
-            ])
+            .args(["capture", "-i", &self.iface, "-f", filter, "-w"])
             .arg(&path)
             .args(["--role", "test-client"])
             .args(extra)
@@ -182,6 +184,57 @@ impl Net {
         };
         wait_for_file(&probe);
         (child, path)
+    }
+
+    /// An HTTPS server (Python's ssl, a certificate made now) on 10.98.0.1:8443
+    /// serving the same directory.
+    fn https_server(&mut self) {
+        let (key, cert) = (self.dir.join("k.pem"), self.dir.join("c.pem"));
+        run(Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", "/CN=lagtap.test", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert));
+        let script = "import http.server, ssl, sys, functools\n\
+            h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])\n\
+            s = http.server.HTTPServer(('10.98.0.1', 8443), h)\n\
+            c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+            c.load_cert_chain(sys.argv[1], sys.argv[2])\n\
+            s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+            s.serve_forever()\n";
+        let child = self
+            .exec(&self.srv)
+            .args(["python3", "-c", script])
+            .arg(&cert)
+            .arg(&key)
+            .arg(self.dir.join("www"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.children.push(child);
+        let start = Instant::now();
+        while !self.fetch_https(None) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the HTTPS server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// curl over HTTPS, writing its secrets to `keylog` when given.
+    fn fetch_https(&self, keylog: Option<&Path>) -> bool {
+        let mut c = self.exec(&self.cli);
+        c.args(["curl", "-skf", "-o", "/dev/null", "--max-time", "5"]);
+        c.arg("https://10.98.0.1:8443/blob.bin");
+        if let Some(k) = keylog {
+            c.env("SSLKEYLOGFILE", k);
+        }
+        c.status().is_ok_and(|s| s.success())
     }
 
     fn tcpdump(&self, name: &str) -> (Child, PathBuf) {
@@ -462,4 +515,56 @@ fn duration_packets_and_rotation_end_and_split_captures() {
     assert!(!net.dir.join("rot-00004.pcapng").exists());
     // NTP probes every 0.5 s for 2.5 s: at least four requests.
     assert!(total >= 4 + 20, "{total} packets in the rotated files");
+}
+
+#[test]
+fn keylog_secrets_go_into_the_capture_and_decrypt_it_alone() {
+    require_testbed!();
+    if !tools::require("openssl", "an HTTPS server for the --keylog capture") {
+        return;
+    }
+    let mut net = Net::new();
+    net.https_server();
+    let keys = net.dir.join("client-secrets.txt");
+    let keys_arg = keys.to_str().unwrap().to_string();
+    let (lt, path) =
+        net.lagtap_capture_filtered("tls.pcapng", "tcp port 8443", &["--keylog", &keys_arg]);
+    for _ in 0..2 {
+        assert!(net.fetch_https(Some(&keys)), "curl over HTTPS failed");
+    }
+    // Longer than the key log poll interval, so the last secrets are written.
+    std::thread::sleep(Duration::from_millis(800));
+    signal(&lt, "-INT");
+    let (ok, stderr) = finish(lt);
+    assert!(ok, "lagtap capture failed: {stderr}");
+    assert!(!stderr.contains("key log blocks 0"), "{stderr}");
+    // The capture alone (the key file is elsewhere, under another name) decrypts.
+    let found = lagtap::capture::secrets::tls_key_logs(&path).unwrap();
+    assert!(!found.is_empty());
+    let events = lagtap::decode::decode_file(&path, "client").unwrap().events;
+    let mut sessions = 0;
+    let mut blobs = 0;
+    for e in &events {
+        match e {
+            lagtap::events::Event::TlsSession {
+                keys, undecrypted, ..
+            } => {
+                sessions += 1;
+                assert_eq!(keys, "found");
+                assert_eq!(*undecrypted, [0, 0]);
+            }
+            lagtap::events::Event::HttpExchange {
+                uri,
+                status,
+                body_bytes,
+                ..
+            } => {
+                assert_eq!((uri.as_str(), *status), ("/blob.bin", Some(200)));
+                assert_eq!(*body_bytes, 600_000);
+                blobs += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((sessions, blobs), (2, 2));
 }

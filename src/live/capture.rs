@@ -196,6 +196,9 @@ pub struct CaptureOptions {
     pub ntp: Option<String>,
     pub ntp_interval: Duration,
     pub role: Option<String>,
+    /// A key log a client is writing: its new lines go into the capture as
+    /// Decryption Secrets Blocks as they appear.
+    pub keylog: Option<PathBuf>,
 }
 
 /// What a capture did, printed at its end.
@@ -208,6 +211,8 @@ pub struct CaptureSummary {
     pub kernel_dropped: u64,
     pub if_dropped: u64,
     pub ntp_queries: u64,
+    /// Decryption Secrets Blocks written (`--keylog`).
+    pub secrets_blocks: u64,
     pub interrupted: bool,
 }
 
@@ -315,6 +320,10 @@ fn now_ns() -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
+/// How often `--keylog` is looked at: clients write a session's secrets as its
+/// handshake ends, and a quarter second keeps them near their packets.
+const KEYLOG_POLL: Duration = Duration::from_millis(250);
+
 /// Runs a capture until `--duration`, `--packets` or SIGINT/SIGTERM.
 pub fn run_capture(o: &CaptureOptions) -> anyhow::Result<CaptureSummary> {
     if o.rotate_size == Some(0) {
@@ -358,6 +367,11 @@ pub fn run_capture(o: &CaptureOptions) -> anyhow::Result<CaptureSummary> {
         ),
         None => None,
     };
+    let mut keys = o
+        .keylog
+        .clone()
+        .map(super::keylog_follower::KeyLogFollower::new);
+    let mut next_keys = Instant::now();
     let mut summary = CaptureSummary::default();
     let started = Instant::now();
     let mut last_flush = Instant::now();
@@ -413,10 +427,28 @@ pub fn run_capture(o: &CaptureOptions) -> anyhow::Result<CaptureSummary> {
                 o.rotate_size.is_some_and(|s| out.writer.len() >= s)
                     || o.rotate_time.is_some_and(|t| out.opened.elapsed() >= t)
             };
+            // New secrets go in right away: a reader uses a secret wherever it sits,
+            // but a block near its handshake survives a capture cut short.
+            if let Some(k) = keys.as_mut().filter(|_| Instant::now() >= next_keys) {
+                match k.poll() {
+                    Ok(lines) if !lines.is_empty() => {
+                        outs.out().writer.secrets(&lines);
+                        summary.secrets_blocks += 1;
+                    }
+                    Ok(_) => {}
+                    Err(e) => eprintln!("lagtap capture: reading --keylog: {e}"),
+                }
+                next_keys = Instant::now() + KEYLOG_POLL;
+            }
             if rotate {
                 let (stats, comment) = stats_now(&mut src, start_ns, &summary);
                 outs.close(&stats, &comment, now_ns())?;
                 outs.open_next()?;
+                // Each file stands alone: it gets every secret seen so far.
+                if let Some(k) = keys.as_ref().filter(|k| !k.all().is_empty()) {
+                    outs.out().writer.secrets(k.all());
+                    summary.secrets_blocks += 1;
+                }
                 last_flush = Instant::now();
                 since_flush = 0;
             } else if since_flush >= FLUSH_PACKETS

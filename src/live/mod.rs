@@ -1,6 +1,7 @@
 //! Live capture and live decoding: `lagtap capture` and `lagtap watch`.
 //!
 //! - [`pcapng_writer`]: our own pcapng writer (no libpcap needed, unit-tested).
+//! - [`keylog_follower`]: the new lines of a growing key log, for `--keylog`.
 //! - `capture` (feature `live`): libpcap interface → pcapng files, with the host's
 //!   metadata in the section comment, NTP probes as clock evidence, rotation, clean
 //!   ends on SIGINT/SIGTERM and regular flushes.
@@ -10,6 +11,7 @@
 
 #[cfg(feature = "live")]
 pub mod capture;
+pub mod keylog_follower;
 pub mod pcapng_writer;
 pub mod watch;
 

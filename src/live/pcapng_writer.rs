@@ -20,6 +20,9 @@ const BLOCK_SHB: u32 = 0x0A0D_0D0A;
 const BLOCK_IDB: u32 = 0x0000_0001;
 const BLOCK_ISB: u32 = 0x0000_0005;
 const BLOCK_EPB: u32 = 0x0000_0006;
+const BLOCK_DSB: u32 = 0x0000_000A;
+/// Decryption Secrets Block type of an NSS key log (`TLSK`).
+const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
 const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 
 const OPT_END: u16 = 0;
@@ -150,6 +153,17 @@ impl<W: Write> PcapngWriter<W> {
         b.resize(b.len() + pad4(data.len()) - data.len(), 0);
         b.extend_from_slice(&total.to_le_bytes());
         self.packets += 1;
+    }
+
+    /// Appends a Decryption Secrets Block holding NSS key log lines (`TLSK`), as
+    /// `editcap --inject-secrets tls,FILE` writes them.
+    pub fn secrets(&mut self, key_log: &[u8]) {
+        let mut body = Vec::with_capacity(8 + pad4(key_log.len()));
+        body.extend_from_slice(&SECRETS_TLS_KEY_LOG.to_le_bytes());
+        body.extend_from_slice(&(key_log.len() as u32).to_le_bytes());
+        body.extend_from_slice(key_log);
+        body.resize(8 + pad4(key_log.len()), 0);
+        self.block(BLOCK_DSB, &body, Options::default());
     }
 
     /// Appends an interface statistics block stamped `ts_ns`, with an optional comment.
@@ -510,5 +524,38 @@ mod tests {
         let lines = tshark_times(&cut);
         assert_eq!(lines.len(), 4);
         let _ = std::fs::remove_dir_all(full.parent().unwrap());
+    }
+
+    #[test]
+    fn secrets_blocks_are_read_back_as_key_logs() {
+        let mut w = PcapngWriter::new(Vec::new(), &SectionInfo::default());
+        w.add_interface(&InterfaceInfo {
+            link_type: 1,
+            snaplen: 65535,
+            name: None,
+            description: None,
+            filter: None,
+        });
+        w.packet(0, 1_000, &[0u8; 60], 60);
+        // Odd lengths exercise the padding.
+        let logs: [&[u8]; 2] = [
+            b"CLIENT_RANDOM aa bb\n",
+            b"SERVER_TRAFFIC_SECRET_0 cc dd\n#x\n",
+        ];
+        for l in logs {
+            w.secrets(l);
+        }
+        w.packet(0, 2_000, &[0u8; 61], 61);
+        let bytes = w.finish().unwrap();
+        let path = write_temp("dsb.pcapng", &bytes);
+        let found = crate::capture::secrets::tls_key_logs(&path).unwrap();
+        assert_eq!(found, logs.map(|l| l.to_vec()));
+        // The packets around them are still read.
+        let d = crate::decode::decode_file(&path, "h").unwrap();
+        let Some(crate::events::Event::Summary { packets, .. }) = d.events.last() else {
+            panic!("no summary");
+        };
+        assert_eq!(*packets, 2);
+        let _ = std::fs::remove_file(path);
     }
 }
