@@ -1,4 +1,4 @@
-//! Capture sources: files (pcap, pcapng, gzip, stdin) and, behind the `live` feature,
+//! Capture sources: files (pcap, pcapng, gzip/zstd/lz4, stdin) and, behind the `live` feature,
 //! interfaces.
 
 pub mod input;

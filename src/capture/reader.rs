@@ -18,7 +18,7 @@ use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block, OptionCode};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{create_reader, Linktype, PcapBlockOwned, PcapError};
 
-use super::input::{self, Input};
+use super::input::{self, Compression, Input, StreamTrouble};
 use crate::anomalies::Anomalies;
 use crate::time::Timestamp;
 
@@ -39,6 +39,12 @@ pub enum CaptureError {
     Empty(String),
     #[error("{path} is not a pcap or pcapng capture (it starts with {head})")]
     NotACapture { path: String, head: String },
+    #[error("{path}: its {compression} stream is {what} before the capture header")]
+    Compressed {
+        path: String,
+        compression: &'static str,
+        what: &'static str,
+    },
     #[error("{path}: cannot read the capture header: {detail}")]
     BadHeader { path: String, detail: String },
 }
@@ -56,7 +62,7 @@ pub struct Packet<'a> {
 /// What a file told us about itself, filled in while reading.
 #[derive(Clone, Debug, Default)]
 pub struct CaptureInfo {
-    /// `pcap`, `pcap-nsec` or `pcapng`, with `+gzip` when compressed.
+    /// `pcap`, `pcap-nsec` or `pcapng`, with `+gzip`, `+zstd` or `+lz4` when compressed.
     pub format: String,
     pub link_types: BTreeSet<String>,
     pub comments: Vec<String>,
@@ -99,11 +105,13 @@ pub struct CaptureReader {
     state: State,
     pub info: CaptureInfo,
     pub anomalies: Anomalies,
+    /// What the decompressor met, if the file is compressed.
+    trouble: StreamTrouble,
 }
 
 /// What the blocks read so far said about the ones to come.
 struct State {
-    gzip: bool,
+    compression: Option<Compression>,
     parser: Parser,
     legacy: Option<Interface>,
     interfaces: Vec<Interface>,
@@ -121,9 +129,25 @@ impl CaptureReader {
     }
 
     pub fn from_input(input: Input, name: &str) -> Result<Self, CaptureError> {
-        let gzip = input.gzip;
+        let (compression, trouble) = (input.compression, input.trouble.clone());
         let inner = match create_reader(INITIAL_BUFFER, input.reader) {
             Ok(r) => r,
+            // Nothing decompressed (a decoder may take a stream cut right after its
+            // magic number for an empty one), or the decoder failed.
+            Err(e)
+                if compression.is_some()
+                    && (trouble.peek().is_some() || matches!(e, PcapError::Eof)) =>
+            {
+                let what = match trouble.take() {
+                    Some("compressed_stream_corrupt") => "corrupt",
+                    _ => "cut short",
+                };
+                return Err(CaptureError::Compressed {
+                    path: name.to_string(),
+                    compression: compression.map_or("", Compression::name),
+                    what,
+                });
+            }
             Err(PcapError::Eof) => return Err(CaptureError::Empty(name.to_string())),
             Err(PcapError::HeaderNotRecognized) | Err(PcapError::NomError(..)) => {
                 return Err(CaptureError::NotACapture {
@@ -141,8 +165,9 @@ impl CaptureReader {
         Ok(CaptureReader {
             inner,
             fast: true,
+            trouble,
             state: State {
-                gzip,
+                compression,
                 parser: Parser::Unknown,
                 legacy: None,
                 interfaces: Vec::new(),
@@ -161,6 +186,16 @@ impl CaptureReader {
     }
 
     /// Like [`Self::for_each_packet`], also showing what is known of the file so far.
+    /// A compressed stream that ended in an error is counted too
+    /// (`compressed_stream_truncated`, `compressed_stream_corrupt`).
+    pub fn for_each_packet_with_info(&mut self, f: impl FnMut(Packet<'_>, &CaptureInfo)) {
+        self.read_blocks(f);
+        if let Some(reason) = self.trouble.take() {
+            self.anomalies.count(reason);
+        }
+    }
+
+    /// The loop of [`Self::for_each_packet_with_info`].
     ///
     /// Blocks are parsed straight from the reader's buffer, as many as it holds, with
     /// the very parser its `next()` would use on the very same bytes, and consumed in
@@ -169,7 +204,7 @@ impl CaptureReader {
     /// buffer's end, damage, the end of the file), and every section header (the reader
     /// tracks their byte order), goes through `next()`, so every refill, growth and
     /// anomaly is exactly the reader's.
-    pub fn for_each_packet_with_info(&mut self, mut f: impl FnMut(Packet<'_>, &CaptureInfo)) {
+    fn read_blocks(&mut self, mut f: impl FnMut(Packet<'_>, &CaptureInfo)) {
         let (inner, state, fast) = (&mut self.inner, &mut self.state, self.fast);
         let (info, anomalies) = (&mut self.info, &mut self.anomalies);
         loop {
@@ -294,7 +329,12 @@ impl State {
         info: &mut CaptureInfo,
         anomalies: &mut Anomalies,
     ) -> Option<Packet<'a>> {
-        let suffix = if self.gzip { "+gzip" } else { "" };
+        let suffix = match self.compression {
+            Some(Compression::Gzip) => "+gzip",
+            Some(Compression::Zstd) => "+zstd",
+            Some(Compression::Lz4) => "+lz4",
+            None => "",
+        };
         let (iface, ts, data, orig_len) = match block {
             PcapBlockOwned::LegacyHeader(hdr) => {
                 let nanos = hdr.is_nanosecond_precision();

@@ -57,7 +57,7 @@ pub fn tls_key_logs(path: &Path) -> io::Result<Vec<Vec<u8>>> {
         return Ok(Vec::new());
     }
     let input = input::open(path)?;
-    if input.gzip {
+    if input.compression.is_some() {
         walk(input.reader)
     } else {
         walk(BufReader::with_capacity(1 << 20, File::open(path)?))
