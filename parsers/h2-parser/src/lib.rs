@@ -91,10 +91,10 @@ mod frame;
 use std::collections::{BTreeMap, VecDeque};
 
 use body::Sink;
+use frame::*;
 /// The same types as the HTTP/1.x parser's, so one caller serves both: a streamed
 /// chunk's `id` is the HTTP/2 stream identifier here.
 pub use http_parser::{BodyChunk, BodyMode, Direction};
-use frame::*;
 
 /// The client connection preface (RFC 9113 §3.4), before the client's first frame.
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -1006,6 +1006,12 @@ impl Session {
 
     /// Opens stream `id`, ending the oldest one if too many are open.
     fn open(&mut self, id: u32) -> &mut Stream {
+        self.open_as(id, false)
+    }
+
+    /// Opens stream `id`; `pushed`: the client's side is done from the start (a
+    /// promised request has no body).
+    fn open_as(&mut self, id: u32, pushed: bool) -> &mut Stream {
         if self.streams.len() >= MAX_STREAMS && !self.streams.contains_key(&id) {
             self.anomaly("h2.too_many_streams");
             if let Some(oldest) = self.streams.keys().next().copied() {
@@ -1023,6 +1029,7 @@ impl Session {
             .each_ref()
             .map(|h| matches!(h.state, State::Dead));
         let s = self.streams.entry(id).or_default();
+        s.done[C2S] |= pushed;
         // A side that has ended or was lost sends nothing more on it.
         for (d, over) in over.into_iter().enumerate() {
             if over {
@@ -1150,11 +1157,9 @@ impl Session {
             return self.anomaly("h2.promised_stream_reused");
         }
         let request = self.new_request(fields, block.start, end);
-        let s = self.open(promised);
+        let s = self.open_as(promised, true);
         s.request = Some(request);
         s.promised_on = Some(block.stream);
-        // A promised request has no body: the client's side is done.
-        s.done[C2S] = true;
     }
 
     /// Applies a SETTINGS frame from `dir` to what the other direction may send.

@@ -82,7 +82,12 @@ pub fn connections() -> Vec<Conn> {
 
 /// Feeds `bytes` of `dir` cut at `cuts`, keeping unconsumed tails as the flow layer
 /// does, then ends the direction; returns the messages drained after each feed.
-pub fn feed_pieces(session: &mut Session, dir: Direction, bytes: &[u8], cuts: &[usize]) -> Vec<Message> {
+pub fn feed_pieces(
+    session: &mut Session,
+    dir: Direction,
+    bytes: &[u8],
+    cuts: &[usize],
+) -> Vec<Message> {
     let mut out = Vec::new();
     let mut offset = 0u64;
     let mut tail: Vec<u8> = Vec::new();
@@ -102,7 +107,12 @@ pub fn feed_pieces(session: &mut Session, dir: Direction, bytes: &[u8], cuts: &[
 }
 
 /// The client's stream and then the server's, each cut at its cuts.
-pub fn run_split(c2s: &[u8], s2c: &[u8], c2s_cuts: &[usize], s2c_cuts: &[usize]) -> (Vec<Message>, Session) {
+pub fn run_split(
+    c2s: &[u8],
+    s2c: &[u8],
+    c2s_cuts: &[usize],
+    s2c_cuts: &[usize],
+) -> (Vec<Message>, Session) {
     let mut s = Session::new();
     let mut out = feed_pieces(&mut s, C2S, c2s, c2s_cuts);
     out.extend(feed_pieces(&mut s, S2C, s2c, s2c_cuts));
@@ -165,4 +175,20 @@ pub fn exchanges(messages: &[Message]) -> Vec<&h2_parser::Exchange> {
 pub fn sibling_data(path: &str) -> Vec<u8> {
     let p = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+/// A frame as an independent reading of the bytes sees it: (offset of its header,
+/// payload length, type, flags, stream id). `skip` is where the first frame starts
+/// (24 after the client's preface).
+pub fn frames(stream: &[u8], skip: usize) -> Vec<(usize, usize, u8, u8, u32)> {
+    let mut out = Vec::new();
+    let mut at = skip;
+    while at + 9 <= stream.len() {
+        let h = &stream[at..at + 9];
+        let len = usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
+        let id = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
+        out.push((at, len, h[3], h[4], id));
+        at += 9 + len;
+    }
+    out
 }
