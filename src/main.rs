@@ -199,6 +199,8 @@ struct WatchArgs {
     /// Stop after this many seconds (-i only).
     #[arg(long)]
     duration: Option<f64>,
+    #[command(flatten)]
+    keys: KeyArgs,
 }
 
 fn main() -> ExitCode {
@@ -412,7 +414,8 @@ fn watch(a: WatchArgs) -> anyhow::Result<()> {
         } else {
             Some(watch_stop()?)
         };
-        lagtap::live::watch::watch_file(&file, follow, &mut printer)?;
+        let keylog = lagtap::decode::keys::read_keylogs(&a.keys.keylogs)?;
+        lagtap::live::watch::watch_file_with_keys(&file, follow, &mut printer, &keylog)?;
         return Ok(());
     }
     watch_interface(a, &mut printer)
@@ -448,7 +451,8 @@ fn watch_interface<W: Write>(
         .map(std::time::Duration::try_from_secs_f64)
         .transpose()
         .context("--duration")?;
-    lagtap::live::watch::watch_interface(&source, duration, printer)?;
+    let keylog = lagtap::decode::keys::read_keylogs(&a.keys.keylogs)?;
+    lagtap::live::watch::watch_interface(&source, duration, printer, &keylog)?;
     Ok(())
 }
 

@@ -48,6 +48,17 @@ impl Default for LiveDecoder {
 }
 
 impl LiveDecoder {
+    /// A decoder that decrypts TLS flows with `keylog`'s secrets.
+    pub fn with_keys(keylog: std::sync::Arc<tls_decrypt::KeyLog>) -> Self {
+        LiveDecoder {
+            table: FlowTable::new(DecodeHandler {
+                keylog,
+                ..DecodeHandler::default()
+            }),
+            anomalies: Anomalies::default(),
+        }
+    }
+
     /// Feeds one packet; `sink` gets every event it completed.
     pub fn packet(&mut self, p: Packet<'_>, mut sink: impl FnMut(&Event)) {
         if feed_packet(&mut self.table, &mut self.anomalies, p) {
@@ -408,6 +419,19 @@ pub fn watch_file<W: Write>(
     follow: Option<Arc<AtomicBool>>,
     printer: &mut Printer<W>,
 ) -> anyhow::Result<Anomalies> {
+    watch_file_with_keys(path, follow, printer, &tls_decrypt::KeyLog::default())
+}
+
+/// [`watch_file`] decrypting TLS with `keylog` (the `--keylog` files) and the
+/// secrets found with the capture (a key log beside it, its secrets blocks as the
+/// file holds them when the watch starts).
+pub fn watch_file_with_keys<W: Write>(
+    path: &Path,
+    follow: Option<Arc<AtomicBool>>,
+    printer: &mut Printer<W>,
+    keylog: &tls_decrypt::KeyLog,
+) -> anyhow::Result<Anomalies> {
+    let (keys, _) = crate::decode::keys::for_capture(path, keylog);
     let file = std::fs::File::open(path)
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
     let raw: Box<dyn Read + Send> = match follow {
@@ -416,7 +440,7 @@ pub fn watch_file<W: Write>(
     };
     let input = crate::capture::input::from_reader(raw)?;
     let mut reader = CaptureReader::from_input(input, &path.display().to_string())?;
-    let mut dec = LiveDecoder::default();
+    let mut dec = LiveDecoder::with_keys(keys);
     let mut status = Ok(());
     reader.for_each_packet(|p| {
         if status.is_err() {
@@ -453,11 +477,14 @@ pub fn watch_interface<W: Write>(
     source: &super::capture::SourceOptions,
     duration: Option<Duration>,
     printer: &mut Printer<W>,
+    keylog: &tls_decrypt::KeyLog,
 ) -> anyhow::Result<Anomalies> {
     let stop = super::capture::stop_flag()?;
     let mut src = super::capture::LiveSource::open(source)?;
     let link = src.link();
-    let mut dec = LiveDecoder::default();
+    // The secrets known when the watch starts: sessions that begin later need a
+    // key log that already has them (or `lagtap capture --keylog` and a file watch).
+    let mut dec = LiveDecoder::with_keys(std::sync::Arc::new(keylog.clone()));
     let started = std::time::Instant::now();
     while !stop.load(Ordering::SeqCst) && duration.is_none_or(|d| started.elapsed() < d) {
         let now = Timestamp(
