@@ -54,6 +54,43 @@ pub struct FlowRow {
     pub saw_syn: bool,
     pub first_time: i64,
     pub last_time: i64,
+    /// A TLS flow's handshake as its first bytes show it (no keys needed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsHello>,
+}
+
+/// What a TLS flow's hellos say: enough to tell HTTPS from chat over TLS from RTMPS
+/// and to know which key log a flow needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsHello {
+    pub sni: Option<String>,
+    pub alpn_offered: Vec<String>,
+    pub alpn: Option<String>,
+    pub version: Option<String>,
+    pub cipher_suite: Option<String>,
+}
+
+/// The hellos in a TLS flow's first bytes: the client's, then the server's, through
+/// the same record and handshake reading `decode` uses, with no keys.
+/// With the session's keys the server's choice of ALPN (in TLS 1.3's encrypted
+/// EncryptedExtensions) is known too.
+fn tls_hello(prefixes: &Prefixes, keylog: &std::sync::Arc<tls_decrypt::KeyLog>) -> TlsHello {
+    use tls_decrypt::{Direction, Session};
+    let mut s = Session::new(keylog.clone());
+    for (dir, bytes) in [
+        (Direction::ClientToServer, &prefixes.bytes[0]),
+        (Direction::ServerToClient, &prefixes.bytes[1]),
+    ] {
+        s.feed(dir, 0, bytes);
+    }
+    let i = s.info();
+    TlsHello {
+        sni: i.sni.clone(),
+        alpn_offered: i.alpn_offered.clone(),
+        alpn: i.alpn.clone(),
+        version: i.version.map(crate::decode::tls_version_name),
+        cipher_suite: i.cipher_suite.map(tls_decrypt::suite_name),
+    }
 }
 
 /// Keeps the first bytes of each direction for protocol detection.
@@ -79,6 +116,9 @@ impl Prefixes {
 #[derive(Default)]
 pub struct InspectHandler {
     pub rows: Vec<FlowRow>,
+    /// Secrets for TLS flows (`--keylog`, a key log beside the file, its secrets
+    /// blocks): only the hellos are read, so keys only add the server's ALPN.
+    pub keylog: std::sync::Arc<tls_decrypt::KeyLog>,
 }
 
 impl FlowHandler for InspectHandler {
@@ -144,12 +184,26 @@ impl FlowHandler for InspectHandler {
             saw_syn: meta.saw_syn,
             first_time: meta.first_time.0,
             last_time: meta.last_time.0,
+            tls: (protocol == Protocol::Tls).then(|| tls_hello(&st, &self.keylog)),
         });
     }
 }
 
 pub fn inspect_file(path: &Path) -> Result<FileReport, CaptureError> {
-    let run = run_file(path, InspectHandler::default())?;
+    inspect_file_with(path, &tls_decrypt::KeyLog::default())
+}
+
+/// [`inspect_file`] with the `--keylog` secrets besides the capture's own.
+pub fn inspect_file_with(
+    path: &Path,
+    keylog: &tls_decrypt::KeyLog,
+) -> Result<FileReport, CaptureError> {
+    let (keylog, _) = crate::decode::keys::for_capture(path, keylog);
+    let handler = InspectHandler {
+        keylog,
+        ..InspectHandler::default()
+    };
+    let run = run_file(path, handler)?;
     let mut flows = run.handler.rows;
     flows.sort_by_key(|r| r.id);
     Ok(FileReport {
@@ -232,6 +286,22 @@ pub fn write_table(out: &mut dyn Write, report: &InspectReport) -> io::Result<()
                 r.gaps,
                 Timestamp(r.last_time).secs_since(Timestamp(r.first_time)),
             )?;
+            if let Some(t) = &r.tls {
+                let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                writeln!(
+                    out,
+                    "       tls: sni {}  alpn {} (offered {})  {}  {}",
+                    or(&t.sni),
+                    or(&t.alpn),
+                    if t.alpn_offered.is_empty() {
+                        "-".to_string()
+                    } else {
+                        t.alpn_offered.join(",")
+                    },
+                    or(&t.version),
+                    or(&t.cipher_suite)
+                )?;
+            }
         }
     }
     Ok(())

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use lagtap::inspect::{inspect_file, write_table, InspectReport};
+use lagtap::inspect::{inspect_file_with, write_table, InspectReport};
 
 /// `decode` writes its JSON Lines to standard output in pieces of about this size.
 const OUTPUT_CHUNK: usize = 64 * 1024;
@@ -33,6 +33,8 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// Decode one host's capture into its event timeline (JSON Lines on stdout):
     /// RTMP frames sent, HTTP/HLS fetches and segments with their frames, chat lines
@@ -219,10 +221,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Inspect { files, json } => {
+        Command::Inspect { files, json, keys } => {
+            let keylog = lagtap::decode::keys::read_keylogs(&keys.keylogs)?;
             let mut report = InspectReport { files: Vec::new() };
             for f in &files {
-                report.files.push(inspect_file(f).with_context(|| format!("inspecting {}", f.display()))?);
+                report.files.push(inspect_file_with(f, &keylog).with_context(|| format!("inspecting {}", f.display()))?);
             }
             let stdout = io::stdout();
             let mut out = io::BufWriter::new(stdout.lock());

@@ -298,3 +298,31 @@ fn bad_key_logs_give_counted_anomalies_never_a_panic() {
         }
     }
 }
+
+#[test]
+fn inspect_shows_each_tls_flows_hellos_without_keys() {
+    for (name, version, suite) in [
+        (
+            "tls12-chacha20",
+            "TLS 1.2",
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        ),
+        ("tls13-aes256gcm", "TLS 1.3", "TLS_AES_256_GCM_SHA384"),
+    ] {
+        let report = lagtap::inspect::inspect_file(&alone(name)).unwrap();
+        let tls = report.flows[0].tls.as_ref().expect("a tls row");
+        assert_eq!(tls.sni.as_deref(), Some("lagtap.test"), "{name}");
+        assert_eq!(tls.alpn_offered, ["http/1.1"], "{name}");
+        assert_eq!(tls.version.as_deref(), Some(version), "{name}");
+        assert_eq!(tls.cipher_suite.as_deref(), Some(suite), "{name}");
+        // TLS 1.3 says the server's ALPN only inside the encrypted handshake.
+        let alpn = tls.alpn.as_deref();
+        assert_eq!(alpn, (version == "TLS 1.2").then_some("http/1.1"), "{name}");
+        // With the key log, that too.
+        let mut k = KeyLog::new();
+        k.add("k", &std::fs::read(data(&format!("{name}.keys"))).unwrap());
+        let report = lagtap::inspect::inspect_file_with(&alone(name), &k).unwrap();
+        let tls = report.flows[0].tls.as_ref().unwrap();
+        assert_eq!(tls.alpn.as_deref(), Some("http/1.1"), "{name}");
+    }
+}

@@ -14,6 +14,8 @@ mod rtmp;
 pub mod timemap;
 mod tls;
 
+pub use tls::version_name as tls_version_name;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
