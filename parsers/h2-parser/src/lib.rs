@@ -46,16 +46,29 @@
 //! streams are tracked; kept bodies are capped at [`MAX_KEPT_BODY`]. Frame lengths
 //! are 24-bit, so no declared length exceeds 16 MiB; DATA payloads are never held.
 //!
-//! ## Why HPACK comes from a crate
-//! HPACK is a compression format with state shared across every header block of a
-//! direction (the dynamic table), a Huffman code of 257 symbols and integer and
-//! string encodings where a hostile length or index is the usual bug. `loona-hpack`
-//! (the successor of `fluke-hpack`, itself a fork of `hpack`) implements it, passes
-//! the RFC's examples and the hpack-test-case stories, and returns errors rather than
-//! panicking on bad integers, indices and Huffman codes. Its one panic, a table size
-//! above the allowed maximum passed to `set_max_table_size`, is in a call this crate
-//! never makes; size updates inside header blocks are checked against the bound set
-//! with `set_max_allowed_table_size` and come back as errors.
+//! ## HPACK: why it is decoded here
+//! The first version took HPACK from a crate, `loona-hpack` (the successor of
+//! `fluke-hpack`, itself a fork of `hpack`): HPACK has state shared across every
+//! header block of a direction (the dynamic table), a 257-symbol Huffman code, and
+//! integer and string encodings where a hostile length or index is the usual bug.
+//! `loona-hpack` decodes correctly and returns errors rather than panicking, but it
+//! is far too slow for lagtap: its Huffman decoder builds a table of nested
+//! `HashMap`s for every string it decodes and then walks it bit by bit, so a 62-byte
+//! request block from curl took 164 µs in a release build (about 0.4 MB/s), and the
+//! session spent ~1 ms per exchange on it, which alone would cost more than
+//! lagtap's whole decode budget (1 GB/s) on a capture with a few hundred
+//! exchanges; the tests' splitting runs took minutes. Its siblings `fluke-hpack` and
+//! `hpack-patched` share that code, and `httlib-hpack` indexes `buf[0]` of a string
+//! that may be empty, a panic on a truncated block.
+//!
+//! So `hpack.rs` decodes it: the static table and the Huffman code lengths are the
+//! RFC's tables (the code is canonical, so its lengths define it), decoding uses an
+//! 8-bit lookup for codes of up to 8 bits and the canonical first-code per length
+//! for the rest, every length and index is checked (errors, never panics), and a
+//! dynamic table size update is bounded by the receiver's announced
+//! SETTINGS_HEADER_TABLE_SIZE. `loona-hpack` stays as a dev-dependency: the tests
+//! hold this decoder to it on every header block of the real capture and on
+//! thousands of mutated ones.
 //!
 //! ## Not covered
 //! Request bodies are counted, not kept. Content codings other than gzip, and gzip
@@ -87,6 +100,7 @@
 
 mod body;
 mod frame;
+mod hpack;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -384,7 +398,7 @@ struct Half {
     /// Frames this direction sends may be this long: the receiver's
     /// SETTINGS_MAX_FRAME_SIZE.
     max_frame: u32,
-    hpack: loona_hpack::Decoder<'static>,
+    hpack: hpack::Decoder,
     /// Largest table size a size update may set: the receiver's
     /// SETTINGS_HEADER_TABLE_SIZE (capped).
     table_bound: u32,
@@ -398,8 +412,7 @@ struct Half {
 
 impl Half {
     fn new(dir: Direction) -> Half {
-        let mut hpack = loona_hpack::Decoder::new();
-        hpack.set_max_allowed_table_size(DEFAULT_HEADER_TABLE_SIZE as usize);
+        let hpack = hpack::Decoder::new(DEFAULT_HEADER_TABLE_SIZE as usize);
         Half {
             state: match dir {
                 Direction::ClientToServer => State::Preface,
@@ -964,12 +977,10 @@ impl Session {
             return;
         };
         let mut fields = Fields::default();
-        let decoded = half
-            .hpack
-            .decode_with_cb(&half.fragments, |n, v| fields.add(&n, &v));
+        let decoded = half.hpack.decode(&half.fragments, |n, v| fields.add(n, v));
         half.fragments.clear();
-        if decoded.is_err() {
-            return self.lose(dir, "h2.hpack_error");
+        if let Err(reason) = decoded {
+            return self.lose(dir, reason);
         }
         if fields.dropped {
             self.anomaly("h2.header_list_too_long");
@@ -1181,7 +1192,7 @@ impl Session {
                     // its size update's job, which the decoder follows.
                     if bound > peer.table_bound {
                         peer.table_bound = bound;
-                        peer.hpack.set_max_allowed_table_size(bound as usize);
+                        peer.hpack.set_bound(bound as usize);
                     }
                 }
                 SETTINGS_MAX_FRAME_SIZE => {

@@ -33,6 +33,9 @@ impl Conn {
     }
 }
 
+/// The next expected sequence number of each direction.
+type NextSeq = [Option<u32>; 2];
+
 /// The connections to [`PORTS`] in order of their SYN (tshark's `tcp.stream` order).
 pub fn connections() -> Vec<Conn> {
     let file = std::fs::read(PCAP).expect("tests/data/h2c.pcap");
@@ -40,7 +43,7 @@ pub fn connections() -> Vec<Conn> {
     assert_eq!(capture.header.network.0, 1, "Ethernet link type");
     // Per (client port, server port): index into `conns`, next sequence number of
     // each direction.
-    let mut index: HashMap<(u16, u16), (usize, [Option<u32>; 2])> = HashMap::new();
+    let mut index: HashMap<(u16, u16), (usize, NextSeq)> = HashMap::new();
     let mut conns: Vec<Conn> = Vec::new();
     for block in &capture.blocks {
         let Ok(packet) = SlicedPacket::from_ethernet(block.data) else {
