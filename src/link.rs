@@ -2,10 +2,12 @@
 //! datagram, using `etherparse`'s lax slicing so a snaplen-cut packet still yields
 //! every header that was captured.
 //!
-//! The link layers lagtap meets on testbed hosts: Ethernet (with up to two 802.1Q
-//! tags), Linux cooked capture v1/v2 (`tcpdump -i any`), raw IP and BSD loopback.
-//! The cooked and loopback headers are a few fixed bytes that only lead to an
-//! EtherType, so they are read here and the rest is handed to etherparse.
+//! The link layers lagtap meets on testbed hosts are read inline here: Ethernet (with
+//! up to three 802.1Q/802.1ad tags), Linux cooked capture v1/v2 (`tcpdump -i any`) and
+//! raw IP. The others Wireshark reads (NULL/LOOP, PPP, PPP-in-HDLC, Cisco HDLC, PPPoE,
+//! NFLOG, PKTAP, IPNET, IEEE 802.11 bare or with radiotap, PPI or AVS headers) are in
+//! `frames`, out of line. Each header is a few bytes that only lead to an EtherType,
+//! so it is read here and the rest is handed to etherparse.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -14,6 +16,8 @@ use etherparse::{
     UdpSlice,
 };
 use pcap_parser::Linktype;
+
+mod frames;
 
 /// A transport-layer unit ready for the flow layer.
 #[derive(Debug, PartialEq, Eq)]
@@ -58,6 +62,9 @@ pub enum Skip {
     IpFragment,
     OtherTransport,
     TruncatedTransportHeader,
+    /// A frame understood but carrying nothing lagtap uses, by what it is (802.11
+    /// management frames, encrypted frames, ...): the anomaly reason.
+    Unused(&'static str),
 }
 
 impl Skip {
@@ -68,6 +75,7 @@ impl Skip {
             Skip::Malformed => Some("malformed_packet"),
             Skip::IpFragment => Some("ip_fragment"),
             Skip::TruncatedTransportHeader => Some("truncated_transport_header"),
+            Skip::Unused(reason) => Some(reason),
             Skip::NotIp | Skip::OtherTransport => None,
         }
     }
@@ -75,7 +83,6 @@ impl Skip {
 
 const SLL_HEADER: usize = 16;
 const SLL2_HEADER: usize = 20;
-const NULL_HEADER: usize = 4;
 
 /// 802.1Q tags followed at most (QinQ and one more for good measure).
 const MAX_VLAN_TAGS: usize = 3;
@@ -90,48 +97,93 @@ const MAX_VLAN_TAGS: usize = 3;
 /// in place rather than written to memory and read back field by field.
 #[inline]
 pub fn decode(lt: Linktype, frame: &[u8]) -> Result<Transport<'_>, Skip> {
-    let (ether_type, payload) = match lt.0 {
-        1 => {
-            let eth = Ethernet2Slice::from_slice_without_fcs(frame).map_err(|_| Skip::Malformed)?;
-            let (mut et, mut rest) = (eth.ether_type(), eth.payload_slice());
-            for _ in 0..MAX_VLAN_TAGS {
-                if !matches!(
-                    et,
-                    EtherType::VLAN_TAGGED_FRAME
-                        | EtherType::PROVIDER_BRIDGING
-                        | EtherType::VLAN_DOUBLE_TAGGED_FRAME
-                ) {
-                    break;
-                }
-                let vlan = SingleVlanSlice::from_slice(rest).map_err(|_| Skip::Malformed)?;
-                (et, rest) = (vlan.ether_type(), vlan.payload_slice());
-            }
-            (et, rest)
-        }
+    let (ether_type, payload) = link_layer(lt.0 as u32, frame)?;
+    match ether_type {
+        // The version nibble decides between v4 and v6 (raw IP link types carry both).
+        EtherType::IPV4 | EtherType::IPV6 => ip(payload),
+        _ => encapsulated(ether_type, payload),
+    }
+}
+
+/// Where a link-layer header leads: an EtherType and the bytes after the header.
+type Next<'a> = Result<(EtherType, &'a [u8]), Skip>;
+
+/// The link-layer header of a frame of link type `lt`.
+#[inline(always)]
+fn link_layer(lt: u32, frame: &[u8]) -> Next<'_> {
+    match lt {
+        1 => ethernet(frame),
         113 => {
             let proto = be16(frame, 14).ok_or(Skip::Malformed)?;
-            (EtherType(proto), &frame[SLL_HEADER..])
+            Ok((EtherType(proto), &frame[SLL_HEADER..]))
         }
         276 => {
             let proto = be16(frame, 0).ok_or(Skip::Malformed)?;
             if frame.len() < SLL2_HEADER {
                 return Err(Skip::Malformed);
             }
-            (EtherType(proto), &frame[SLL2_HEADER..])
+            Ok((EtherType(proto), &frame[SLL2_HEADER..]))
         }
-        12 | 14 | 101 | 228 | 229 => (EtherType::IPV4, frame),
-        0 | 108 => {
-            // DLT_NULL stores the address family in the capturing host's byte order,
-            // DLT_LOOP in network order; the IP version nibble is the reliable witness.
-            if frame.len() < NULL_HEADER {
-                return Err(Skip::Malformed);
-            }
-            (EtherType::IPV4, &frame[NULL_HEADER..])
+        12 | 14 | 101 | 228 | 229 => Ok((EtherType::IPV4, frame)),
+        _ => frames::other(lt, frame, false),
+    }
+}
+
+/// The link layer of a packet inside a PKTAP or PPI header (which do not nest).
+fn link_layer_nested(lt: u32, frame: &[u8]) -> Next<'_> {
+    match lt {
+        1 | 113 | 276 | 12 | 14 | 101 | 228 | 229 => link_layer(lt, frame),
+        _ => frames::other(lt, frame, true),
+    }
+}
+
+/// Ethernet II with up to [`MAX_VLAN_TAGS`] 802.1Q / 802.1ad tags.
+#[inline(always)]
+fn ethernet(frame: &[u8]) -> Next<'_> {
+    let eth = Ethernet2Slice::from_slice_without_fcs(frame).map_err(|_| Skip::Malformed)?;
+    vlan_tags(eth.ether_type(), eth.payload_slice())
+}
+
+/// Past any 802.1Q (0x8100), 802.1ad (0x88a8) or old QinQ (0x9100) tags.
+#[inline(always)]
+fn vlan_tags(mut et: EtherType, mut rest: &[u8]) -> Next<'_> {
+    for _ in 0..MAX_VLAN_TAGS {
+        if !is_vlan(et) {
+            break;
         }
-        _ => return Err(Skip::UnknownLinkType),
+        let vlan = SingleVlanSlice::from_slice(rest).map_err(|_| Skip::Malformed)?;
+        (et, rest) = (vlan.ether_type(), vlan.payload_slice());
+    }
+    Ok((et, rest))
+}
+
+fn is_vlan(et: EtherType) -> bool {
+    matches!(
+        et,
+        EtherType::VLAN_TAGGED_FRAME
+            | EtherType::PROVIDER_BRIDGING
+            | EtherType::VLAN_DOUBLE_TAGGED_FRAME
+    )
+}
+
+/// PPPoE session packets (RFC 2516 §4).
+const PPPOE_SESSION: EtherType = EtherType(0x8864);
+
+/// What an EtherType other than IP leads to: PPPoE sessions, VLAN tags after a
+/// non-Ethernet header (an 802.11 LLC/SNAP, a PKTAP), or nothing lagtap uses.
+#[inline(never)]
+fn encapsulated(et: EtherType, payload: &[u8]) -> Result<Transport<'_>, Skip> {
+    let (et, payload) = if is_vlan(et) {
+        vlan_tags(et, payload)?
+    } else {
+        (et, payload)
     };
-    match ether_type {
-        // The version nibble decides between v4 and v6 (raw IP link types carry both).
+    let (et, payload) = if et == PPPOE_SESSION {
+        frames::pppoe_session(payload)?
+    } else {
+        (et, payload)
+    };
+    match et {
         EtherType::IPV4 | EtherType::IPV6 => ip(payload),
         _ => Err(Skip::NotIp),
     }

@@ -78,7 +78,27 @@ struct Interface {
     link_type: Linktype,
     units_per_sec: u64,
     offset_secs: i64,
+    /// Bytes of frame check sequence at the end of every packet, which the reader
+    /// strips (pcap's link-type FCS bits, pcapng's `if_fcslen`).
+    fcs_len: u32,
 }
+
+/// pcap's link-type field (the pcap file format, draft-ietf-opsawg-pcap §4 "File
+/// Header", LinkType and additional information): the link type in the low 16 bits;
+/// bit 26 (`F`) says bits 28-31 hold the FCS length in 16-bit words.
+fn legacy_link_type(field: Linktype) -> (Linktype, u32) {
+    let raw = field.0 as u32;
+    let fcs_len = if raw & 0x0400_0000 != 0 {
+        (raw >> 28) * 2
+    } else {
+        0
+    };
+    (Linktype((raw & 0xffff) as i32), fcs_len)
+}
+
+/// pcapng's `if_fcslen` option (pcapng spec §4.2, option code 13: the FCS length in
+/// bytes, one octet).
+const IF_FCSLEN: u16 = 13;
 
 /// Which block parser pcap-parser's reader itself uses for the blocks to come, once
 /// the file (or section) header has said (a tag rather than a function pointer, so
@@ -341,12 +361,14 @@ impl State {
                 info.format = format!("{}{suffix}", if nanos { "pcap-nsec" } else { "pcap" });
                 info.sections = 1;
                 info.interfaces = 1;
+                let (link_type, fcs_len) = legacy_link_type(hdr.network);
                 let iface = Interface {
-                    link_type: hdr.network,
+                    link_type,
                     units_per_sec: if nanos { 1_000_000_000 } else { 1_000_000 },
                     offset_secs: 0,
+                    fcs_len,
                 };
-                info.link_types.insert(link_type_name(hdr.network));
+                info.link_types.insert(link_type_name(link_type));
                 self.legacy = Some(iface);
                 // As pcap-parser's `LegacyPcapReader` chooses.
                 self.parser = if hdr.is_modified_format() {
@@ -386,15 +408,19 @@ impl State {
                 };
                 info.interfaces += 1;
                 info.link_types.insert(link_type_name(idb.linktype));
+                let mut fcs_len = 0;
                 for opt in &idb.options {
                     if opt.code == OptionCode::Comment {
                         push_comment(info, &opt.value);
+                    } else if opt.code.0 == IF_FCSLEN {
+                        fcs_len = opt.value.first().map_or(0, |&b| u32::from(b));
                     }
                 }
                 self.interfaces.push(Interface {
                     link_type: idb.linktype,
                     units_per_sec,
                     offset_secs: idb.ts_offset(),
+                    fcs_len,
                 });
                 return None;
             }
@@ -456,6 +482,11 @@ impl State {
     ) -> Packet<'a> {
         self.last_ts = ts;
         info.packets += 1;
+        let (data, orig_len) = if iface.fcs_len == 0 {
+            (data, orig_len)
+        } else {
+            strip_fcs(data, orig_len, iface.fcs_len)
+        };
         if info.first_time.is_none_or(|t| ts < t) {
             info.first_time = Some(ts);
         }
@@ -469,6 +500,19 @@ impl State {
             orig_len,
         }
     }
+}
+
+/// A packet without its trailing FCS: cut from the data when the packet was captured
+/// whole (a snaplen-cut packet never holds it), and from the length on the wire.
+#[cold]
+fn strip_fcs(data: &[u8], orig_len: u32, fcs_len: u32) -> (&[u8], u32) {
+    let whole = data.len() as u64 >= u64::from(orig_len);
+    let data = if whole {
+        &data[..data.len().saturating_sub(fcs_len as usize)]
+    } else {
+        data
+    };
+    (data, orig_len.saturating_sub(fcs_len))
 }
 
 /// `if_tsresol` to units per second. pcap-parser's own helper rejects every binary
@@ -503,11 +547,22 @@ pub fn link_type_name(lt: Linktype) -> String {
     match lt.0 {
         0 => "NULL".into(),
         1 => "EN10MB".into(),
+        9 => "PPP".into(),
         12 | 14 | 101 => "RAW".into(),
+        50 => "PPP_HDLC".into(),
+        51 => "PPP_ETHER".into(),
+        104 => "C_HDLC".into(),
+        105 => "IEEE802_11".into(),
         108 => "LOOP".into(),
         113 => "LINUX_SLL".into(),
+        127 => "IEEE802_11_RADIOTAP".into(),
+        163 => "IEEE802_11_AVS".into(),
+        192 => "PPI".into(),
+        226 => "IPNET".into(),
         228 => "IPV4".into(),
         229 => "IPV6".into(),
+        239 => "NFLOG".into(),
+        258 => "PKTAP".into(),
         276 => "LINUX_SLL2".into(),
         n => format!("LINKTYPE_{n}"),
     }

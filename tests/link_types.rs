@@ -1,0 +1,475 @@
+//! Link types built byte by byte from their specifications (named in each test): the
+//! same TCP conversation behind each header gives the same reassembled streams as
+//! behind plain Ethernet, and frames that carry nothing lagtap uses are counted by
+//! what they are, never mistaken for IP.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::write::{ipv4_tcp, pcap, Frame};
+use common::StreamCollector;
+use lagtap::anomalies::Anomalies;
+use lagtap::pipeline::run_file;
+
+const BASE_NS: i64 = 1_795_581_166_000_000_000;
+
+/// A file of its own for each call (the tests run in parallel).
+fn temp(name: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("lagtap-links-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("{n}-{name}"))
+}
+
+/// An HTTP exchange over IPv4 TCP: handshake, request, response, as IP packets.
+fn conversation_v4() -> Vec<Vec<u8>> {
+    let c = ([10, 0, 0, 1], 40000);
+    let s = ([10, 0, 0, 2], 80);
+    let req = b"GET /hls/a.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n";
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd";
+    vec![
+        ipv4_tcp(c, s, 100, "S", b""),
+        ipv4_tcp(s, c, 500, "SA", b""),
+        ipv4_tcp(c, s, 101, "A", req),
+        ipv4_tcp(s, c, 501, "A", resp),
+    ]
+}
+
+/// The same exchange over IPv6.
+fn conversation_v6() -> Vec<Vec<u8>> {
+    let c: [u8; 16] = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let s: [u8; 16] = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    let seg = |src: [u8; 16], dst: [u8; 16], sp, dp, seq, syn, payload: &[u8]| {
+        let mut b = etherparse::PacketBuilder::ipv6(src, dst, 64).tcp(sp, dp, seq, 65535);
+        if syn {
+            b = b.syn();
+        }
+        let mut out = Vec::new();
+        b.ack(1).write(&mut out, payload).unwrap();
+        out
+    };
+    vec![
+        seg(c, s, 40000, 80, 100, true, b""),
+        seg(s, c, 80, 40000, 500, true, b""),
+        seg(c, s, 40000, 80, 101, false, b"GET / HTTP/1.1\r\n\r\n"),
+        seg(
+            s,
+            c,
+            80,
+            40000,
+            501,
+            false,
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+        ),
+    ]
+}
+
+/// Reads a pcap of `frames` under link type field `link_field` (all 32 bits, FCS bits
+/// included): the streams of its flows and the anomalies.
+fn read(name: &str, link_field: u32, frames: &[Vec<u8>]) -> (Vec<[Vec<u8>; 2]>, Anomalies) {
+    let frames: Vec<Frame> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Frame {
+            ts_ns: BASE_NS + i as i64 * 1_000_000,
+            link_type: 1,
+            data: d.clone(),
+        })
+        .collect();
+    let mut bytes = pcap(&frames, false, true, 65535);
+    bytes[20..24].copy_from_slice(&link_field.to_le_bytes());
+    let p = temp(name);
+    std::fs::write(&p, bytes).unwrap();
+    let run = run_file(&p, StreamCollector::default()).unwrap();
+    let streams = run
+        .handler
+        .flows
+        .values()
+        .map(|f| f.bytes.clone())
+        .collect();
+    let _ = std::fs::remove_file(&p);
+    (streams, run.anomalies)
+}
+
+/// What plain Ethernet gives for `ips`.
+fn reference(ips: &[Vec<u8>]) -> Vec<[Vec<u8>; 2]> {
+    let eth: Vec<Vec<u8>> = ips.iter().map(|ip| common::write::frame(1, ip)).collect();
+    let (streams, a) = read("reference.pcap", 1, &eth);
+    assert!(a.is_empty(), "{a:?}");
+    assert_eq!(streams.len(), 1);
+    assert!(!streams[0][0].is_empty() && !streams[0][1].is_empty());
+    streams
+}
+
+/// Each IP packet wrapped by `wrap`, read under `link_field`, gives the Ethernet
+/// reference streams, v4 and v6, with nothing counted.
+fn same_as_ethernet(what: &str, link_field: u32, wrap: impl Fn(&[u8]) -> Vec<u8>) {
+    for (v, ips) in [("v4", conversation_v4()), ("v6", conversation_v6())] {
+        let want = reference(&ips);
+        let wrapped: Vec<Vec<u8>> = ips.iter().map(|ip| wrap(ip)).collect();
+        let (got, a) = read(&format!("{what}-{v}.pcap"), link_field, &wrapped);
+        assert_eq!(got, want, "{what} {v}");
+        assert!(a.is_empty(), "{what} {v}: {a:?}");
+    }
+}
+
+fn family_v6(ip: &[u8]) -> bool {
+    ip.first().is_some_and(|b| b >> 4 == 6)
+}
+
+#[test]
+fn null_and_loop_in_either_byte_order() {
+    // tcpdump.org LINKTYPE_NULL: the address family in the capturing host's byte
+    // order; LINKTYPE_LOOP: in network order. AF_INET6 differs by OS (Linux 10,
+    // OpenBSD 24, FreeBSD 28, macOS 30).
+    for (af6, host_le) in [(30u32, true), (28, false), (24, true), (10, false)] {
+        let wrap = |ip: &[u8]| {
+            let af = if family_v6(ip) { af6 } else { 2 };
+            let mut f = if host_le {
+                af.to_le_bytes().to_vec()
+            } else {
+                af.to_be_bytes().to_vec()
+            };
+            f.extend(ip);
+            f
+        };
+        same_as_ethernet(&format!("null-{af6}"), 0, wrap);
+        same_as_ethernet(&format!("loop-{af6}"), 108, wrap);
+    }
+    // Not an IP family: not IP, whatever the bytes after it look like.
+    let mut f = 7u32.to_le_bytes().to_vec();
+    f.extend(&conversation_v4()[0]);
+    let (streams, _) = read("null-other.pcap", 0, &[f]);
+    assert!(streams.is_empty());
+}
+
+#[test]
+fn the_fcs_bits_of_a_pcap_link_type_field_are_masked_and_the_fcs_stripped() {
+    // The pcap file format (draft-ietf-opsawg-pcap §4, "LinkType and additional
+    // information"): link type in bits 0-15, F (bit 26) set when bits 28-31 hold the
+    // FCS length in 16-bit words. 0x40000000 with F clear is what the issue's DLT_NULL
+    // file carried.
+    let null = |ip: &[u8]| {
+        let mut f = 2u32.to_le_bytes().to_vec();
+        f.extend(ip);
+        f
+    };
+    let ips = conversation_v4();
+    let want = reference(&ips);
+    let frames: Vec<Vec<u8>> = ips.iter().map(|ip| null(ip)).collect();
+    let (got, a) = read("null-fcs-bits.pcap", 0x4000_0000, &frames);
+    assert_eq!((got, a.is_empty()), (want.clone(), true), "{a:?}");
+    // Ethernet with a 4-byte FCS (F set, 2 words): the FCS is not payload. An IPv4
+    // packet that ends before the frame would be cut at its total length anyway, so
+    // the check is on the raw-IPv4 link type (228), where the FCS follows the packet
+    // directly, and on the length on the wire of a cut frame.
+    let fcs = [0xde, 0xad, 0xbe, 0xef];
+    let with_fcs: Vec<Vec<u8>> = ips.iter().map(|ip| [ip, &fcs[..]].concat()).collect();
+    let (got, a) = read("ipv4-fcs.pcap", 228 | 0x0400_0000 | (2 << 28), &with_fcs);
+    assert_eq!((got, a.is_empty()), (want, true), "{a:?}");
+    // The file's link type is named as Wireshark names it.
+    let mut bytes = pcap(&[], false, true, 65535);
+    bytes[20..24].copy_from_slice(&0x4000_0000u32.to_le_bytes());
+    let p = temp("null-named.pcap");
+    std::fs::write(&p, bytes).unwrap();
+    let report = lagtap::inspect::inspect_file(&p).unwrap();
+    assert_eq!(report.link_types, ["NULL"]);
+}
+
+#[test]
+fn raw_ipv4_and_ipv6_link_types() {
+    // tcpdump.org LINKTYPE_RAW (101, and DLT 12/14), LINKTYPE_IPV4 (228), LINKTYPE_IPV6
+    // (229): the packet starts with the IP header.
+    for lt in [101, 12, 14, 228, 229] {
+        same_as_ethernet(&format!("raw-{lt}"), lt, |ip| ip.to_vec());
+    }
+}
+
+#[test]
+fn ppp_ppp_in_hdlc_cisco_hdlc_and_pppoe() {
+    // RFC 1661 §2 Protocol field (0x0021 IPv4 per RFC 1332, 0x0057 IPv6 per RFC 5072),
+    // §6.5 Protocol-Field-Compression (one odd octet).
+    let proto = |ip: &[u8]| if family_v6(ip) { 0x0057u16 } else { 0x0021 };
+    same_as_ethernet("ppp", 9, |ip| [&proto(ip).to_be_bytes()[..], ip].concat());
+    same_as_ethernet("ppp-pfc", 9, |ip| [&[proto(ip) as u8][..], ip].concat());
+    // RFC 1662 §3.1: address 0xFF, control 0x03 before the Protocol field.
+    let hdlc = |ip: &[u8]| [&[0xff, 0x03][..], &proto(ip).to_be_bytes(), ip].concat();
+    same_as_ethernet("ppp-hdlc-in-9", 9, hdlc);
+    same_as_ethernet("ppp-hdlc", 50, hdlc);
+    // RFC 1547 §4.3.1 Cisco HDLC: address 0x0F, control 0, EtherType; under
+    // LINKTYPE_PPP_HDLC (50) and LINKTYPE_C_HDLC (104).
+    let et = |ip: &[u8]| if family_v6(ip) { 0x86ddu16 } else { 0x0800 };
+    let chdlc = |ip: &[u8]| [&[0x0f, 0x00][..], &et(ip).to_be_bytes(), ip].concat();
+    same_as_ethernet("chdlc-50", 50, chdlc);
+    same_as_ethernet("chdlc-104", 104, chdlc);
+    // RFC 2516 §4: PPPoE session (EtherType 0x8864): ver/type 0x11, code 0, session
+    // id, length (PPP protocol + payload), then PPP. Over Ethernet and as
+    // LINKTYPE_PPP_ETHER (51).
+    let pppoe = |ip: &[u8]| {
+        let len = (ip.len() + 2) as u16;
+        [
+            &[0x11, 0x00, 0x12, 0x34][..],
+            &len.to_be_bytes(),
+            &proto(ip).to_be_bytes(),
+            ip,
+        ]
+        .concat()
+    };
+    same_as_ethernet("pppoe-51", 51, pppoe);
+    same_as_ethernet("pppoe-eth", 1, |ip| {
+        [
+            &[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0x64][..],
+            &pppoe(ip),
+        ]
+        .concat()
+    });
+    // LCP (0xc021) is PPP but not IP.
+    let (streams, _) = read("ppp-lcp.pcap", 9, &[vec![0xc0, 0x21, 1, 1, 0, 4]]);
+    assert!(streams.is_empty());
+}
+
+/// NFLOG TLV (linux/netfilter/nfnetlink_log.h: `struct nfattr` length and type in host
+/// byte order, 4-byte aligned).
+fn tlv(out: &mut Vec<u8>, ty: u16, value: &[u8], le: bool) {
+    let len = (4 + value.len()) as u16;
+    let w = |v: u16| if le { v.to_le_bytes() } else { v.to_be_bytes() };
+    out.extend(w(len));
+    out.extend(w(ty));
+    out.extend(value);
+    while out.len() % 4 != 0 {
+        out.push(0);
+    }
+}
+
+#[test]
+fn nflog_walks_its_tlvs_to_the_payload() {
+    // NFLOG: linux/netfilter/nfnetlink_log.h (enum nfulnl_attr_type: NFULA_PACKET_HDR 1,
+    // NFULA_PREFIX 10, NFULA_PAYLOAD 9) and tcpdump.org LINKTYPE_NFLOG: family,
+    // version 0, resource id (network order), then TLVs in host byte order.
+    for le in [true, false] {
+        same_as_ethernet(&format!("nflog-{le}"), 239, |ip| {
+            let family = if family_v6(ip) { 10 } else { 2 };
+            let mut f = vec![family, 0, 0, 5];
+            tlv(&mut f, 1, &[0x08, 0x00, 3, 0], le);
+            tlv(&mut f, 10, b"lagtap\0", le);
+            tlv(&mut f, 9, ip, le);
+            f
+        });
+    }
+    // No payload TLV (a rule logging headers only): counted, not IP.
+    let mut f = vec![2, 0, 0, 5];
+    tlv(&mut f, 1, &[0x08, 0x00, 3, 0], true);
+    let (streams, a) = read("nflog-nopayload.pcap", 239, &[f]);
+    assert!(streams.is_empty());
+    assert_eq!(a.get("nflog.no_payload"), 1);
+    // A TLV length beyond the packet: malformed, never read past the end.
+    let mut f = vec![2, 0, 0, 5];
+    tlv(&mut f, 9, &conversation_v4()[0], true);
+    f[4] = 0xff;
+    let (_, a) = read("nflog-bad.pcap", 239, &[f]);
+    assert_eq!(a.get("malformed_packet"), 1);
+}
+
+#[test]
+fn pktap_leads_to_the_inner_link_type() {
+    // libpcap pcap/pktap.h `struct pktap_header`: pth_length (u32, the header's own
+    // length), pth_type_next, pth_dlt (the packet's DLT), pth_ifname[24], ... in host
+    // byte order (little-endian on macOS); 108 bytes as macOS writes it.
+    for (inner, head) in [(1u32, true), (0, true), (12, false)] {
+        same_as_ethernet(&format!("pktap-{inner}"), 258, |ip| {
+            let mut h = vec![0u8; 108];
+            let w = |v: u32| {
+                if head {
+                    v.to_le_bytes()
+                } else {
+                    v.to_be_bytes()
+                }
+            };
+            h[0..4].copy_from_slice(&w(108));
+            h[4..8].copy_from_slice(&w(1));
+            h[8..12].copy_from_slice(&w(inner));
+            h[12..15].copy_from_slice(b"en0");
+            let body = match inner {
+                1 => common::write::frame(1, ip),
+                0 => [
+                    &(if family_v6(ip) { 30u32 } else { 2 }).to_le_bytes()[..],
+                    ip,
+                ]
+                .concat(),
+                _ => ip.to_vec(),
+            };
+            [h, body].concat()
+        });
+    }
+}
+
+/// An 802.11 data frame (IEEE 802.11-2020 §9.3.2.1): Frame Control, Duration,
+/// Address 1-3, Sequence Control, [Address 4], [QoS Control], LLC/SNAP, `ip`.
+fn wlan_data(ip: &[u8], qos: bool, to_from: u8, protected: bool) -> Vec<u8> {
+    // §9.2.4.1.1: type 2 (data) in bits 2-3, subtype 0 (Data) or 8 (QoS Data).
+    let fc0 = (2 << 2) | if qos { 8 << 4 } else { 0 };
+    let fc1 = to_from | if protected { 0x40 } else { 0 };
+    let mut f = vec![fc0, fc1, 0x2c, 0x00];
+    f.extend([
+        2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 3, 0x10, 0x00,
+    ]);
+    if to_from == 3 {
+        f.extend([2, 0, 0, 0, 0, 4]);
+    }
+    if qos {
+        f.extend([0x05, 0x00]); // TID 5, no A-MSDU
+    }
+    // IEEE Std 802-2014 §10.5 / RFC 1042: LLC AA AA 03, SNAP OUI 00-00-00, EtherType.
+    let et: u16 = if family_v6(ip) { 0x86dd } else { 0x0800 };
+    f.extend([0xaa, 0xaa, 0x03, 0, 0, 0]);
+    f.extend(et.to_be_bytes());
+    f.extend(ip);
+    f
+}
+
+/// A radiotap header (radiotap.org "Radiotap header"; fields aligned to their size
+/// from the header's start): present = TSFT (bit 0, u64) + Flags (bit 1, u8) +
+/// Rate (bit 2), with an extended bitmap (bit 31) when `ext`.
+fn radiotap(fcs: bool, ext: bool) -> Vec<u8> {
+    let mut h = vec![0u8, 0, 0, 0];
+    let mut present = 0b111u32;
+    if ext {
+        present |= 1 << 31;
+    }
+    h.extend(present.to_le_bytes());
+    if ext {
+        h.extend(0u32.to_le_bytes());
+    }
+    while h.len() % 8 != 0 {
+        h.push(0);
+    }
+    h.extend(1_234_567u64.to_le_bytes()); // TSFT
+    h.push(if fcs { 0x10 } else { 0 }); // Flags: 0x10 = frame includes FCS
+    h.push(12); // Rate, 500 kb/s units
+    let len = h.len() as u16;
+    h[2..4].copy_from_slice(&len.to_le_bytes());
+    h
+}
+
+#[test]
+fn ieee80211_data_frames_behind_radiotap_ppi_avs_or_nothing() {
+    // IEEE 802.11-2020 §9.2.4.1 (Frame Control), §9.3.2.1 (data frame: Address 4 when
+    // To DS and From DS, QoS Control in QoS subtypes); radiotap.org header definition.
+    for (qos, to_from) in [(false, 0u8), (false, 1), (true, 2), (true, 3)] {
+        let what = format!("qos{qos}-ds{to_from}");
+        same_as_ethernet(&format!("wlan-{what}"), 105, |ip| {
+            wlan_data(ip, qos, to_from, false)
+        });
+        for (fcs, ext) in [(false, false), (true, false), (true, true)] {
+            same_as_ethernet(&format!("radiotap-{what}-{fcs}-{ext}"), 127, |ip| {
+                let mut f = [radiotap(fcs, ext), wlan_data(ip, qos, to_from, false)].concat();
+                if fcs {
+                    f.extend([0x11, 0x22, 0x33, 0x44]);
+                }
+                f
+            });
+        }
+        // PPI (CACE PPI specification §3): version 0, flags, length, DLT 105; an
+        // 802.11-Common field (type 2, 20 bytes) whose flags (offset 8) bit 0 = FCS.
+        same_as_ethernet(&format!("ppi-{what}"), 192, |ip| {
+            let mut h = vec![0u8, 0, 0, 0];
+            h.extend(105u32.to_le_bytes());
+            h.extend(2u16.to_le_bytes());
+            h.extend(20u16.to_le_bytes());
+            let mut common = vec![0u8; 20];
+            common[8] = 1;
+            h.extend(common);
+            let len = h.len() as u16;
+            h[2..4].copy_from_slice(&len.to_le_bytes());
+            let mut f = [h, wlan_data(ip, qos, to_from, false)].concat();
+            f.extend([0x11, 0x22, 0x33, 0x44]);
+            f
+        });
+        // AVS WLAN Monitor Header v2: magic 0x80211002, header length 64, big-endian.
+        same_as_ethernet(&format!("avs-{what}"), 163, |ip| {
+            let mut h = vec![0u8; 64];
+            h[0..4].copy_from_slice(&0x8021_1002u32.to_be_bytes());
+            h[4..8].copy_from_slice(&64u32.to_be_bytes());
+            [h, wlan_data(ip, qos, to_from, false)].concat()
+        });
+    }
+}
+
+#[test]
+fn ieee80211_frames_without_usable_data_are_counted_by_what_they_are() {
+    // IEEE 802.11-2020 Table 9-1 (types and subtypes) and §9.2.4.1.9 (Protected
+    // Frame): each frame below is built after its row, behind radiotap.
+    let ip = &conversation_v4()[2];
+    let rt = |body: Vec<u8>| [radiotap(false, false), body].concat();
+    let mut frames = Vec::new();
+    let mut want = Vec::new();
+    // Beacon: type 0 subtype 8 (a body that looks like LLC/SNAP + IP).
+    let mut beacon = wlan_data(ip, false, 0, false);
+    beacon[0] = 8 << 4;
+    frames.push(rt(beacon));
+    want.push("wlan.management");
+    // ACK: type 1 subtype 13 (10 bytes).
+    frames.push(rt(vec![0xd4, 0, 0, 0, 2, 0, 0, 0, 0, 1]));
+    want.push("wlan.control");
+    // QoS Null: type 2 subtype 12.
+    let mut null = wlan_data(b"", true, 1, false);
+    null[0] = (12 << 4) | (2 << 2);
+    frames.push(rt(null[..26].to_vec()));
+    want.push("wlan.no_data");
+    // A protected QoS data frame: CCMP header and ciphertext, not LLC.
+    let mut enc = wlan_data(ip, true, 1, true);
+    enc.truncate(26);
+    enc.extend([0x01, 0x00, 0x00, 0x20, 0, 0, 0, 0]);
+    enc.extend(ip);
+    frames.push(rt(enc));
+    want.push("wlan.protected");
+    // A-MSDU present (QoS Control bit 7).
+    let mut amsdu = wlan_data(ip, true, 1, false);
+    amsdu[24] |= 0x80;
+    frames.push(rt(amsdu));
+    want.push("wlan.a_msdu");
+    // A data frame whose body is not LLC/SNAP.
+    let mut other = wlan_data(ip, false, 1, false);
+    other[24] = 0x42;
+    frames.push(rt(other));
+    want.push("wlan.not_llc_snap");
+    let (streams, a) = read("wlan-unused.pcap", 127, &frames);
+    assert!(streams.is_empty(), "{streams:?}");
+    for reason in want {
+        assert_eq!(a.get(reason), 1, "{reason}: {a:?}");
+    }
+    // Radiotap lengths that do not fit: malformed, nothing read beyond the frame.
+    let mut bad = radiotap(false, false);
+    bad[2] = 0xff;
+    let mut ext_forever = vec![0u8, 0, 16, 0];
+    ext_forever.extend([0xff; 12]);
+    let (_, a) = read("radiotap-bad.pcap", 127, &[bad, ext_forever, vec![0, 0]]);
+    assert_eq!(a.get("malformed_packet"), 3, "{a:?}");
+}
+
+#[test]
+fn every_link_type_survives_random_bytes() {
+    // Not a specification: the promise that no input panics.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let ip = &conversation_v4()[3];
+    for lt in [0u32, 9, 50, 51, 104, 105, 108, 127, 163, 192, 226, 239, 258] {
+        let mut frames = Vec::new();
+        for _ in 0..300 {
+            let len = (next() % 160) as usize;
+            let mut f: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if next() % 2 == 0 {
+                f.extend(ip);
+            }
+            frames.push(f);
+        }
+        let _ = read(&format!("random-{lt}.pcap"), lt, &frames);
+    }
+}
