@@ -253,7 +253,8 @@ pub struct Response {
     /// One past the last body byte: the last DATA payload byte (padding excluded).
     pub body_end: Option<u64>,
     /// One past the last byte of the frame that ended the response (END_STREAM on
-    /// DATA or trailers), or of the last frame seen if it was cut.
+    /// DATA or trailers); if it was cut, of the last frame seen or the last body
+    /// byte, whichever is later.
     pub end: u64,
     /// Body bytes: DATA payload without padding (bytes lost in gaps included).
     pub body_len: u64,
@@ -467,7 +468,11 @@ impl Stream {
         if let Some(r) = &mut self.response {
             match end {
                 Some(end) => r.end = r.end.max(end),
-                None => r.complete = false,
+                None => {
+                    // Cut inside a DATA frame: it ends with the last byte seen.
+                    r.end = r.end.max(r.body_end.unwrap_or(0));
+                    r.complete = false;
+                }
             }
             if let Some(sink) = self.sink.take() {
                 let done = sink.finish();
@@ -1326,6 +1331,26 @@ pub mod fuzzing {
         if !gaps {
             assert_eq!(whole, pieces, "pieces of {piece} differ from the whole");
         }
+    }
+
+    /// A decoded name and value, as bytes.
+    pub type RawField = (Vec<u8>, Vec<u8>);
+
+    /// Decodes `blocks` in order with one HPACK decoder whose size updates may go up
+    /// to `bound`: the fields of each block, until the first error (`None`, last).
+    pub fn hpack(bound: usize, blocks: &[&[u8]]) -> Vec<Option<Vec<RawField>>> {
+        let mut decoder = super::hpack::Decoder::new(super::DEFAULT_HEADER_TABLE_SIZE as usize);
+        decoder.set_bound(bound);
+        let mut out = Vec::new();
+        for block in blocks {
+            let mut fields = Vec::new();
+            let ok = decoder.decode(block, |n, v| fields.push((n.to_vec(), v.to_vec())));
+            out.push(ok.is_ok().then_some(fields));
+            if ok.is_err() {
+                break;
+            }
+        }
+        out
     }
 
     /// A fuzz input from a real connection: control byte 16 (17-byte pieces, no
