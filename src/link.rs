@@ -18,6 +18,7 @@ use etherparse::{
 use pcap_parser::Linktype;
 
 mod frames;
+mod tunnel;
 
 /// A transport-layer unit ready for the flow layer.
 #[derive(Debug, PartialEq, Eq)]
@@ -185,7 +186,15 @@ fn encapsulated(et: EtherType, payload: &[u8]) -> Result<Transport<'_>, Skip> {
     };
     match et {
         EtherType::IPV4 | EtherType::IPV6 => ip(payload),
-        _ => Err(Skip::NotIp),
+        _ => tunnel::ether_payload(et, payload).unwrap_or(Err(Skip::NotIp)),
+    }
+}
+
+/// What follows a link-layer header (or a tunnel's): the packet of EtherType `et`.
+fn after_link(et: EtherType, payload: &[u8]) -> Result<Transport<'_>, Skip> {
+    match et {
+        EtherType::IPV4 | EtherType::IPV6 => ip(payload),
+        _ => encapsulated(et, payload),
     }
 }
 
@@ -315,6 +324,15 @@ fn transport(
         IpNumber::UDP => {
             let udp = UdpSlice::from_slice_lax(data).map_err(|_| Skip::TruncatedTransportHeader)?;
             let body = udp.payload();
+            let port = udp.destination_port();
+            if matches!(
+                port,
+                tunnel::VXLAN_PORT | tunnel::GENEVE_PORT | tunnel::GTPU_PORT
+            ) {
+                if let Some(inner) = tunnel::udp_payload(port, body) {
+                    return inner;
+                }
+            }
             let wire_len = usize::from(udp.length()).saturating_sub(8).max(body.len());
             Ok(Transport::Udp(UdpDatagram {
                 src: SocketAddr::new(src_ip, udp.source_port()),
@@ -323,7 +341,7 @@ fn transport(
                 wire_len: wire_len as u32,
             }))
         }
-        _ => Err(Skip::OtherTransport),
+        _ => tunnel::ip_payload(proto, data),
     }
 }
 

@@ -473,3 +473,177 @@ fn every_link_type_survives_random_bytes() {
         let _ = read(&format!("random-{lt}.pcap"), lt, &frames);
     }
 }
+
+/// An outer IPv4 header (RFC 791 §3.1; checksum left 0, lagtap does not check it)
+/// around `payload` of protocol `proto`.
+fn outer_ipv4(proto: u8, payload: &[u8]) -> Vec<u8> {
+    let total = (20 + payload.len()) as u16;
+    let mut h = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0];
+    h[2..4].copy_from_slice(&total.to_be_bytes());
+    h.extend([172, 16, 0, 1, 172, 16, 0, 2]);
+    [h, payload.to_vec()].concat()
+}
+
+/// An outer UDP datagram (RFC 768) to `port` in IPv4.
+fn outer_udp(port: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = 49152u16.to_be_bytes().to_vec();
+    u.extend(port.to_be_bytes());
+    u.extend(((8 + payload.len()) as u16).to_be_bytes());
+    u.extend([0, 0]);
+    outer_ipv4(17, &[u, payload.to_vec()].concat())
+}
+
+fn ethertype(ip: &[u8]) -> [u8; 2] {
+    if family_v6(ip) {
+        [0x86, 0xdd]
+    } else {
+        [0x08, 0x00]
+    }
+}
+
+#[test]
+fn ip_in_ip_and_6in4() {
+    // RFC 2003 §3 (IPv4 in IPv4, protocol 4), RFC 4213 §3.5 (IPv6 in IPv4, protocol
+    // 41): the inner packet right after the outer header; keyed by its own addresses.
+    same_as_ethernet("ipip", 101, |ip| {
+        outer_ipv4(if family_v6(ip) { 41 } else { 4 }, ip)
+    });
+}
+
+#[test]
+fn gre_with_checksum_key_and_sequence_bits_and_erspan() {
+    // RFC 2784 §2.1 and RFC 2890 §2: C (0x80) adds checksum + reserved1, K (0x20) a
+    // key, S (0x10) a sequence number, 4 bytes each, in that order.
+    for flags in [0x00u8, 0x80, 0x20, 0x10, 0x30, 0xb0] {
+        same_as_ethernet(&format!("gre-{flags:02x}"), 1, |ip| {
+            let mut g = vec![flags, 0];
+            g.extend(ethertype(ip));
+            for bit in [0x80u8, 0x20, 0x10] {
+                if flags & bit != 0 {
+                    g.extend([0x11, 0x22, 0x33, 0x44]);
+                }
+            }
+            common::write::frame(1, &outer_ipv4(47, &[g, ip.to_vec()].concat()))
+        });
+    }
+    // GRE carrying Ethernet (Transparent Ethernet Bridging 0x6558, gretap).
+    let eth = |ip: &[u8]| {
+        [
+            &[2, 0, 0, 0, 0, 9, 2, 0, 0, 0, 0, 8][..],
+            &ethertype(ip),
+            ip,
+        ]
+        .concat()
+    };
+    same_as_ethernet("gretap", 101, |ip| {
+        outer_ipv4(
+            47,
+            &[&[0x20, 0, 0x65, 0x58, 0, 0, 0, 7][..], &eth(ip)].concat(),
+        )
+    });
+    // ERSPAN (draft-foschiano-erspan-03): Type I = GRE 0x88BE without S, Ethernet
+    // directly (§4.1); Type II = GRE 0x88BE with S and an 8-byte header (§4.1); Type
+    // III = GRE 0x22EB with S and a 12-byte header, plus 8 bytes when O (§4.2).
+    same_as_ethernet("erspan1", 101, |ip| {
+        outer_ipv4(47, &[&[0, 0, 0x88, 0xbe][..], &eth(ip)].concat())
+    });
+    same_as_ethernet("erspan2", 101, |ip| {
+        let gre = [0x10, 0, 0x88, 0xbe, 0, 0, 0, 1];
+        let erspan = [0x10, 0, 0, 123, 0, 0, 0, 0];
+        outer_ipv4(47, &[&gre[..], &erspan, &eth(ip)].concat())
+    });
+    for o in [false, true] {
+        same_as_ethernet(&format!("erspan3-{o}"), 101, |ip| {
+            let gre = [0x10, 0, 0x22, 0xeb, 0, 0, 0, 1];
+            let mut erspan = vec![0x20, 0, 0, 123, 0, 0, 0, 0, 0, 0, 0, 0x1c];
+            erspan[11] |= u8::from(o);
+            erspan.truncate(12);
+            if o {
+                erspan.extend([0xaa; 8]);
+            }
+            outer_ipv4(47, &[&gre[..], &erspan, &eth(ip)].concat())
+        });
+    }
+}
+
+#[test]
+fn vxlan_geneve_and_gtpu() {
+    let eth = |ip: &[u8]| {
+        [
+            &[2, 0, 0, 0, 0, 9, 2, 0, 0, 0, 0, 8][..],
+            &ethertype(ip),
+            ip,
+        ]
+        .concat()
+    };
+    // RFC 7348 §5: flags (I = 0x08), 24 reserved bits, VNI, 8 reserved; UDP 4789.
+    same_as_ethernet("vxlan", 1, |ip| {
+        let vx = [0x08, 0, 0, 0, 0, 0, 42, 0];
+        common::write::frame(1, &outer_udp(4789, &[&vx[..], &eth(ip)].concat()))
+    });
+    // RFC 8926 §3.4: Ver 0, Opt Len (4-byte words), Protocol Type 0x6558, VNI;
+    // with one 8-byte option (§3.5); UDP 6081.
+    same_as_ethernet("geneve", 101, |ip| {
+        let mut gv = vec![0x02, 0, 0x65, 0x58, 0, 0, 42, 0];
+        gv.extend([0x01, 0x02, 0x80, 0x01, 1, 2, 3, 4]);
+        outer_udp(6081, &[gv, eth(ip)].concat())
+    });
+    // 3GPP TS 29.281 §5.1: version 1, PT 1, message type 255 (G-PDU), length, TEID;
+    // with S set the sequence, N-PDU and next-extension bytes; with E a PDU Session
+    // Container extension (§5.2.2.7, type 0x85, one 4-byte unit); UDP 2152.
+    for (flags, ext) in [(0x30u8, false), (0x32, false), (0x34, true)] {
+        same_as_ethernet(&format!("gtpu-{flags:02x}"), 101, |ip| {
+            let mut body = Vec::new();
+            if flags & 0x07 != 0 {
+                body.extend([0, 7, 0, if ext { 0x85 } else { 0 }]);
+            }
+            if ext {
+                body.extend([1, 0x10, 0x05, 0]);
+            }
+            body.extend(ip);
+            let mut g = vec![flags, 0xff];
+            g.extend((body.len() as u16).to_be_bytes());
+            g.extend([0, 0, 0, 9]);
+            outer_udp(2152, &[g, body].concat())
+        });
+    }
+    // A GTP echo request (type 1) is GTP's own: counted, not user data.
+    let echo = outer_udp(2152, &[0x32, 1, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0]);
+    let (streams, a) = read("gtp-echo.pcap", 101, &[echo]);
+    assert!(streams.is_empty());
+    assert_eq!(a.get("gtpu.signalling"), 1, "{a:?}");
+}
+
+#[test]
+fn mpls_label_stacks_and_vlan_tags() {
+    // RFC 3032 §2.1: 4-byte label stack entries, S (bottom of stack) in bit 0 of the
+    // third byte; EtherType 0x8847. Two labels, then IP.
+    same_as_ethernet("mpls", 1, |ip| {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0x47];
+        f.extend([0x00, 0x01, 0x00, 0x40, 0x00, 0x02, 0x01, 0x40]);
+        f.extend(ip);
+        f
+    });
+    // IEEE 802.1Q-2018 §9.6: an 802.1ad S-tag (0x88a8) then a C-tag (0x8100): QinQ.
+    same_as_ethernet("qinq", 1, |ip| {
+        let mut f = vec![
+            2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0xa8, 0, 10, 0x81, 0x00, 0, 20,
+        ];
+        f.extend(ethertype(ip));
+        f.extend(ip);
+        f
+    });
+    // A label stack that never ends: malformed, not read beyond the frame.
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0x47];
+    f.extend([0u8; 80]);
+    let (_, a) = read("mpls-endless.pcap", 1, &[f]);
+    assert_eq!(a.get("malformed_packet"), 1, "{a:?}");
+    // Tunnels nested deeper than lagtap follows are counted, not recursed into.
+    let mut pkt = conversation_v4()[0].clone();
+    for _ in 0..6 {
+        pkt = outer_ipv4(4, &pkt);
+    }
+    let (streams, a) = read("ipip-deep.pcap", 101, &[pkt]);
+    assert!(streams.is_empty());
+    assert_eq!(a.get("tunnel.too_deep"), 1, "{a:?}");
+}
