@@ -7,7 +7,7 @@ use serde_json::Value;
 use tls_decrypt::{Direction, KeyLog, KeyStatus, Output, Session};
 
 mod common;
-use common::{data, keylog, segments};
+use common::{connections, data, keylog, segments};
 
 use common::{C2S, S2C};
 
@@ -284,5 +284,38 @@ fn after_a_capture_gap_decryption_resumes_at_the_next_record() {
             "{name}"
         );
         assert_eq!(s.info().bad_mac, [0, 0], "{name}");
+    }
+}
+
+/// OpenSSL's s_client and s_server (tests/data/make_openssl_captures.sh).
+#[test]
+fn a_key_update_switches_to_the_next_traffic_secret() {
+    let name = "tls13-keyupdate";
+    let mut s = Session::new(keylog(name));
+    let plain = decrypt(&mut s, &segments(name), 0);
+    assert_eq!(plain.streams[0], data(&format!("{name}.sent")));
+    let i = s.info();
+    assert_eq!(i.bad_mac, [0, 0]);
+    assert_eq!(i.undecrypted, [0, 0]);
+}
+
+#[test]
+fn a_resumed_session_and_its_accepted_early_data_decrypt() {
+    let name = "tls13-resume-0rtt";
+    let conns = connections(name);
+    assert_eq!(conns.len(), 2);
+    for (n, segs) in conns.iter().enumerate() {
+        let mut s = Session::new(keylog(name));
+        let plain = decrypt(&mut s, segs, 0);
+        // The 0-RTT line comes first, as the server read it.
+        assert_eq!(
+            plain.streams[0],
+            data(&format!("{name}.{}.sent", n + 1)),
+            "connection {}",
+            n + 1
+        );
+        let i = s.info();
+        assert_eq!(i.bad_mac, [0, 0], "connection {}", n + 1);
+        assert_eq!(i.early_data_offered, n == 1);
     }
 }
