@@ -26,6 +26,13 @@
 //! Prior-knowledge h2c (the preface straight on TCP) and h2 inside TLS look the same
 //! here: the crate only sees the bytes of each direction, starting with the preface.
 //!
+//! Feed both directions in capture (time) order. Streams pair up by their id in any
+//! order, but the body policy sees a request only if it came first, and a frame is
+//! held to the SETTINGS_MAX_FRAME_SIZE (and a header block's table size update to
+//! the SETTINGS_HEADER_TABLE_SIZE) that the receiver announced before it. Those two
+//! bounds are only ever raised: a peer may go on using an old value until it has
+//! seen the SETTINGS frame that lowers it.
+//!
 //! ## Damage
 //! - A capture gap inside a DATA frame's payload or padding (or inside a frame that
 //!   changes nothing: PING, WINDOW_UPDATE, PRIORITY, an unknown type, GOAWAY's debug

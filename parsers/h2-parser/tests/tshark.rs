@@ -45,9 +45,11 @@ fn skip_without_tshark() -> bool {
     let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"));
     let allowed = std::env::var("LAGTAP_TEST_ALLOW_MISSING").is_ok_and(|v| v == "1");
     assert!(!ci || allowed, "HTTP/2 exchanges against tshark's: {why}");
-    let _ = std::io::stderr().write_all(
-        format!("SKIP h2-parser/tshark: HTTP/2 exchanges against tshark's: {why}\n").as_bytes(),
-    );
+    // The line tests/common/tools.rs writes: `SKIP <package>/<binary>::<test>: ...`,
+    // on the stderr handle itself (past the harness's capture).
+    let test = std::thread::current().name().unwrap_or("main").to_string();
+    let line = format!("SKIP h2-parser/tshark::{test}: HTTP/2 exchanges against tshark's: {why}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
     true
 }
 
