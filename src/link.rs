@@ -12,8 +12,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{
-    EtherType, Ethernet2Slice, IpNumber, Ipv4HeaderSlice, LaxIpSlice, SingleVlanSlice, TcpSlice,
-    UdpSlice,
+    EtherType, Ethernet2Slice, IpNumber, Ipv4HeaderSlice, Ipv6ExtensionSlice, LaxIpSlice,
+    SingleVlanSlice, TcpSlice, UdpSlice,
 };
 use pcap_parser::Linktype;
 
@@ -25,6 +25,26 @@ mod tunnel;
 pub enum Transport<'a> {
     Tcp(TcpSegment<'a>),
     Udp(UdpDatagram<'a>),
+    /// A piece of a fragmented IP datagram, for the flow layer to reassemble.
+    Fragment(IpFragment<'a>),
+}
+
+/// One fragment of an IPv4 or IPv6 datagram (RFC 791 §3.2, RFC 8200 §4.5).
+#[derive(Debug, PartialEq, Eq)]
+pub struct IpFragment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// Identification (16 bits in IPv4, 32 in IPv6).
+    pub id: u32,
+    /// The protocol of the datagram's payload.
+    pub proto: u8,
+    /// Where these bytes go in the datagram's payload.
+    pub offset: u32,
+    /// More fragments follow.
+    pub more: bool,
+    pub payload: &'a [u8],
+    /// All of the fragment was captured (not cut by the snaplen).
+    pub whole: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -60,7 +80,6 @@ pub enum Skip {
     UnknownLinkType,
     Malformed,
     NotIp,
-    IpFragment,
     OtherTransport,
     TruncatedTransportHeader,
     /// A frame understood but carrying nothing lagtap uses, by what it is (802.11
@@ -74,7 +93,6 @@ impl Skip {
         match self {
             Skip::UnknownLinkType => Some("unknown_link_type"),
             Skip::Malformed => Some("malformed_packet"),
-            Skip::IpFragment => Some("ip_fragment"),
             Skip::TruncatedTransportHeader => Some("truncated_transport_header"),
             Skip::Unused(reason) => Some(reason),
             Skip::NotIp | Skip::OtherTransport => None,
@@ -224,9 +242,6 @@ fn ipv4(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
     if proto == IpNumber::AUTHENTICATION_HEADER {
         return lax_ip(bytes);
     }
-    if h.is_fragmenting_payload() {
-        return Err(Skip::IpFragment);
-    }
     let header_len = h.slice().len();
     let total = usize::from(h.total_len());
     let end = if total < header_len || bytes.len() < total {
@@ -241,15 +256,51 @@ fn ipv4(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
     } else {
         payload.len()
     };
-    let (src, dst) = (h.source_addr(), h.destination_addr());
-    transport(proto, IpAddr::V4(src), IpAddr::V4(dst), payload, wire)
+    let (src, dst) = (
+        IpAddr::V4(h.source_addr()),
+        IpAddr::V4(h.destination_addr()),
+    );
+    if h.is_fragmenting_payload() {
+        return Ok(fragment_v4(&h, src, dst, payload, wire));
+    }
+    transport(proto, src, dst, payload, wire)
+}
+
+#[cold]
+fn fragment_v4<'a>(
+    h: &Ipv4HeaderSlice<'_>,
+    src: IpAddr,
+    dst: IpAddr,
+    payload: &'a [u8],
+    wire: usize,
+) -> Transport<'a> {
+    Transport::Fragment(IpFragment {
+        src,
+        dst,
+        id: u32::from(h.identification()),
+        proto: h.protocol().0,
+        offset: u32::from(h.fragments_offset().value()) * 8,
+        more: h.more_fragments(),
+        payload,
+        whole: payload.len() >= wire,
+    })
+}
+
+/// The TCP segment or UDP datagram of a reassembled datagram's payload.
+pub fn reassembled(
+    proto: u8,
+    src: IpAddr,
+    dst: IpAddr,
+    payload: &[u8],
+) -> Result<Transport<'_>, Skip> {
+    transport(IpNumber(proto), src, dst, payload, payload.len())
 }
 
 /// Any IP packet through etherparse's lax slice (IPv6 with its extension headers,
 /// IPv4 with an authentication header).
 fn lax_ip(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
     let (ip, _ext_err) = LaxIpSlice::from_slice(bytes).map_err(|_| Skip::Malformed)?;
-    let (src_ip, dst_ip, wire, fragmented, payload) = match &ip {
+    let (src_ip, dst_ip, wire, fragment, payload) = match &ip {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
             let pl = v4.payload();
@@ -264,7 +315,14 @@ fn lax_ip(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
                 IpAddr::V4(h.source_addr()),
                 IpAddr::V4(h.destination_addr()),
                 wire,
-                v4.is_payload_fragmented(),
+                v4.is_payload_fragmented().then(|| {
+                    let h = v4.header();
+                    (
+                        u32::from(h.identification()),
+                        u32::from(h.fragments_offset().value()) * 8,
+                        h.more_fragments(),
+                    )
+                }),
                 pl,
             )
         }
@@ -280,13 +338,29 @@ fn lax_ip(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
                 IpAddr::V6(h.source_addr()),
                 IpAddr::V6(h.destination_addr()),
                 wire,
-                v6.is_payload_fragmented(),
+                v6.extensions().clone().into_iter().find_map(|e| match e {
+                    Ipv6ExtensionSlice::Fragment(f) if f.is_fragmenting_payload() => Some((
+                        f.identification(),
+                        u32::from(f.fragment_offset().value()) * 8,
+                        f.more_fragments(),
+                    )),
+                    _ => None,
+                }),
                 pl,
             )
         }
     };
-    if fragmented {
-        return Err(Skip::IpFragment);
+    if let Some((id, offset, more)) = fragment {
+        return Ok(Transport::Fragment(IpFragment {
+            src: src_ip,
+            dst: dst_ip,
+            id,
+            proto: payload.ip_number.0,
+            offset,
+            more,
+            payload: payload.payload,
+            whole: payload.payload.len() >= wire,
+        }));
     }
     transport(payload.ip_number, src_ip, dst_ip, payload.payload, wire)
 }

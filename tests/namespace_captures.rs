@@ -398,3 +398,93 @@ fn ipip_and_6in4_inner_flows_equal_the_inner_interface_capture() {
     tunnel_exchange("ipip", &["local", "LOCAL", "remote", "REMOTE"], false);
     tunnel_exchange("sit", &["local", "LOCAL", "remote", "REMOTE"], true);
 }
+
+/// The bytes the exchange's client sends, and its server's answer.
+fn exchange_bytes() -> [Vec<u8>; 2] {
+    [
+        (0..40_000u32).map(|i| (i * 3 % 256) as u8).collect(),
+        (0..300_000u32)
+            .map(|i| ((i * 7 + i / 251) % 256) as u8)
+            .collect(),
+    ]
+}
+
+#[test]
+fn ip_fragments_made_by_a_fragmenting_mtu_are_reassembled() {
+    const CHECK: &str = "IPv4 and IPv6 fragments made by a 1280-byte MTU in namespaces";
+    if !prerequisites(CHECK, &[]) {
+        return;
+    }
+    let mut lab = Lab::new();
+    let (a, b) = (lab.a.clone(), lab.b.clone());
+    // Both ends: a link MTU of 1280 and path MTU discovery off (no DF bit), so UDP
+    // datagrams larger than the MTU are fragmented at the source, in IPv4 (RFC 791
+    // §3.2) and IPv6 (RFC 8200 §4.5). TCP keeps its segments within the MTU here (a
+    // TCP stream over fragments is tested on built bytes in tests/link_types.rs); the
+    // TCP exchange checks that nothing else changes.
+    for (ns, dev, v6) in [(&a, "ua", "fd00:213::1"), (&b, "ub", "fd00:213::2")] {
+        let cidr = format!("{v6}/64");
+        lab.ip(ns, &["link", "set", dev, "mtu", "1280"]).unwrap();
+        lab.ip(ns, &["addr", "add", &cidr, "dev", dev, "nodad"])
+            .unwrap();
+        run(lab
+            .exec(ns)
+            .args(["sysctl", "-qw", "net.ipv4.ip_no_pmtu_disc=1"]))
+        .unwrap();
+    }
+    let capture = lab.tcpdump("ua", "fragments.pcap");
+    let server = lab.underlay(2);
+    lab.exchange(&server);
+    // UDP over IPv4 and IPv6: four 5000-byte datagrams each, fragmented by the sender.
+    let udp_py = "import socket,sys\n\
+        fam=socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET\n\
+        s=socket.socket(fam,socket.SOCK_DGRAM)\n\
+        for k in range(4): s.sendto(bytes((i+k)%256 for i in range(5000)),(sys.argv[1],9001))\n";
+    for dst in ["fd00:213::2", &server] {
+        run(lab.exec(&a).args(["python3", "-c", udp_py, dst])).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    lab.stop_captures();
+    let run = run_file(&capture, StreamCollector::default()).unwrap();
+    let tcp: Vec<_> = run
+        .handler
+        .flows
+        .values()
+        .filter(|f| f.tcp && !f.bytes[1].is_empty())
+        .collect();
+    assert_eq!(tcp.len(), 1, "{:?}", run.anomalies);
+    assert!(
+        tcp[0].bytes == exchange_bytes(),
+        "TCP over IPv4 fragments: {} / {} bytes, {:?}",
+        tcp[0].bytes[0].len(),
+        tcp[0].bytes[1].len(),
+        run.anomalies
+    );
+    let udp: Vec<_> = run
+        .handler
+        .flows
+        .values()
+        .filter(|f| !f.tcp && f.server.contains(":9001"))
+        .collect();
+    assert_eq!(udp.len(), 2, "{:?}", run.anomalies);
+    let want: Vec<u8> = (0..4u32)
+        .flat_map(|k| (0..5000u32).map(move |i| ((i + k) % 256) as u8))
+        .collect();
+    for f in udp {
+        assert!(f.bytes[0] == want, "UDP fragments to {}", f.server);
+    }
+    // The capture really held fragments.
+    let mut fragments = 0;
+    let mut r = lagtap::capture::CaptureReader::open(&capture).unwrap();
+    r.for_each_packet(|p| {
+        if matches!(
+            lagtap::link::decode(p.link_type, p.data),
+            Ok(lagtap::link::Transport::Fragment(_))
+        ) {
+            fragments += 1;
+        }
+    });
+    // 4 datagrams of 4 IPv4 fragments and of 5 IPv6 fragments.
+    assert!(fragments >= 36, "only {fragments} fragments captured");
+    assert_eq!(run.anomalies.get("ip_fragment.incomplete"), 0);
+}

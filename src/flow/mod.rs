@@ -1,6 +1,7 @@
 //! Flows: packets grouped by 5-tuple, TCP reassembled per direction, handed to a
 //! consumer as timed in-order byte streams (TCP) or datagrams (UDP).
 
+pub mod defrag;
 pub mod detect;
 pub mod reassembly;
 pub mod seq;

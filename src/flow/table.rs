@@ -14,9 +14,10 @@ use std::net::SocketAddr;
 use rustc_hash::FxHasher;
 use serde::Serialize;
 
+use super::defrag::Defrag;
 use super::reassembly::{Chunk, HalfStats, HalfStream, StreamEvent};
 use crate::anomalies::Anomalies;
-use crate::link::{TcpSegment, Transport, UdpDatagram};
+use crate::link::{self, IpFragment, TcpSegment, Transport, UdpDatagram};
 use crate::time::Timestamp;
 
 /// A TCP flow with no packet for this long is considered over. Chat connections can
@@ -227,6 +228,8 @@ pub struct FlowTable<H: FlowHandler> {
     last_sweep: Timestamp,
     now: Timestamp,
     pub anomalies: Anomalies,
+    /// IP datagrams in reassembly.
+    defrag: Defrag,
 }
 
 /// The open flows: kept in one vector, found by key through a hash index, and the
@@ -310,6 +313,7 @@ impl<H: FlowHandler> FlowTable<H> {
             last_sweep: Timestamp(i64::MIN),
             now: Timestamp(i64::MIN),
             anomalies: Anomalies::default(),
+            defrag: Defrag::default(),
         }
     }
 
@@ -329,6 +333,25 @@ impl<H: FlowHandler> FlowTable<H> {
         match t {
             Transport::Tcp(seg) => self.tcp(ts, seg),
             Transport::Udp(dg) => self.udp(ts, dg),
+            Transport::Fragment(f) => self.fragment(ts, f),
+        }
+    }
+
+    /// A fragment: held until its datagram is whole, which then goes on as one packet.
+    #[cold]
+    fn fragment(&mut self, ts: Timestamp, f: &IpFragment<'_>) {
+        let Some(d) = self.defrag.add(ts, f, &mut self.anomalies) else {
+            return;
+        };
+        match link::reassembled(d.proto, d.src, d.dst, &d.payload) {
+            // A fragment inside a tunnel inside fragments is not followed further.
+            Ok(Transport::Fragment(_)) => self.anomalies.count("ip_fragment.nested"),
+            Ok(t) => self.packet(ts, &t),
+            Err(skip) => {
+                if let Some(reason) = skip.reason() {
+                    self.anomalies.count(reason);
+                }
+            }
         }
     }
 
@@ -493,6 +516,7 @@ impl<H: FlowHandler> FlowTable<H> {
 
     /// Drops flows idle past their timeout (closed ones after the linger time).
     fn sweep(&mut self) {
+        self.defrag.expire(self.now, &mut self.anomalies);
         let now = self.now.0;
         let expired: Vec<FlowKey> = self
             .flows
@@ -520,6 +544,7 @@ impl<H: FlowHandler> FlowTable<H> {
 
     /// End of input: every flow still open is flushed and closed, in order of id.
     pub fn finish_all(&mut self) {
+        self.defrag.finish(&mut self.anomalies);
         let flows = self.flows.take_all();
         self.finish_in_order(flows);
     }

@@ -522,7 +522,8 @@ impl LiveStats {
         let (udp, a, b) = match link::decode(p.link_type, p.data) {
             Ok(Transport::Tcp(t)) => (false, t.src, t.dst),
             Ok(Transport::Udp(u)) => (true, u.src, u.dst),
-            Err(_) => return,
+            // A fragment says no more than its datagram will, once reassembled.
+            Ok(Transport::Fragment(_)) | Err(_) => return,
         };
         let key = if a <= b { (udp, a, b) } else { (udp, b, a) };
         if self.flows.len() >= MAX_STATUS_FLOWS || !self.flows.insert(key) {
