@@ -219,6 +219,139 @@ pub fn inspect_file_with(
     })
 }
 
+/// The anomaly reasons that each stand for one packet lagtap could not use, with
+/// what such packets are, in words.
+const UNUSED_PACKETS: &[(&str, &str)] = &[
+    ("unused.not_ip", "not IP (ARP, LLDP, ...)"),
+    ("unused.other_transport", "neither TCP nor UDP (ICMP, ...)"),
+    ("unknown_link_type", "of a link type lagtap does not read"),
+    ("malformed_packet", "with unreadable headers"),
+    (
+        "truncated_transport_header",
+        "cut inside their TCP/UDP header",
+    ),
+    ("wlan.management", "802.11 management frames"),
+    ("wlan.control", "802.11 control frames"),
+    ("wlan.extension", "802.11 extension frames"),
+    (
+        "wlan.no_data",
+        "802.11 data frames without data (Null, QoS Null, ...)",
+    ),
+    ("wlan.protected", "encrypted 802.11 frames"),
+    ("wlan.a_msdu", "802.11 A-MSDU aggregates (not split)"),
+    ("wlan.not_llc_snap", "802.11 data frames without LLC/SNAP"),
+    (
+        "wlan.unknown_version",
+        "802.11 frames of an unknown version",
+    ),
+    ("nflog.no_payload", "NFLOG records without the packet"),
+    ("gtpu.signalling", "GTP-U signalling"),
+    ("tunnel.too_deep", "tunnels nested too deep"),
+    ("ip_fragment.cut", "IP fragments cut by the snapshot length"),
+    ("ip_fragment.bad", "IP fragments that fit no datagram"),
+    ("packet_before_header", "before the file header"),
+    (
+        "unknown_interface",
+        "of an interface the file never described",
+    ),
+];
+
+/// Reasons that stop reading a file: what the warning says of each.
+const DAMAGE: &[(&str, &str)] = &[
+    (
+        "truncated_file",
+        "it ends inside a packet record (cut short)",
+    ),
+    ("corrupt_block", "a corrupt block stopped reading"),
+    ("read_error", "a read error stopped reading"),
+    (
+        "oversized_block",
+        "a block too large for a packet stopped reading",
+    ),
+    (
+        "compressed_stream_truncated",
+        "its compressed stream is cut short",
+    ),
+    (
+        "compressed_stream_corrupt",
+        "its compressed stream is corrupt",
+    ),
+];
+
+/// The share of unused packets from which a file gets a warning.
+const UNUSED_WARNING_SHARE: f64 = 0.10;
+
+impl FileReport {
+    /// Packets lagtap could not use, by what they are, most first.
+    pub fn unused_packets(&self) -> Vec<(&'static str, u64)> {
+        let mut v: Vec<(&'static str, u64)> = UNUSED_PACKETS
+            .iter()
+            .map(|(reason, what)| (*what, self.anomalies.get(reason)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        v.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+        v
+    }
+
+    /// One line each for a damaged file and for a file of which a sizeable share of
+    /// packets went unused (what `inspect` prints on stderr).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let damage: Vec<&str> = DAMAGE
+            .iter()
+            .filter(|(reason, _)| self.anomalies.get(reason) > 0)
+            .map(|(_, what)| *what)
+            .collect();
+        if !damage.is_empty() {
+            out.push(format!(
+                "warning: {}: damaged: {}; read up to there",
+                self.path,
+                damage.join(", ")
+            ));
+        }
+        let unused = self.unused_packets();
+        let total: u64 = unused.iter().map(|(_, n)| n).sum();
+        if self.packets > 0 && total as f64 >= UNUSED_WARNING_SHARE * self.packets as f64 {
+            let pct = |n: u64| 100.0 * n as f64 / self.packets as f64;
+            let parts: Vec<String> = unused
+                .iter()
+                .take(3)
+                .map(|(what, n)| format!("{:.0}% {what}", pct(*n)))
+                .collect();
+            let unknown: Vec<&str> = self
+                .link_types
+                .iter()
+                .filter(|l| l.starts_with("LINKTYPE_"))
+                .map(String::as_str)
+                .collect();
+            let link = if unknown.is_empty() {
+                String::new()
+            } else {
+                format!(" (unread link types: {})", unknown.join(", "))
+            };
+            out.push(format!(
+                "warning: {}: {:.0}% of packets ({total} of {}) were of no use to lagtap: {}{}{link}",
+                self.path,
+                pct(total),
+                self.packets,
+                parts.join(", "),
+                if unused.len() > 3 { ", ..." } else { "" },
+            ));
+        }
+        out
+    }
+}
+
+/// Each file's [`FileReport::warnings`], a line each.
+pub fn write_warnings(err: &mut dyn Write, report: &InspectReport) -> io::Result<()> {
+    for f in &report.files {
+        for w in f.warnings() {
+            writeln!(err, "{w}")?;
+        }
+    }
+    Ok(())
+}
+
 /// The human table.
 pub fn write_table(out: &mut dyn Write, report: &InspectReport) -> io::Result<()> {
     for f in &report.files {

@@ -88,14 +88,16 @@ pub enum Skip {
 }
 
 impl Skip {
-    /// The anomaly reason, or `None` when the frame is ordinary traffic lagtap ignores.
+    /// The anomaly reason: every frame that gave nothing to the flow layer is counted,
+    /// ordinary traffic lagtap has no use for (ARP, ICMP, ...) under `unused.*`.
     pub fn reason(self) -> Option<&'static str> {
         match self {
             Skip::UnknownLinkType => Some("unknown_link_type"),
             Skip::Malformed => Some("malformed_packet"),
             Skip::TruncatedTransportHeader => Some("truncated_transport_header"),
             Skip::Unused(reason) => Some(reason),
-            Skip::NotIp | Skip::OtherTransport => None,
+            Skip::NotIp => Some("unused.not_ip"),
+            Skip::OtherTransport => Some("unused.other_transport"),
         }
     }
 }

@@ -227,6 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for f in &files {
                 report.files.push(inspect_file_with(f, &keylog).with_context(|| format!("inspecting {}", f.display()))?);
             }
+            lagtap::inspect::write_warnings(&mut io::stderr(), &report)?;
             let stdout = io::stdout();
             let mut out = io::BufWriter::new(stdout.lock());
             if json {

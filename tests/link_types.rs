@@ -724,3 +724,83 @@ fn tcp_segments_in_ip_fragments_in_any_order_are_reassembled() {
     assert!(got.is_empty());
     assert_eq!(a.get("ip_fragment.incomplete"), 1, "{a:?}");
 }
+
+/// `lagtap inspect FILE`'s standard error.
+fn inspect_stderr(path: &std::path::Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lagtap"))
+        .arg("inspect")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn inspect_counts_every_unused_packet_and_warns_once_when_many_are() {
+    // A monitor-mode capture: 4 data frames of the exchange and 10 ACKs (IEEE
+    // 802.11-2020 Table 9-1, control subtype 13) behind radiotap.
+    let mut frames: Vec<Vec<u8>> = conversation_v4()
+        .iter()
+        .map(|ip| [radiotap(false, false), wlan_data(ip, true, 1, false)].concat())
+        .collect();
+    for _ in 0..10 {
+        frames.push(
+            [
+                radiotap(false, false),
+                vec![0xd4, 0, 0, 0, 2, 0, 0, 0, 0, 1],
+            ]
+            .concat(),
+        );
+    }
+    let pcap_of = |frames: &[Vec<u8>], lt: u32| {
+        let frames: Vec<Frame> = frames
+            .iter()
+            .map(|d| Frame {
+                ts_ns: BASE_NS,
+                link_type: 1,
+                data: d.clone(),
+            })
+            .collect();
+        let mut bytes = pcap(&frames, false, true, 65535);
+        bytes[20..24].copy_from_slice(&lt.to_le_bytes());
+        bytes
+    };
+    let p = temp("monitor.pcap");
+    std::fs::write(&p, pcap_of(&frames, 127)).unwrap();
+    let report = lagtap::inspect::inspect_file(&p).unwrap();
+    assert_eq!(report.anomalies.get("wlan.control"), 10);
+    assert_eq!(report.flows.len(), 1);
+    let err = inspect_stderr(&p);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(
+            "71% of packets (10 of 14) were of no use to lagtap: 71% 802.11 control frames"
+        ),
+        "{err}"
+    );
+    // A link type lagtap does not read is named.
+    let p = temp("unknown.pcap");
+    std::fs::write(&p, pcap_of(&frames[..3], 147)).unwrap();
+    let err = inspect_stderr(&p);
+    assert!(err.contains("100% of packets (3 of 3)"), "{err}");
+    assert!(err.contains("unread link types: LINKTYPE_147"), "{err}");
+    // A file cut inside a record says so too.
+    let whole = pcap_of(&frames, 127);
+    std::fs::write(&p, &whole[..whole.len() - 5]).unwrap();
+    let err = inspect_stderr(&p);
+    assert!(
+        err.contains("damaged: it ends inside a packet record"),
+        "{err}"
+    );
+    // The bundled captures (a few ARP and ICMP packets among thousands): no warning.
+    for path in common::bundled_captures().into_iter().take(4) {
+        let report = lagtap::inspect::inspect_file(&path).unwrap();
+        assert!(
+            report.warnings().is_empty(),
+            "{}: {:?}",
+            path.display(),
+            report.warnings()
+        );
+    }
+}
