@@ -24,28 +24,6 @@ for t in tshark editcap mergecap capinfos; do
 done
 [ -x /usr/bin/time ] || { echo "missing /usr/bin/time (apt-get install time)" >&2; exit 1; }
 
-# lab_capture OUT SRC...: appends time-shifted copies of the sources, one after the
-# other in time (so capture time only moves forward), until OUT is SIZE_MB.
-lab_capture() {
-    local out=$1; shift
-    [ -s "$out" ] && return 0
-    local cursor=1800000000 parts=() total=0 i=0 src start dur
-    echo "making $out from time-shifted copies of $* ..." >&2
-    while [ "$total" -lt $((size_mb * 1000000)) ]; do
-        for src in "$@"; do
-            start=$(capinfos -a -S -T -r "$src" | awk -F'\t' '{ print int($2) }')
-            dur=$(capinfos -u -T -r "$src" | awk -F'\t' '{ print int($2) + 10 }')
-            editcap -F pcap -t $((cursor - start)) "$src" "$work/part$i.pcap"
-            parts+=("$work/part$i.pcap")
-            total=$((total + $(stat -c %s "$src")))
-            cursor=$((cursor + dur))
-            i=$((i + 1))
-        done
-    done
-    mergecap -a -F pcap -w "$out" "${parts[@]}"
-    rm -f "${parts[@]}"
-}
-
 cargo build --release --quiet
 bin=target/release/lagtap
 

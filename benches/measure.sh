@@ -1,6 +1,7 @@
-# Shared by the throughput benchmarks (sourced, not run): timing with peak memory,
-# and the results table with MB/s and ratios. Needs $work (a scratch dir) and
-# /usr/bin/time.
+# Shared by the throughput benchmarks (sourced, not run): lab captures made of
+# time-shifted copies of bundled ones, timing with peak memory, and the results
+# table with MB/s and ratios. Needs $work (a scratch dir), $size_mb, /usr/bin/time
+# and tshark's editcap, mergecap and capinfos.
 
 # measure LABEL RUNS COMMAND...: prints "LABEL SECONDS MAXRSS_KB", best of RUNS.
 measure() {
@@ -30,4 +31,26 @@ report() {
         awk -v n="$1" -v s="$2" -v k="$3" -v mb="$mb" -v l="$ref" \
             'BEGIN { s = (s < 0.001) ? 0.001 : s; printf "%-16s %10.3f %10.0f %12.1f %13.2fx\n", n, s, mb / s, k / 1024, s / l }'
     done
+}
+
+# lab_capture OUT SRC...: appends time-shifted copies of the sources, one after the
+# other in time (so capture time only moves forward), until OUT is SIZE_MB.
+lab_capture() {
+    local out=$1; shift
+    [ -s "$out" ] && return 0
+    local cursor=1800000000 parts=() total=0 i=0 src start dur
+    echo "making $out from time-shifted copies of $* ..." >&2
+    while [ "$total" -lt $((size_mb * 1000000)) ]; do
+        for src in "$@"; do
+            start=$(capinfos -a -S -T -r "$src" | awk -F'\t' '{ print int($2) }')
+            dur=$(capinfos -u -T -r "$src" | awk -F'\t' '{ print int($2) + 10 }')
+            editcap -F pcap -t $((cursor - start)) "$src" "$work/part$i.pcap"
+            parts+=("$work/part$i.pcap")
+            total=$((total + $(stat -c %s "$src")))
+            cursor=$((cursor + dur))
+            i=$((i + 1))
+        done
+    done
+    mergecap -a -F pcap -w "$out" "${parts[@]}"
+    rm -f "${parts[@]}"
 }
