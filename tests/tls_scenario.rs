@@ -2,7 +2,8 @@
 //! HTTP/1.1 on TLS 1.3 and 1.2 and HTTP/2, chat over TLS and WebSocket-over-TLS),
 //! decrypted with the key logs beside the captures, against what the clients
 //! logged (truth.json): every chat line and every segment is found, with the
-//! accuracy of the plain-text runs.
+//! accuracy of the plain-text runs. `LAGTAP_TLS_SCENARIO_DIRS` (colon-separated)
+//! adds fresh `testbed.sh tls` runs to check the same way.
 
 #[path = "common/scenario.rs"]
 mod scenario;
@@ -13,11 +14,25 @@ use std::collections::HashMap;
 
 use lagtap::correlate::{correlate, CorrelateOptions};
 
+/// The bundled tls run and the fresh ones named in `LAGTAP_TLS_SCENARIO_DIRS`.
+fn tls_runs() -> Vec<std::path::PathBuf> {
+    let mut dirs = vec![scenario::dir("tls")];
+    if let Ok(extra) = std::env::var("LAGTAP_TLS_SCENARIO_DIRS") {
+        dirs.extend(extra.split(':').filter(|d| !d.is_empty()).map(Into::into));
+    }
+    dirs
+}
+
 #[test]
 fn every_chat_line_and_segment_the_clients_logged_is_measured() {
-    let dir = scenario::dir("tls");
-    let t = scenario::truth(&dir);
-    let c = correlate(scenario::decode(&dir), &CorrelateOptions::default());
+    for dir in tls_runs() {
+        check_run(&dir);
+    }
+}
+
+fn check_run(dir: &std::path::Path) {
+    let t = scenario::truth(dir);
+    let c = correlate(scenario::decode(dir), &CorrelateOptions::default());
 
     // Chat: each (message, receiver) the receivers logged is a sample, and its
     // latency is the logged one within 1 ms, except where the receiving client read
@@ -221,7 +236,12 @@ fn tshark_http(
 
 #[test]
 fn every_tls_flow_decrypts_and_its_http_equals_tsharks() {
-    let dir = scenario::dir("tls");
+    for dir in tls_runs() {
+        check_flows(&dir);
+    }
+}
+
+fn check_flows(dir: &std::path::Path) {
     for host in ["server", "broadcaster", "desktop", "legacy", "mobile"] {
         let pcap = dir.join(format!("{host}.pcap"));
         let events = lagtap::decode::decode_file(&pcap, host).unwrap().events;
