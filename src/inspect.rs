@@ -240,6 +240,7 @@ const UNUSED_PACKETS: &[(&str, &str)] = &[
     ("wlan.protected", "encrypted 802.11 frames"),
     ("wlan.a_msdu", "802.11 A-MSDU aggregates (not split)"),
     ("wlan.not_llc_snap", "802.11 data frames without LLC/SNAP"),
+    ("wlan.bad_fcs", "802.11 frames that failed their FCS check"),
     (
         "wlan.unknown_version",
         "802.11 frames of an unknown version",

@@ -435,6 +435,13 @@ fn ieee80211_frames_without_usable_data_are_counted_by_what_they_are() {
     other[24] = 0x42;
     frames.push(rt(other));
     want.push("wlan.not_llc_snap");
+    // A data frame that failed its FCS check (radiotap Flags 0x40).
+    let mut bad = [radiotap(true, false), wlan_data(ip, false, 1, false)].concat();
+    let flags_at = bad.len() - wlan_data(ip, false, 1, false).len() - 2;
+    bad[flags_at] |= 0x40;
+    bad.extend([0, 0, 0, 0]);
+    frames.push(bad);
+    want.push("wlan.bad_fcs");
     let (streams, a) = read("wlan-unused.pcap", 127, &frames);
     assert!(streams.is_empty(), "{streams:?}");
     for reason in want {

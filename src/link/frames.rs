@@ -223,7 +223,8 @@ fn without_fcs(frame: &[u8], fcs: bool) -> &[u8] {
 /// little-endian `it_len` (the whole header) and `it_present` bitmaps, bit 31 saying
 /// another follows). Fields follow the bitmaps, each aligned to its size from the
 /// header's start ("Alignment in radiotap"); the first two are TSFT (bit 0, u64) and
-/// Flags (bit 1, u8), whose 0x10 says the frame ends in a 4-byte FCS.
+/// Flags (bit 1, u8), whose 0x10 says the frame ends in a 4-byte FCS and 0x40 that
+/// it failed its FCS check (counted, never decoded).
 fn radiotap(frame: &[u8]) -> Next<'_> {
     if frame.first() != Some(&0) {
         return Err(Skip::Malformed);
@@ -239,15 +240,19 @@ fn radiotap(frame: &[u8]) -> Next<'_> {
         word = le32(frame, fields).ok_or(Skip::Malformed)?;
         fields += 4;
     }
-    let mut fcs = false;
+    let mut flags = 0;
     if present & 0b10 != 0 {
         let mut at = fields;
         if present & 0b01 != 0 {
             at = at.next_multiple_of(8) + 8;
         }
-        fcs = at < len && frame[at] & 0x10 != 0;
+        flags = if at < len { frame[at] } else { 0 };
     }
-    ieee80211(without_fcs(&frame[len..], fcs))
+    // Flags 0x40: the frame failed its FCS check; its bytes cannot be trusted.
+    if flags & 0x40 != 0 {
+        return Err(Skip::Unused("wlan.bad_fcs"));
+    }
+    ieee80211(without_fcs(&frame[len..], flags & 0x10 != 0))
 }
 
 /// An IEEE 802.11 MAC frame (IEEE 802.11-2020 §9.2.4.1 Frame Control, §9.3.2.1 data
