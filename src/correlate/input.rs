@@ -28,6 +28,10 @@ fn is_capture(p: &Path) -> bool {
         ".cap",
         ".pcap.gz",
         ".pcapng.gz",
+        ".pcap.zst",
+        ".pcapng.zst",
+        ".pcap.lz4",
+        ".pcapng.lz4",
         ".jsonl",
     ]
     .iter()

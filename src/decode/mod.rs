@@ -483,7 +483,7 @@ pub fn event_time(e: &Event) -> i64 {
 pub fn host_name(path: &Path) -> String {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("host");
     let mut stem = name;
-    for ext in [".gz", ".pcapng", ".pcap", ".cap", ".jsonl"] {
+    for ext in [".gz", ".zst", ".lz4", ".pcapng", ".pcap", ".cap", ".jsonl"] {
         stem = stem.strip_suffix(ext).unwrap_or(stem);
     }
     stem.to_string()
@@ -549,5 +549,7 @@ mod tests {
             "mobile"
         );
         assert_eq!(host_name(Path::new("x/desktop.pcap.gz")), "desktop");
+        assert_eq!(host_name(Path::new("x/desktop.pcapng.zst")), "desktop");
+        assert_eq!(host_name(Path::new("x/mobile.pcap.lz4")), "mobile");
     }
 }
