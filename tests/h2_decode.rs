@@ -3,6 +3,8 @@
 //! tshark's HTTP/2 dissector, and its playlists and segment become HLS events.
 
 mod common;
+#[path = "common/scenario.rs"]
+mod scenario;
 
 use common::tools;
 use lagtap::events::Event;
@@ -13,26 +15,6 @@ fn capture() -> std::path::PathBuf {
 
 /// (method, path) of every request and every response status, sorted.
 type Seen = (Vec<(String, String)>, Vec<u16>);
-
-fn lagtap_seen(events: &[Event]) -> Seen {
-    let mut reqs = Vec::new();
-    let mut statuses = Vec::new();
-    for e in events {
-        if let Event::HttpExchange {
-            method,
-            uri,
-            status,
-            ..
-        } = e
-        {
-            reqs.push((method.clone(), uri.clone()));
-            statuses.extend(*status);
-        }
-    }
-    reqs.sort();
-    statuses.sort();
-    (reqs, statuses)
-}
 
 fn tshark_seen() -> Seen {
     let out = std::process::Command::new("tshark")
@@ -73,7 +55,7 @@ fn h2c_exchanges_equal_tsharks_and_media_becomes_hls_events() {
     let events = lagtap::decode::decode_file(&capture(), "h2c")
         .unwrap()
         .events;
-    let seen = lagtap_seen(&events);
+    let seen = scenario::http_seen(&events);
     assert_eq!(seen.0.len(), 17, "{:?}", seen.0);
     if tools::require("tshark", "HTTP/2 requests and statuses against tshark") {
         assert_eq!(seen, tshark_seen());

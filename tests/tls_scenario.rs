@@ -149,28 +149,6 @@ fn keys_embedded_as_secrets_blocks_give_the_same_events_as_the_key_file() {
     assert_eq!(kinds(&dsb), kinds(&plain));
 }
 
-/// (method, path) of every request and every status, sorted, as lagtap decrypted
-/// them from one capture.
-fn lagtap_http(events: &[lagtap::events::Event]) -> (Vec<(String, String)>, Vec<u16>) {
-    let mut reqs = Vec::new();
-    let mut statuses = Vec::new();
-    for e in events {
-        if let lagtap::events::Event::HttpExchange {
-            method,
-            uri,
-            status,
-            ..
-        } = e
-        {
-            reqs.push((method.clone(), uri.clone()));
-            statuses.extend(*status);
-        }
-    }
-    reqs.sort();
-    statuses.sort();
-    (reqs, statuses)
-}
-
 /// The same from tshark with the same key log (HTTP/1.1 and HTTP/2 alike).
 fn tshark_http(
     pcap: &std::path::Path,
@@ -272,7 +250,7 @@ fn check_flows(dir: &std::path::Path) {
             }
         }
         assert!(flows >= 2, "{host}: {flows} TLS flows");
-        let ours = lagtap_http(&events);
+        let ours = scenario::http_seen(&events);
         if host != "broadcaster" {
             assert!(!ours.0.is_empty(), "{host}");
         }

@@ -60,3 +60,25 @@ pub fn decode(dir: &Path) -> Vec<HostEvents> {
         })
         .collect()
 }
+
+/// (method, path) of every decoded HTTP request and every response status, each
+/// sorted: what tests compare with tshark's HTTP and HTTP/2 dissection.
+pub fn http_seen(events: &[lagtap::events::Event]) -> (Vec<(String, String)>, Vec<u16>) {
+    let mut reqs = Vec::new();
+    let mut statuses = Vec::new();
+    for e in events {
+        if let lagtap::events::Event::HttpExchange {
+            method,
+            uri,
+            status,
+            ..
+        } = e
+        {
+            reqs.push((method.clone(), uri.clone()));
+            statuses.extend(*status);
+        }
+    }
+    reqs.sort();
+    statuses.sort();
+    (reqs, statuses)
+}
