@@ -198,7 +198,7 @@ pub fn inspect_file_with(
     path: &Path,
     keylog: &tls_decrypt::KeyLog,
 ) -> Result<FileReport, CaptureError> {
-    let (keylog, _) = crate::decode::keys::for_capture(path, keylog);
+    let keylog = crate::decode::keys::for_capture(path, keylog);
     let handler = InspectHandler {
         keylog,
         ..InspectHandler::default()

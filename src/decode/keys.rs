@@ -34,16 +34,13 @@ pub fn beside(capture: &Path) -> Vec<PathBuf> {
 }
 
 /// Every secret for one capture: `given` (the `--keylog` files), the key logs
-/// beside it, and its Decryption Secrets Blocks. Returns the key log and where its
-/// secrets came from, for the report.
-pub fn for_capture(capture: &Path, given: &KeyLog) -> (Arc<KeyLog>, Vec<String>) {
+/// beside it, and its Decryption Secrets Blocks.
+pub fn for_capture(capture: &Path, given: &KeyLog) -> Arc<KeyLog> {
     let mut k = given.clone();
-    let mut sources = Vec::new();
     if capture.as_os_str() != "-" {
         for f in beside(capture) {
             if let Ok(text) = std::fs::read(&f) {
                 k.add(&f.display().to_string(), &text);
-                sources.push(f.display().to_string());
             }
         }
         // A file that cannot be walked has no usable blocks; reading it for packets
@@ -52,12 +49,9 @@ pub fn for_capture(capture: &Path, given: &KeyLog) -> (Arc<KeyLog>, Vec<String>)
             for (n, b) in blocks.iter().enumerate() {
                 k.add(&format!("{} DSB #{}", capture.display(), n + 1), b);
             }
-            if !blocks.is_empty() {
-                sources.push(format!("{} Decryption Secrets Blocks", blocks.len()));
-            }
         }
     }
-    (Arc::new(k), sources)
+    Arc::new(k)
 }
 
 /// The `undecodable` reason of a TLS flow the key log had no secrets for.

@@ -362,7 +362,7 @@ pub fn decode_stream_with(
     mut sink: impl FnMut(&Event) -> std::io::Result<()>,
 ) -> Result<std::io::Result<()>, CaptureError> {
     let reader = crate::capture::CaptureReader::open(path)?;
-    let (keylog, _sources) = keys::for_capture(path, keylog);
+    let keylog = keys::for_capture(path, keylog);
     let handler = DecodeHandler {
         keylog: keylog.clone(),
         ..DecodeHandler::default()

@@ -431,7 +431,7 @@ pub fn watch_file_with_keys<W: Write>(
     printer: &mut Printer<W>,
     keylog: &tls_decrypt::KeyLog,
 ) -> anyhow::Result<Anomalies> {
-    let (keys, _) = crate::decode::keys::for_capture(path, keylog);
+    let keys = crate::decode::keys::for_capture(path, keylog);
     let file = std::fs::File::open(path)
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
     let raw: Box<dyn Read + Send> = match follow {

@@ -225,7 +225,7 @@ impl Session {
         }
         let mut pos = 0;
         if let Some(lost) = self.dirs[d].resync {
-            match self.resync(dir, offset, input, lost) {
+            match self.resync(dir, input, lost) {
                 Some(at) => pos = at,
                 None if input.len() > MAX_RESYNC_SCAN => {
                     self.count("tls.resync_failed");
@@ -266,13 +266,14 @@ impl Session {
         self.count("tls.gap");
     }
 
-    /// The direction ended. 0-RTT data the server never answered for is dropped.
+    /// The direction ended. Records are whole or not at all, so nothing is pending
+    /// here; 0-RTT data whose acceptance the server never announced stays unreported.
     pub fn end(&mut self, _dir: Direction, _offset: u64) {}
 
     /// After a gap: the first offset in `input` where a record opens with some
     /// sequence number at most [`MAX_SKIPPED_RECORDS`] ahead (or, before
     /// encryption, where a plausible record header starts).
-    fn resync(&mut self, dir: Direction, offset: u64, input: &[u8], lost: u64) -> Option<usize> {
+    fn resync(&mut self, dir: Direction, input: &[u8], lost: u64) -> Option<usize> {
         let d = dir.index();
         let scan = input.len().min(MAX_RESYNC_SCAN);
         for at in 0..scan.saturating_sub(4) {
@@ -303,7 +304,6 @@ impl Session {
                     });
                     dd.plain_offset += len;
                 }
-                let _ = offset;
                 return Some(at);
             }
         }
