@@ -40,9 +40,13 @@ enum Command {
     /// RTMP frames sent, HTTP/HLS fetches and segments with their frames, chat lines
     /// sent and received, NTP exchanges. Schema: docs/events.md.
     Decode {
-        /// A pcap, pcapng or gzip-compressed capture (`-` = stdin).
-        file: PathBuf,
-        /// Host name for the events (default: the file's stem).
+        /// A pcap or pcapng capture, plain or compressed (gzip, zstd, lz4; `-` = stdin),
+        /// or several files of one host's rotated capture, decoded as one capture in
+        /// time order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Host name for the events (default: the name `lagtap capture` wrote in the
+        /// file, else the file's name without a rotation number, else its stem).
         #[arg(long)]
         host: Option<String>,
         #[command(flatten)]
@@ -55,8 +59,9 @@ enum Command {
         /// (`.jsonl`). Host name = file stem (for an event file: the host it names).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Name a host explicitly: NAME=FILE.
-        #[arg(long = "host", value_name = "NAME=FILE")]
+        /// Name a host explicitly: NAME=FILE, or NAME=GLOB for all files of one host
+        /// (quote it); rotated files are grouped by their naming without it.
+        #[arg(long = "host", value_name = "NAME=FILE|GLOB")]
         hosts: Vec<String>,
         #[command(flatten)]
         keys: KeyArgs,
@@ -239,15 +244,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out.flush()?;
             Ok(())
         }
-        Command::Decode { file, host, keys } => {
-            let host = host.unwrap_or_else(|| lagtap::decode::host_name(&file));
+        Command::Decode { files, host, keys } => {
+            let (host, files) = lagtap::capture::timeline::one_host(&files, host.as_deref())
+                .map_err(anyhow::Error::msg)?;
+            let shown = match files.as_slice() {
+                [one] => one.display().to_string(),
+                many => format!("{} files of host {host}", many.len()),
+            };
             let keylog = lagtap::decode::keys::read_keylogs(&keys.keylogs)?;
             let stdout = io::stdout();
             let mut out = stdout.lock();
             // Lines are gathered in one buffer and written in large pieces.
             let mut buf: Vec<u8> = Vec::with_capacity(OUTPUT_CHUNK * 2);
             let mut without_keys = 0;
-            lagtap::decode::decode_stream_with(&file, &host, &keylog, |e| {
+            lagtap::decode::decode_timeline_with(&files, &host, &keylog, |e| {
                 if let lagtap::events::Event::Summary { undecodable, .. } = e {
                     without_keys = lagtap::decode::keys::flows_without_keys(undecodable);
                 }
@@ -258,7 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Ok(())
             })
-            .with_context(|| format!("decoding {}", file.display()))??;
+            .with_context(|| format!("decoding {shown}"))??;
             out.write_all(&buf)?;
             out.flush()?;
             if without_keys > 0 {
@@ -296,6 +306,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             .check()?;
             let collected = lagtap::correlate::input::collect(&paths, &hosts)?;
+            for note in &collected.notes {
+                eprintln!("lagtap: {note}");
+            }
             let names: Vec<String> = collected.inputs.iter().map(|i| i.host.clone()).collect();
             let (startup_all, startup_by_viewer) =
                 lagtap::correlate::parse_startup_segments(&startup_segments)

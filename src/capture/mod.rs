@@ -6,5 +6,6 @@ pub mod reader;
 pub mod secrets;
 #[cfg(test)]
 pub(crate) mod testdata;
+pub mod timeline;
 
 pub use reader::{link_type_name, CaptureError, CaptureInfo, CaptureReader, Packet};

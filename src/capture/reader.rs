@@ -215,6 +215,29 @@ impl CaptureReader {
         }
     }
 
+    /// Reads up to the file's first packet and returns its time, leaving `info` with
+    /// what the headers before it said (format, section comments, link types). For
+    /// ordering a host's rotated files without reading them whole: one block at a
+    /// time through the reader's own `next()`, so it costs a few blocks per file.
+    /// `None` when the file holds no packet that can be read.
+    pub fn first_packet_time(&mut self) -> Option<Timestamp> {
+        let (inner, state) = (&mut self.inner, &mut self.state);
+        let (info, anomalies) = (&mut self.info, &mut self.anomalies);
+        loop {
+            match inner.next() {
+                Ok((consumed, block)) => {
+                    let ts = state.handle_block(block, info, anomalies).map(|p| p.ts);
+                    inner.consume(consumed);
+                    if ts.is_some() {
+                        return ts;
+                    }
+                }
+                Err(PcapError::Incomplete(_)) => inner.refill().ok()?,
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// The loop of [`Self::for_each_packet_with_info`].
     ///
     /// Blocks are parsed straight from the reader's buffer, as many as it holds, with

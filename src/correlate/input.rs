@@ -1,5 +1,7 @@
 //! What `lagtap correlate` is pointed at: capture files, directories of them, or
-//! event files written by `lagtap decode`; decoded in parallel, one host per file.
+//! event files written by `lagtap decode`; grouped into hosts (a host's rotated
+//! files are one timeline: `capture::timeline`) and decoded in parallel, one host
+//! per thread.
 
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -9,33 +11,37 @@ use std::sync::Mutex;
 use anyhow::{bail, Context};
 
 use super::HostEvents;
-use crate::decode::{decode_file_with, host_name};
+use crate::capture::timeline::{self, FileHead};
+use crate::decode::{decode_timeline_with, host_name};
 use crate::events::Event;
 use tls_decrypt::KeyLog;
 
-/// One host's input.
+/// One host's input: its capture files in time order, or one event file.
 #[derive(Clone, Debug)]
 pub struct Input {
     pub host: String,
-    pub path: PathBuf,
+    pub files: Vec<PathBuf>,
+}
+
+impl Input {
+    /// The files, for a reader: the one file, or the first and last and how many.
+    pub fn describe(&self) -> String {
+        match self.files.as_slice() {
+            [] => String::new(),
+            [one] => one.display().to_string(),
+            [first, .., last] => format!(
+                "{} … {} ({} files)",
+                first.display(),
+                last.display(),
+                self.files.len()
+            ),
+        }
+    }
 }
 
 fn is_capture(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    [
-        ".pcap",
-        ".pcapng",
-        ".cap",
-        ".pcap.gz",
-        ".pcapng.gz",
-        ".pcap.zst",
-        ".pcapng.zst",
-        ".pcap.lz4",
-        ".pcapng.lz4",
-        ".jsonl",
-    ]
-    .iter()
-    .any(|s| name.ends_with(s))
+    name.ends_with(".jsonl") || timeline::is_capture_name(name)
 }
 
 /// What `lagtap correlate` was pointed at, with what a reader must know about it.
@@ -44,6 +50,8 @@ pub struct Collected {
     pub inputs: Vec<Input>,
     /// Inputs left out, and why (a file given twice).
     pub warnings: Vec<String>,
+    /// Which files were taken for which host, one line per host of several files.
+    pub notes: Vec<String>,
 }
 
 /// The host an event file from `lagtap decode` names in its first (`capture`) event.
@@ -91,10 +99,18 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Leaves out an input whose file holds the same bytes as an earlier one (the same
-/// capture given twice, under another name or path), with a warning naming both.
-fn drop_identical(inputs: Vec<Input>, warnings: &mut Vec<String>) -> Vec<Input> {
-    let mut kept: Vec<Input> = Vec::with_capacity(inputs.len());
+/// One file and the host it was given to.
+struct Named {
+    host: String,
+    path: PathBuf,
+    /// Named by `--host`, not guessed from the file.
+    explicit: bool,
+}
+
+/// Leaves out a file holding the same bytes as an earlier one (the same capture
+/// given twice, under another name or path), with a warning naming both.
+fn drop_identical(inputs: Vec<Named>, warnings: &mut Vec<String>) -> Vec<Named> {
+    let mut kept: Vec<Named> = Vec::with_capacity(inputs.len());
     for input in inputs {
         match kept
             .iter()
@@ -124,11 +140,9 @@ pub fn collect_inputs(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Vec
     collect(paths, names).map(|c| c.inputs)
 }
 
-/// Expands directories (their capture and `.jsonl` files, not recursively) and
-/// applies `--host NAME=FILE` names; other hosts are named by the host an event file
-/// names inside, else by file stem. A file holding the same bytes as an earlier
-/// input is left out with a warning; two different inputs of one name are an error.
-pub fn collect(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Collected> {
+/// The files `paths` name: directories expanded to their capture and `.jsonl` files
+/// (not recursively), in name order.
+fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -141,7 +155,8 @@ pub fn collect(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Collected>
             in_dir.sort();
             if in_dir.is_empty() {
                 bail!(
-                    "{} holds no capture (.pcap, .pcapng, .pcap.gz) or event (.jsonl) file",
+                    "{} holds no capture (.pcap, .pcapng, compressed or rotated) or event \
+                     (.jsonl) file",
                     p.display()
                 );
             }
@@ -150,41 +165,154 @@ pub fn collect(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Collected>
             files.push(p.clone());
         }
     }
-    let mut inputs: Vec<Input> = files
-        .into_iter()
-        .map(|path| Input {
-            host: is_event_file(&path)
-                .then(|| host_in_event_file(&path))
+    Ok(files)
+}
+
+/// `--host NAME=GLOB`: the files among `files`, or on disk, that GLOB matches.
+fn apply_host_names(
+    names: &[String],
+    heads: &mut Vec<(Named, Option<FileHead>)>,
+) -> anyhow::Result<()> {
+    for n in names {
+        let (name, pattern) = n
+            .split_once('=')
+            .with_context(|| format!("--host {n}: expected NAME=FILE or NAME=GLOB"))?;
+        if name.is_empty() {
+            bail!("--host {n}: the host name is empty");
+        }
+        let glob = glob::Pattern::new(pattern)
+            .with_context(|| format!("--host {n}: not a file name pattern"))?;
+        let mut matched = 0;
+        for (f, _) in heads.iter_mut() {
+            if f.path == Path::new(pattern) || glob.matches_path(&f.path) {
+                f.host = name.to_string();
+                f.explicit = true;
+                matched += 1;
+            }
+        }
+        if matched == 0 {
+            // Files not among the inputs: the pattern names them on disk.
+            let mut found: Vec<PathBuf> = glob::glob(pattern)
+                .with_context(|| format!("--host {n}: not a file name pattern"))?
                 .flatten()
-                .unwrap_or_else(|| host_name(&path)),
-            path,
+                .filter(|p| p.is_file())
+                .collect();
+            if found.is_empty() {
+                // A plain name that does not exist yet fails when it is opened.
+                found.push(PathBuf::from(pattern));
+            }
+            for path in found {
+                let head = (!is_event_file(&path)).then(|| FileHead::read(&path));
+                heads.push((
+                    Named {
+                        host: name.to_string(),
+                        path,
+                        explicit: true,
+                    },
+                    head,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Expands directories (their capture and `.jsonl` files, not recursively), names
+/// each file's host and groups a host's files into one input in time order
+/// (`capture::timeline`: the name `lagtap capture` wrote inside, else the rotation
+/// naming, else the file stem; `--host NAME=FILE|GLOB` overrides). An event file
+/// names its host inside. A file holding the same bytes as an earlier input is left
+/// out with a warning; an event file and captures of one host are an error.
+pub fn collect(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Collected> {
+    let mut heads: Vec<(Named, Option<FileHead>)> = expand(paths)?
+        .into_iter()
+        .map(|path| {
+            if is_event_file(&path) {
+                let host = host_in_event_file(&path).unwrap_or_else(|| host_name(&path));
+                let explicit = false;
+                (
+                    Named {
+                        host,
+                        path,
+                        explicit,
+                    },
+                    None,
+                )
+            } else {
+                let head = FileHead::read(&path);
+                let named = Named {
+                    host: head.host.clone(),
+                    path,
+                    explicit: false,
+                };
+                (named, Some(head))
+            }
         })
         .collect();
-    for n in names {
-        let (name, file) = n
-            .split_once('=')
-            .with_context(|| format!("--host {n}: expected NAME=FILE"))?;
-        let file = PathBuf::from(file);
-        match inputs.iter_mut().find(|i| i.path == file) {
-            Some(i) => i.host = name.to_string(),
-            None => inputs.push(Input {
-                host: name.to_string(),
-                path: file,
-            }),
-        }
-    }
+    apply_host_names(names, &mut heads)?;
     let mut warnings = Vec::new();
-    let inputs = drop_identical(inputs, &mut warnings);
-    let mut seen = std::collections::BTreeSet::new();
-    for i in &inputs {
-        if !seen.insert(i.host.clone()) {
-            bail!(
-                "two inputs are both named host {:?}: name them with --host NAME=FILE",
-                i.host
-            );
+    let (named, head_list): (Vec<Named>, Vec<Option<FileHead>>) = heads.into_iter().unzip();
+    let mut head_of: std::collections::HashMap<PathBuf, FileHead> = head_list
+        .into_iter()
+        .flatten()
+        .map(|h| (h.path.clone(), h))
+        .collect();
+    let kept = drop_identical(named, &mut warnings);
+    // Hosts in the order their first file was given.
+    let mut order: Vec<String> = Vec::new();
+    let mut by_host: std::collections::HashMap<String, Vec<PathBuf>> = Default::default();
+    for f in kept {
+        match by_host.get(&f.host) {
+            None => order.push(f.host.clone()),
+            // Rotated files of one host sit in one directory; the same name in two
+            // directories is two runs (or two hosts) unless the user says otherwise.
+            Some(earlier)
+                if !f.explicit && earlier.iter().any(|e| e.parent() != f.path.parent()) =>
+            {
+                bail!(
+                    "{} and {} are both host {:?}, from different directories: name them \
+                     with --host NAME=FILE (the same NAME for files of one host)",
+                    earlier[0].display(),
+                    f.path.display(),
+                    f.host
+                )
+            }
+            Some(_) => {}
         }
+        by_host.entry(f.host).or_default().push(f.path);
     }
-    Ok(Collected { inputs, warnings })
+    let mut inputs = Vec::with_capacity(order.len());
+    let mut notes = Vec::new();
+    for host in order {
+        let files = by_host.remove(&host).unwrap_or_default();
+        let files = if files.len() > 1 {
+            if files.iter().any(|f| is_event_file(f)) {
+                bail!(
+                    "host {host:?} has {} inputs and one is an event file: give a host one \
+                     event file, or its capture files (name them with --host NAME=FILE)",
+                    files.len()
+                );
+            }
+            let mut heads: Vec<FileHead> = files
+                .into_iter()
+                .map(|p| head_of.remove(&p).unwrap_or_else(|| FileHead::read(&p)))
+                .collect();
+            timeline::order(&mut heads);
+            heads.into_iter().map(|h| h.path).collect()
+        } else {
+            files
+        };
+        let input = Input { host, files };
+        if input.files.len() > 1 {
+            notes.push(format!("host {}: {}", input.host, input.describe()));
+        }
+        inputs.push(input);
+    }
+    Ok(Collected {
+        inputs,
+        warnings,
+        notes,
+    })
 }
 
 /// Reads an event file written by `lagtap decode`.
@@ -225,16 +353,21 @@ pub fn decode_all_with(inputs: &[Input], keylog: &KeyLog) -> anyhow::Result<Vec<
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(input) = inputs.get(i) else { break };
-                let events = if is_event_file(&input.path) {
-                    read_events(&input.path)
-                } else {
-                    decode_file_with(&input.path, &input.host, keylog)
-                        .map(|d| d.events)
-                        .with_context(|| format!("decoding {}", input.path.display()))
+                let events = match input.files.as_slice() {
+                    [one] if is_event_file(one) => read_events(one),
+                    files => {
+                        let mut events = Vec::new();
+                        decode_timeline_with(files, &input.host, keylog, |e| {
+                            events.push(e.clone());
+                            Ok(())
+                        })
+                        .map(|_always_ok| events)
+                        .with_context(|| format!("decoding {}", input.describe()))
+                    }
                 };
                 let r = events.map(|events| HostEvents {
                     name: input.host.clone(),
-                    file: input.path.display().to_string(),
+                    file: input.describe(),
                     events,
                 });
                 if let Ok(mut slots) = results.lock() {

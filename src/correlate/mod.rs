@@ -130,7 +130,11 @@ pub fn parse_startup_segments(
 #[derive(Clone, Debug, Serialize)]
 pub struct HostInfo {
     pub name: String,
+    /// The input as a reader sees it: the file, or the first and last of a timeline.
     pub file: String,
+    /// Every file of the host's capture in the order read (rotated files are one
+    /// timeline), as the decode's `capture` event lists them.
+    pub files: Vec<String>,
     /// The host's own address, inferred from its flows.
     pub address: Option<String>,
     pub roles: Vec<Role>,
@@ -144,6 +148,15 @@ pub struct HostInfo {
     /// What the input lost to damage (cut short, corrupt, packets or bytes never
     /// captured), from its decode summary; empty for an intact input.
     pub damage: Vec<Damage>,
+}
+
+/// The files the decode's `capture` event lists (none for event files written before
+/// timelines).
+fn capture_files(events: &[Event]) -> Option<Vec<String>> {
+    events.iter().find_map(|e| match e {
+        Event::Capture { files, .. } if !files.is_empty() => Some(files.clone()),
+        _ => None,
+    })
 }
 
 /// A `key: value` line of the `lagtap capture` section comment.
@@ -332,6 +345,7 @@ pub fn correlate(hosts: Vec<HostEvents>, opts: &CorrelateOptions) -> Correlation
         info.push(HostInfo {
             name: h.name.clone(),
             file: h.file.clone(),
+            files: capture_files(&h.events).unwrap_or_else(|| vec![h.file.clone()]),
             address: side.own.clone(),
             roles: side.roles.iter().copied().collect(),
             clock,
@@ -407,6 +421,7 @@ mod tests {
         let capture = Event::Capture {
             host: "bob".into(),
             file: "bob.pcapng".into(),
+            files: vec!["bob.pcapng".into()],
             format: "pcapng".into(),
             link_types: vec!["EN10MB".into()],
             comments: vec![comment.into()],

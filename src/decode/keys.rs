@@ -24,11 +24,17 @@ pub fn read_keylogs(files: &[PathBuf]) -> anyhow::Result<KeyLog> {
 
 /// The key log files lagtap picks up beside a capture.
 pub fn beside(capture: &Path) -> Vec<PathBuf> {
-    let dir = capture.parent().unwrap_or(Path::new(""));
-    let stem = host_name(capture);
+    named(
+        capture.parent().unwrap_or(Path::new("")),
+        &host_name(capture),
+    )
+}
+
+/// `dir/<name>.keys` and `dir/<name>.keylog`, those that exist.
+fn named(dir: &Path, name: &str) -> Vec<PathBuf> {
     ["keys", "keylog"]
         .iter()
-        .map(|ext| dir.join(format!("{stem}.{ext}")))
+        .map(|ext| dir.join(format!("{name}.{ext}")))
         .filter(|p| p.is_file())
         .collect()
 }
@@ -36,18 +42,30 @@ pub fn beside(capture: &Path) -> Vec<PathBuf> {
 /// Every secret for one capture: `given` (the `--keylog` files), the key logs
 /// beside it, and its Decryption Secrets Blocks.
 pub fn for_capture(capture: &Path, given: &KeyLog) -> Arc<KeyLog> {
+    for_timeline(&[capture.to_path_buf()], &host_name(capture), given)
+}
+
+/// Every secret for a host's capture files (one, or a timeline of rotated files):
+/// `given`, the key logs beside each file and beside the host (`<dir>/<host>.keys`,
+/// for rotated files named `<host>_00001_...`), and every file's Decryption Secrets
+/// Blocks.
+pub fn for_timeline(files: &[PathBuf], host: &str, given: &KeyLog) -> Arc<KeyLog> {
     let mut k = given.clone();
-    if capture.as_os_str() != "-" {
-        for f in beside(capture) {
-            if let Ok(text) = std::fs::read(&f) {
-                k.add(&f.display().to_string(), &text);
+    let mut seen = std::collections::BTreeSet::new();
+    for f in files.iter().filter(|f| f.as_os_str() != "-") {
+        let dir = f.parent().unwrap_or(Path::new(""));
+        for key_file in beside(f).into_iter().chain(named(dir, host)) {
+            if seen.insert(key_file.clone()) {
+                if let Ok(text) = std::fs::read(&key_file) {
+                    k.add(&key_file.display().to_string(), &text);
+                }
             }
         }
         // A file that cannot be walked has no usable blocks; reading it for packets
         // will say what is wrong with it.
-        if let Ok(blocks) = crate::capture::secrets::tls_key_logs(capture) {
+        if let Ok(blocks) = crate::capture::secrets::tls_key_logs(f) {
             for (n, b) in blocks.iter().enumerate() {
-                k.add(&format!("{} DSB #{}", capture.display(), n + 1), b);
+                k.add(&format!("{} DSB #{}", f.display(), n + 1), b);
             }
         }
     }

@@ -17,13 +17,13 @@ mod tls;
 pub use tls::version_name as tls_version_name;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tls_decrypt::KeyLog;
 
 use crate::anomalies::Anomalies;
-use crate::capture::CaptureError;
+use crate::capture::{CaptureError, CaptureReader};
 use crate::events::Event;
 use crate::flow::detect::{detect, Verdict, DETECT_PREFIX};
 use crate::flow::{Chunk, Dir, FlowHandler, FlowMeta, Protocol, TcpEventKind, TransportKind};
@@ -359,10 +359,60 @@ pub fn decode_stream_with(
     path: &Path,
     host: &str,
     keylog: &KeyLog,
-    mut sink: impl FnMut(&Event) -> std::io::Result<()>,
+    sink: impl FnMut(&Event) -> std::io::Result<()>,
 ) -> Result<std::io::Result<()>, CaptureError> {
-    let reader = crate::capture::CaptureReader::open(path)?;
-    let keylog = keys::for_capture(path, keylog);
+    decode_timeline_with(&[path.to_path_buf()], host, keylog, sink)
+}
+
+/// [`decode_stream_with`] over a host's capture files in time order (rotated files:
+/// `capture::timeline`), decoded as one capture: flows and the events they build
+/// carry across file boundaries. The key logs beside every file and every file's
+/// Decryption Secrets Blocks are used for all of them.
+pub fn decode_timeline_with(
+    files: &[PathBuf],
+    host: &str,
+    keylog: &KeyLog,
+    sink: impl FnMut(&Event) -> std::io::Result<()>,
+) -> Result<std::io::Result<()>, CaptureError> {
+    let Some((first, rest)) = files.split_first() else {
+        return Err(CaptureError::Empty("an empty list of capture files".into()));
+    };
+    let reader = CaptureReader::open(first)?;
+    let later = rest.iter().map(|p| CaptureReader::open(p));
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let keylog = keys::for_timeline(files, host, keylog);
+    Ok(decode_readers(reader, later, host, names, keylog, sink))
+}
+
+/// Decodes from an open reader (bytes that need not be a file: `name` is what the
+/// `capture` event calls them) with the secrets in `keylog` alone (no key log beside
+/// a file, no pre-scan for Decryption Secrets Blocks). Returns the sink's status.
+pub fn decode_reader(
+    reader: CaptureReader,
+    name: &str,
+    host: &str,
+    keylog: Arc<KeyLog>,
+    sink: impl FnMut(&Event) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    decode_readers(
+        reader,
+        std::iter::empty(),
+        host,
+        vec![name.to_string()],
+        keylog,
+        sink,
+    )
+}
+
+/// The decode of a host's readers in order, as [`decode_stream`] describes.
+fn decode_readers(
+    reader: CaptureReader,
+    later: impl Iterator<Item = Result<CaptureReader, CaptureError>>,
+    host: &str,
+    names: Vec<String>,
+    keylog: Arc<KeyLog>,
+    mut sink: impl FnMut(&Event) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let handler = DecodeHandler {
         keylog: keylog.clone(),
         ..DecodeHandler::default()
@@ -376,13 +426,14 @@ pub fn decode_stream_with(
     };
     let capture_event = |info: &crate::capture::CaptureInfo| Event::Capture {
         host: host.to_string(),
-        file: path.display().to_string(),
+        file: names.first().cloned().unwrap_or_default(),
+        files: names.clone(),
         format: info.format.clone(),
         link_types: info.link_types.iter().cloned().collect(),
         comments: info.comments.clone(),
     };
     let mut head_done = false;
-    let run = crate::pipeline::run_reader_with(reader, handler, |h, now, info| {
+    let run = crate::pipeline::run_timeline(reader, later, handler, |h, now, info| {
         if !head_done {
             emit(&capture_event(info), &mut status);
             head_done = true;
@@ -417,7 +468,7 @@ pub fn decode_stream_with(
         events: out.released,
     };
     emit(&summary, &mut status);
-    Ok(status)
+    status
 }
 
 /// Events waiting to be released in time order. They arrive almost sorted (an

@@ -46,7 +46,13 @@ pub enum Event {
     /// when its first packet was read (the totals are in `summary`).
     Capture {
         host: String,
+        /// The first file of the host's capture.
         file: String,
+        /// Every file of the host's capture, in the order read (one unless the capture
+        /// was rotated: `capture::timeline`). Absent in event files written before
+        /// timelines, read as empty.
+        #[serde(default)]
+        files: Vec<String>,
         format: String,
         link_types: Vec<String>,
         comments: Vec<String>,

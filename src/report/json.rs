@@ -99,6 +99,7 @@ pub fn to_value(c: &Correlation) -> Value {
             json!({
                 "name": h.name,
                 "file": h.file,
+                "files": h.files,
                 "address": h.address,
                 "roles": h.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
                 "clock": clock,
