@@ -219,8 +219,11 @@ impl DirKeys {
     }
 
     /// Opens the record with header `header` (5 bytes) and body `body` (ciphertext
-    /// and tag) at sequence number `seq`, in place. Returns the plaintext range in
-    /// `body` (TLS 1.3: still with its content type and padding at the end).
+    /// and tag, after TLS 1.2's explicit nonce) at sequence number `seq`, in place.
+    /// Returns the plaintext range in `body`, which always starts at 0: TLS 1.2's
+    /// plaintext is moved over its explicit nonce by the decryption itself (ring's
+    /// `open_within`), so the caller never shifts a 16 KB record to drop 8 bytes.
+    /// TLS 1.3: the range still holds the content type and padding at its end.
     pub fn open(
         &self,
         seq: u64,
@@ -257,13 +260,14 @@ impl DirKeys {
             &aad_tls12
         };
         self.key
-            .open_in_place(
+            .open_within(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(aad),
-                &mut body[start..],
+                body,
+                start..,
             )
             .ok()?;
-        Some(start..start + plain_len)
+        Some(0..plain_len)
     }
 }
 
