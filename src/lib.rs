@@ -9,6 +9,7 @@ pub mod correlate;
 pub mod decode;
 pub mod events;
 pub mod flow;
+pub mod fuzzing;
 pub mod inspect;
 pub mod link;
 pub mod live;

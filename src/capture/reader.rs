@@ -8,6 +8,7 @@
 //! damaged file is read up to the damage and the damage is counted, not fatal.
 
 use std::collections::BTreeSet;
+use std::io::Read;
 use std::path::Path;
 
 use pcap_parser::nom::IResult;
@@ -100,6 +101,57 @@ fn legacy_link_type(field: Linktype) -> (Linktype, u32) {
 /// bytes, one octet).
 const IF_FCSLEN: u16 = 13;
 
+/// A reader whose first read gathers the whole file header (pcap's 24 bytes, or
+/// pcapng's section header block). pcap-parser's `create_reader` reads once and
+/// takes a header cut short by that read for a damaged one, which a pipe or a
+/// decompressor handing over a few bytes at a time would make of a good file (the
+/// capture fuzz body found it, reading in 13-byte pieces). Later reads go straight
+/// through: the block loop refills until a block is whole.
+struct HeaderFirst<R> {
+    inner: R,
+    first: bool,
+}
+
+impl<R: Read> Read for HeaderFirst<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !std::mem::take(&mut self.first) {
+            return self.inner.read(buf);
+        }
+        let mut got = 0;
+        while got < header_len(&buf[..got]).min(buf.len()) {
+            match self.inner.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // What came before the error is handed over; the error comes again.
+                Err(_) if got > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(got)
+    }
+}
+
+/// The length of the file header `head` starts, as far as `head` tells: a pcapng
+/// section header block's total length (pcapng spec §4.1, in the byte order its
+/// byte-order magic gives), else the 24 bytes of a pcap header.
+fn header_len(head: &[u8]) -> usize {
+    const SHB_TYPE: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+    if head.len() < 12 {
+        return 12;
+    }
+    if head[..4] != SHB_TYPE {
+        return 24;
+    }
+    let len: [u8; 4] = head[4..8].try_into().unwrap_or_default();
+    let total = match head[8..12] {
+        [0x4d, 0x3c, 0x2b, 0x1a] => u32::from_le_bytes(len),
+        [0x1a, 0x2b, 0x3c, 0x4d] => u32::from_be_bytes(len),
+        _ => 24,
+    };
+    (total as usize).max(24)
+}
+
 /// Which block parser pcap-parser's reader itself uses for the blocks to come, once
 /// the file (or section) header has said (a tag rather than a function pointer, so
 /// each parser is called directly and can be inlined into the loop).
@@ -122,6 +174,8 @@ pub struct CaptureReader {
     /// [`Self::for_each_packet_with_info`]). Off only in tests, as the reference: every
     /// block through `next()` and `consume()`, the way pcap-parser documents its reader.
     fast: bool,
+    /// The read buffer's size (pcap-parser's reader does not tell it).
+    capacity: usize,
     state: State,
     pub info: CaptureInfo,
     pub anomalies: Anomalies,
@@ -149,8 +203,25 @@ impl CaptureReader {
     }
 
     pub fn from_input(input: Input, name: &str) -> Result<Self, CaptureError> {
+        Self::from_input_with(input, name, INITIAL_BUFFER, true)
+    }
+
+    /// [`Self::from_input`] with the read buffer's first size and the block loop
+    /// chosen: the fuzz targets (`crate::fuzzing`) start with a small buffer, so
+    /// that inputs of a few kilobytes already reach its end, and hold the fast loop
+    /// to the plain one.
+    pub(crate) fn from_input_with(
+        input: Input,
+        name: &str,
+        buffer: usize,
+        fast: bool,
+    ) -> Result<Self, CaptureError> {
         let (compression, trouble) = (input.compression, input.trouble.clone());
-        let inner = match create_reader(INITIAL_BUFFER, input.reader) {
+        let header_first = HeaderFirst {
+            inner: input.reader,
+            first: true,
+        };
+        let inner = match create_reader(buffer, header_first) {
             Ok(r) => r,
             // Nothing decompressed (a decoder may take a stream cut right after its
             // magic number for an empty one), or the decoder failed.
@@ -184,7 +255,8 @@ impl CaptureReader {
         };
         Ok(CaptureReader {
             inner,
-            fast: true,
+            fast,
+            capacity: buffer,
             trouble,
             state: State {
                 compression,
@@ -249,6 +321,7 @@ impl CaptureReader {
     /// anomaly is exactly the reader's.
     fn read_blocks(&mut self, mut f: impl FnMut(Packet<'_>, &CaptureInfo)) {
         let (inner, state, fast) = (&mut self.inner, &mut self.state, self.fast);
+        let capacity = &mut self.capacity;
         let (info, anomalies) = (&mut self.info, &mut self.anomalies);
         loop {
             if fast {
@@ -293,12 +366,25 @@ impl CaptureReader {
                         return;
                     }
                 }
+                // pcap-parser says the buffer is too small when the block does not
+                // fit in it beside what it holds, even when it is not full: after a
+                // short read (a pipe, a decompressor) it is refilled first, so that
+                // a block declaring more than the file holds ends as a truncated
+                // file however the bytes arrive (the capture fuzz body found a
+                // pipe making it an oversized block instead).
+                Step::Grow if inner.data().len() < *capacity => {
+                    if inner.refill().is_err() {
+                        anomalies.count("read_error");
+                        return;
+                    }
+                }
                 Step::Grow => {
                     let want = inner.data().len().max(INITIAL_BUFFER) * 2;
                     if want > MAX_BUFFER || !inner.grow(want) {
                         anomalies.count("oversized_block");
                         return;
                     }
+                    *capacity = want;
                     if inner.refill().is_err() {
                         anomalies.count("read_error");
                         return;
