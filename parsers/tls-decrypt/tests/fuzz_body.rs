@@ -4,6 +4,14 @@
 
 mod common;
 
+/// The test connections (tests/data), one per version and cipher suite.
+const CONNECTIONS: [&str; 4] = [
+    "tls12-aes128gcm",
+    "tls12-chacha20",
+    "tls13-aes128gcm",
+    "tls13-chacha20",
+];
+
 #[test]
 fn fuzz_body_survives_seeds_and_pseudo_random_mutations() {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -13,12 +21,7 @@ fn fuzz_body_survives_seeds_and_pseudo_random_mutations() {
         state ^= state << 17;
         state
     };
-    for name in [
-        "tls12-aes128gcm",
-        "tls12-chacha20",
-        "tls13-aes128gcm",
-        "tls13-chacha20",
-    ] {
+    for name in CONNECTIONS {
         let seed = tls_decrypt::fuzzing::seed(&common::segments(name));
         tls_decrypt::fuzzing::session(&seed);
         for _ in 0..300 {
@@ -37,5 +40,20 @@ fn fuzz_body_survives_seeds_and_pseudo_random_mutations() {
             }
             tls_decrypt::fuzzing::session(&m);
         }
+    }
+}
+
+/// Writes the seed corpus for `cargo fuzz run session` (fuzz/corpus/session, where
+/// `fuzz/run-campaigns.sh` takes it from): the four test connections as
+/// `tls_decrypt::fuzzing::seed` frames them, so the fuzzer starts from records that
+/// decrypt. Run explicitly: `cargo test -p tls-decrypt --test fuzz_body -- --ignored`.
+#[test]
+#[ignore]
+fn write_fuzz_seed_corpus() {
+    let out = format!("{}/fuzz/corpus/session", env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(&out).unwrap();
+    for name in CONNECTIONS {
+        let seed = tls_decrypt::fuzzing::seed(&common::segments(name));
+        std::fs::write(format!("{out}/{name}"), seed).unwrap();
     }
 }
