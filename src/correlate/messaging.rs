@@ -8,12 +8,17 @@
 //! 3. `text_occurrence`: (channel, sender nick, text, occurrence number), the n-th
 //!    time this sender sent this text in this channel is the n-th copy a receiver got.
 //!
+//! Every way matches a copy only to a sent line of the same IRC command (PRIVMSG,
+//! ACTION, NOTICE, USERNOTICE): a NOTICE with the same words as a PRIVMSG, or the same
+//! id, is another message. Every command counts in the latency (the server relays
+//! them alike); `by_command` and each sample's `command` tell them apart.
+//!
 //! A receiver's own lines echoed back (own nick = sender nick) are not receptions.
 //! One sample per (message, receiver): the first copy; later ones are counted.
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::events::Event;
+use crate::events::{ChatCommand, Event};
 
 use super::stats::{grouped, Summary};
 use super::Ctx;
@@ -25,6 +30,8 @@ pub struct MessageSample {
     pub receiver: String,
     pub channel: String,
     pub nick: Option<String>,
+    /// The IRC command of the sent line and of its copy (always the same).
+    pub command: ChatCommand,
     pub text: String,
     pub msg_id: Option<String>,
     /// Reference-clock times of the PRIVMSG's first byte leaving the sender and the
@@ -50,6 +57,8 @@ pub struct Messaging {
     pub downlink: Summary,
     pub by_sender: BTreeMap<String, Summary>,
     pub by_receiver: BTreeMap<String, Summary>,
+    /// Latency per IRC command (`PRIVMSG`, `ACTION`, `NOTICE`, `USERNOTICE`).
+    pub by_command: BTreeMap<String, Summary>,
     /// Counts by reason: `received_without_sent` (sender's capture present but no
     /// matching sent line), `sender_not_captured`, `sent_not_received` (no copy
     /// anywhere), `missing_receptions` (a chat host active in the channel at the
@@ -64,6 +73,7 @@ pub struct Messaging {
 
 struct Sent<'a> {
     host: usize,
+    command: ChatCommand,
     channel: String,
     nick: Option<String>,
     text: &'a str,
@@ -74,6 +84,7 @@ struct Sent<'a> {
 
 struct Recv<'a> {
     host: usize,
+    command: ChatCommand,
     channel: String,
     nick: Option<String>,
     text: &'a str,
@@ -88,7 +99,8 @@ fn lower(s: &str) -> String {
     s.to_lowercase()
 }
 
-type Key<'a> = (String, String, &'a str, usize);
+/// (command, channel, sender nick, text, occurrence).
+type Key<'a> = (ChatCommand, String, String, &'a str, usize);
 
 /// Matches chat lines across hosts. The uplink/downlink legs read the chat server's
 /// millisecond stamps as reference-clock time: docs/methods.md says so once, the
@@ -122,6 +134,7 @@ pub(crate) fn correlate(ctx: &Ctx) -> Messaging {
             match e {
                 Event::ChatSent {
                     flow,
+                    command,
                     channel,
                     nick,
                     text,
@@ -136,6 +149,7 @@ pub(crate) fn correlate(ctx: &Ctx) -> Messaging {
                     }
                     sent.push(Sent {
                         host: h,
+                        command: *command,
                         channel: lower(channel),
                         nick: nick.as_deref().map(lower).or_else(|| host_nick[h].clone()),
                         text,
@@ -146,6 +160,7 @@ pub(crate) fn correlate(ctx: &Ctx) -> Messaging {
                 }
                 Event::ChatReceived {
                     flow,
+                    command,
                     channel,
                     nick,
                     text,
@@ -172,6 +187,7 @@ pub(crate) fn correlate(ctx: &Ctx) -> Messaging {
                     }
                     recvs.push(Recv {
                         host: h,
+                        command: *command,
                         channel: lower(channel),
                         nick: nick_lc,
                         text,
@@ -193,16 +209,16 @@ pub(crate) fn correlate(ctx: &Ctx) -> Messaging {
     recvs.sort_by_key(|r| (r.host, r.t_ref));
     let mut by_key: HashMap<Key, usize> = HashMap::new();
     let mut nickless: HashMap<Key, usize> = HashMap::new();
-    let mut by_id: HashMap<&str, usize> = HashMap::new();
-    let mut by_nonce: HashMap<&str, usize> = HashMap::new();
+    let mut by_id: HashMap<(ChatCommand, &str), usize> = HashMap::new();
+    let mut by_nonce: HashMap<(ChatCommand, &str), usize> = HashMap::new();
     {
-        let mut occ: HashMap<(String, String, &str), usize> = HashMap::new();
+        let mut occ: HashMap<(ChatCommand, String, String, &str), usize> = HashMap::new();
         for (i, s) in sent.iter().enumerate() {
             let nick = s.nick.clone().unwrap_or_default();
             let n = occ
-                .entry((s.channel.clone(), nick.clone(), s.text))
+                .entry((s.command, s.channel.clone(), nick.clone(), s.text))
                 .or_default();
-            let key = (s.channel.clone(), nick, s.text, *n);
+            let key = (s.command, s.channel.clone(), nick, s.text, *n);
             *n += 1;
             if s.nick.is_none() {
                 nickless.insert(key, i);
@@ -210,19 +226,20 @@ pub(crate) fn correlate(ctx: &Ctx) -> Messaging {
                 by_key.insert(key, i);
             }
             if let Some(id) = s.msg_id {
-                by_id.insert(id, i);
+                by_id.insert((s.command, id), i);
             }
             if let Some(nonce) = s.nonce {
-                by_nonce.insert(nonce, i);
+                by_nonce.insert((s.command, nonce), i);
             }
         }
     }
     {
-        let mut occ: HashMap<(usize, String, String, &str), usize> = HashMap::new();
+        let mut occ: HashMap<(usize, ChatCommand, String, String, &str), usize> = HashMap::new();
         for r in recvs.iter_mut() {
             let n = occ
                 .entry((
                     r.host,
+                    r.command,
                     r.channel.clone(),
                     r.nick.clone().unwrap_or_default(),
                     r.text,
@@ -238,15 +255,16 @@ pub(crate) fn correlate(ctx: &Ctx) -> Messaging {
     for (ri, r) in recvs.iter().enumerate() {
         let by_sent_id = r
             .msg_id
-            .and_then(|id| by_id.get(id))
+            .and_then(|id| by_id.get(&(r.command, id)))
             .map(|&i| (i, "msg_id"));
         let by_sent_nonce = || {
             r.nonce
-                .and_then(|n| by_nonce.get(n))
+                .and_then(|n| by_nonce.get(&(r.command, n)))
                 .map(|&i| (i, "client_nonce"))
         };
         let by_text = || {
             let key = (
+                r.command,
                 r.channel.clone(),
                 r.nick.clone().unwrap_or_default(),
                 r.text,
@@ -254,24 +272,24 @@ pub(crate) fn correlate(ctx: &Ctx) -> Messaging {
             );
             by_key
                 .get(&key)
-                .or_else(|| nickless.get(&(key.0.clone(), String::new(), key.2, key.3)))
+                .or_else(|| nickless.get(&(key.0, key.1.clone(), String::new(), key.3, key.4)))
                 .map(|&i| (i, "text_occurrence"))
         };
         matched[ri] = by_sent_id.or_else(by_sent_nonce).or_else(by_text);
     }
     // Pass 2: server ids learned from matched copies name the same message at other
     // receivers.
-    let mut learned: HashMap<&str, usize> = HashMap::new();
+    let mut learned: HashMap<(ChatCommand, &str), usize> = HashMap::new();
     for (r, m) in recvs.iter().zip(&matched) {
         if let (Some(id), Some((i, _))) = (r.msg_id, m) {
-            learned.entry(id).or_insert(*i);
+            learned.entry((r.command, id)).or_insert(*i);
         }
     }
     for (r, m) in recvs.iter().zip(matched.iter_mut()) {
         if m.is_none() {
             *m = r
                 .msg_id
-                .and_then(|id| learned.get(id))
+                .and_then(|id| learned.get(&(r.command, id)))
                 .map(|&i| (i, "msg_id"));
         }
     }
@@ -310,6 +328,7 @@ pub(crate) fn correlate(ctx: &Ctx) -> Messaging {
             receiver: ctx.name(r.host).to_string(),
             channel: s.channel.clone(),
             nick: s.nick.clone(),
+            command: s.command,
             text: s.text.to_string(),
             msg_id: r.msg_id.map(str::to_string),
             sent_ns: s.t_ref,
@@ -356,6 +375,11 @@ pub(crate) fn correlate(ctx: &Ctx) -> Messaging {
     out.downlink = Summary::of_iter(samples.iter().filter_map(|s| s.downlink_ns));
     out.by_sender = grouped(samples.iter().map(|s| (s.sender.clone(), s.latency_ns)));
     out.by_receiver = grouped(samples.iter().map(|s| (s.receiver.clone(), s.latency_ns)));
+    out.by_command = grouped(
+        samples
+            .iter()
+            .map(|s| (s.command.as_str().to_string(), s.latency_ns)),
+    );
     out
 }
 
@@ -367,6 +391,7 @@ mod tests {
     fn sent(nick: &str, text: &str, t: i64) -> Event {
         Event::ChatSent {
             flow: 1,
+            command: ChatCommand::Privmsg,
             channel: "#lagtap".into(),
             nick: Some(nick.into()),
             text: text.into(),
@@ -380,6 +405,7 @@ mod tests {
     fn recv(own: &str, nick: &str, text: &str, id: Option<&str>, t: i64) -> Event {
         Event::ChatReceived {
             flow: 1,
+            command: ChatCommand::Privmsg,
             channel: "#LagTap".into(),
             nick: Some(nick.into()),
             text: text.into(),

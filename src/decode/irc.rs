@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use irc_parser::{Direction, Framing, Session};
+use irc_parser::{ChatKind, Direction, Framing, Session};
 
 use super::{Ctx, Decoder};
 use crate::anomalies::Anomalies;
-use crate::events::Event;
+use crate::events::{ChatCommand, Event};
 use crate::flow::Dir;
 
 pub struct IrcDecoder {
@@ -33,6 +33,15 @@ impl IrcDecoder {
             session: Session::new(Framing::WebSocketWithHandshake),
             lines: 0,
         }
+    }
+}
+
+fn command(kind: ChatKind) -> ChatCommand {
+    match kind {
+        ChatKind::Privmsg => ChatCommand::Privmsg,
+        ChatKind::Action => ChatCommand::Action,
+        ChatKind::Notice => ChatCommand::Notice,
+        ChatKind::UserNotice => ChatCommand::Usernotice,
     }
 }
 
@@ -74,6 +83,7 @@ impl Decoder for IrcDecoder {
                     let time_ns = ctx.first_seen(Dir::ClientToServer, m.start);
                     ctx.out.push(Event::ChatSent {
                         flow: ctx.meta.id,
+                        command: command(chat.kind),
                         channel: chat.channel.clone(),
                         nick: chat.nick.clone().or_else(|| own.clone()),
                         text: chat.text.clone(),
@@ -87,6 +97,7 @@ impl Decoder for IrcDecoder {
                     let time_ns = ctx.delivered(Dir::ServerToClient, m.end.saturating_sub(1));
                     ctx.out.push(Event::ChatReceived {
                         flow: ctx.meta.id,
+                        command: command(chat.kind),
                         channel: chat.channel.clone(),
                         nick: chat.nick.clone(),
                         text: chat.text.clone(),

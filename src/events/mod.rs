@@ -39,6 +39,33 @@ pub struct PlaylistEntry {
     pub discontinuity: bool,
 }
 
+/// The IRC command a chat line came in, written as IRC spells it. A NOTICE or a
+/// Twitch USERNOTICE is not a user's chat line even when its words are the same, so
+/// every chat event says which it was and correlation matches a copy only to a sent
+/// line of the same command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ChatCommand {
+    Privmsg,
+    /// A PRIVMSG carrying a CTCP ACTION ("/me waves"); the event's text is the
+    /// action's, without `\x01ACTION ` and the closing `\x01`.
+    Action,
+    Notice,
+    /// Twitch's USERNOTICE (subscriptions, raids...), sent by the server.
+    Usernotice,
+}
+
+impl ChatCommand {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatCommand::Privmsg => "PRIVMSG",
+            ChatCommand::Action => "ACTION",
+            ChatCommand::Notice => "NOTICE",
+            ChatCommand::Usernotice => "USERNOTICE",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
@@ -151,6 +178,7 @@ pub enum Event {
     /// A chat line this host sent (client → server), first byte first seen.
     ChatSent {
         flow: u64,
+        command: ChatCommand,
         channel: String,
         nick: Option<String>,
         text: String,
@@ -162,6 +190,7 @@ pub enum Event {
     /// A chat line this host received (server → client), last byte delivered.
     ChatReceived {
         flow: u64,
+        command: ChatCommand,
         channel: String,
         nick: Option<String>,
         text: String,

@@ -220,6 +220,7 @@ pub fn to_value(c: &Correlation) -> Value {
             "summary": m.summary,
             "by_sender": summaries(&m.by_sender),
             "by_receiver": summaries(&m.by_receiver),
+            "by_command": summaries(&m.by_command),
             "unmatched": m.unmatched,
             "ignored": m.ignored,
             "sent": m.sent,

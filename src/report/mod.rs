@@ -108,13 +108,14 @@ mod export_tests {
     use super::json::to_value;
     use super::Exporter;
     use crate::correlate::{correlate, CorrelateOptions, HostEvents};
-    use crate::events::Event;
+    use crate::events::{ChatCommand, Event};
 
     const T: i64 = 1_795_581_166_231_124_062;
 
     fn chat_pair() -> crate::correlate::Correlation {
         let sent = Event::ChatSent {
             flow: 1,
+            command: ChatCommand::Privmsg,
             channel: "#lagtap".into(),
             nick: Some("desktop".into()),
             text: "hi, \"all\"".into(),
@@ -125,6 +126,7 @@ mod export_tests {
         };
         let recv = Event::ChatReceived {
             flow: 1,
+            command: ChatCommand::Privmsg,
             channel: "#lagtap".into(),
             nick: Some("desktop".into()),
             text: "hi, \"all\"".into(),
@@ -160,8 +162,8 @@ mod export_tests {
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
-            "sender,receiver,channel,text,sent,received,latency_ms,error_ms,method,msg_id,server_time,uplink_ms,downlink_ms,sent_ns,received_ns\n\
-             desktop,mobile,#lagtap,\"hi, \"\"all\"\"\",2026-11-25T04:32:46.231124062Z,2026-11-25T04:32:46.231590901Z,0.466839,0.000000,text_occurrence,519~1~0,2026-11-25T04:32:46.231000000Z,-0.124062,0.590901,1795581166231124062,1795581166231590901\n"
+            "sender,receiver,channel,command,text,sent,received,latency_ms,error_ms,method,msg_id,server_time,uplink_ms,downlink_ms,sent_ns,received_ns\n\
+             desktop,mobile,#lagtap,PRIVMSG,\"hi, \"\"all\"\"\",2026-11-25T04:32:46.231124062Z,2026-11-25T04:32:46.231590901Z,0.466839,0.000000,text_occurrence,519~1~0,2026-11-25T04:32:46.231000000Z,-0.124062,0.590901,1795581166231124062,1795581166231590901\n"
         );
     }
 

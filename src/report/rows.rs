@@ -77,6 +77,10 @@ pub(crate) fn messaging_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
     let mut rows = vec![("all".to_string(), &m.summary)];
     rows.extend(m.by_sender.iter().map(|(k, v)| (format!("from {k}"), v)));
     rows.extend(m.by_receiver.iter().map(|(k, v)| (format!("to {k}"), v)));
+    // Only when more than PRIVMSGs were matched: the usual run needs no such rows.
+    if m.by_command.len() > 1 {
+        rows.extend(m.by_command.iter().map(|(k, v)| (format!("{k} lines"), v)));
+    }
     if m.uplink.count > 0 {
         rows.push(("uplink (→ server stamp)".into(), &m.uplink));
         rows.push(("downlink (server stamp →)".into(), &m.downlink));

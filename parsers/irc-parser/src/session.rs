@@ -45,10 +45,15 @@ pub enum Framing {
     WebSocketWithHandshake,
 }
 
-/// Chat-relevant kinds of line.
+/// Chat-relevant kinds of line. They are told apart because they are different
+/// things to a viewer: a NOTICE is often a bot's or the server's, and must never be
+/// taken for (or matched against) a user's chat line with the same words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChatKind {
     Privmsg,
+    /// A PRIVMSG whose text is a CTCP ACTION (`\x01ACTION waves\x01`, "/me waves"):
+    /// [`Chat::text`] is what follows `ACTION `, without the CTCP delimiters.
+    Action,
     Notice,
     /// Twitch USERNOTICE (subscription, raid…) with or without the user's text.
     UserNotice,
@@ -583,7 +588,10 @@ impl Session {
 
     fn chat(&self, dir: Direction, line: &Line) -> Option<Chat> {
         let (kind, channel, text) = match line.command() {
-            Command::Privmsg { target, text } => (ChatKind::Privmsg, target, text),
+            Command::Privmsg { target, text } => match ctcp_action(text) {
+                Some(action) => (ChatKind::Action, target, action),
+                None => (ChatKind::Privmsg, target, text),
+            },
             Command::Notice { target, text } => (ChatKind::Notice, target, text),
             Command::UserNotice { channel, text } => {
                 (ChatKind::UserNotice, channel, text.unwrap_or(""))
@@ -619,5 +627,20 @@ impl Session {
             tmi_sent_ts_ns: line.tmi_sent_ts_ns(),
             server_time_ns: line.server_time_ns(),
         })
+    }
+}
+
+/// The text of a CTCP ACTION (Client-to-Client Protocol, draft-oakley-irc-ctcp-02:
+/// a `\x01` delimiter, the command, a space and its parameters, then a closing `\x01`
+/// that senders must write and receivers should not insist on), or `None` for any
+/// other PRIVMSG text.
+fn ctcp_action(text: &str) -> Option<&str> {
+    let body = text.strip_prefix("\x01ACTION")?;
+    let body = body.strip_suffix('\x01').unwrap_or(body);
+    match body.strip_prefix(' ') {
+        Some(action) => Some(action),
+        None if body.is_empty() => Some(""),
+        // `\x01ACTIONS...`: another CTCP command that starts with the same letters.
+        None => None,
     }
 }

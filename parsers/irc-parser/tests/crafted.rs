@@ -454,3 +454,49 @@ fn fuzz_regression_server_time_before_1677_is_none_not_an_overflow() {
     let l = Line::parse(b"@time=1013-11-25T04:14:45.743Z :a!b@c PRIVMSG #x :y").unwrap();
     assert_eq!(l.server_time_ns(), None);
 }
+
+/// CTCP ACTION ("/me"), as the CTCP draft (draft-oakley-irc-ctcp-02) frames it: a
+/// PRIVMSG whose text is `\x01ACTION <text>\x01`; the closing delimiter may be missing.
+#[test]
+fn ctcp_action_is_its_own_kind_with_the_delimiters_stripped() {
+    let lines: &[(&[u8], ChatKind, &str)] = &[
+        (
+            b":carol!c@h PRIVMSG #foo :\x01ACTION waves\x01\r\n",
+            ChatKind::Action,
+            "waves",
+        ),
+        (
+            b":carol!c@h PRIVMSG #foo :\x01ACTION waves again\r\n",
+            ChatKind::Action,
+            "waves again",
+        ),
+        (
+            b":carol!c@h PRIVMSG #foo :\x01ACTION\x01\r\n",
+            ChatKind::Action,
+            "",
+        ),
+        // Another CTCP command, and ACTION not at the start: ordinary text.
+        (
+            b":carol!c@h PRIVMSG #foo :\x01ACTIONS x\x01\r\n",
+            ChatKind::Privmsg,
+            "\x01ACTIONS x\x01",
+        ),
+        (
+            b":carol!c@h PRIVMSG #foo :say \x01ACTION x\x01\r\n",
+            ChatKind::Privmsg,
+            "say \x01ACTION x\x01",
+        ),
+        (
+            b":carol!c@h NOTICE #foo :\x01ACTION x\x01\r\n",
+            ChatKind::Notice,
+            "\x01ACTION x\x01",
+        ),
+    ];
+    for (line, kind, text) in lines {
+        let mut s = Session::new(Framing::Plain);
+        s.feed(Direction::ServerToClient, 0, line);
+        let m = s.drain().next().unwrap();
+        let chat = m.irc().unwrap().chat.clone().unwrap();
+        assert_eq!((chat.kind, chat.text.as_str()), (*kind, *text), "{line:?}");
+    }
+}
