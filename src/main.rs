@@ -257,9 +257,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // Lines are gathered in one buffer and written in large pieces.
             let mut buf: Vec<u8> = Vec::with_capacity(OUTPUT_CHUNK * 2);
             let mut without_keys = 0;
+            let mut damage = Vec::new();
             lagtap::decode::decode_timeline_with(&files, &host, &keylog, |e| {
-                if let lagtap::events::Event::Summary { undecodable, .. } = e {
+                if let lagtap::events::Event::Summary {
+                    undecodable,
+                    anomalies,
+                    last_time_ns,
+                    ..
+                } = e
+                {
                     without_keys = lagtap::decode::keys::flows_without_keys(undecodable);
+                    damage = lagtap::anomalies::damage(anomalies, *last_time_ns);
                 }
                 lagtap::events::jsonl::write_line(e, &mut buf)?;
                 if buf.len() >= OUTPUT_CHUNK {
@@ -275,6 +283,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!(
                     "lagtap: {}",
                     lagtap::decode::keys::no_keys_note(&host, without_keys)
+                );
+            }
+            // The summary line says it too, but a reader of the events alone would
+            // not know the timeline stops early or has holes.
+            if !damage.is_empty() {
+                let lost: Vec<&str> = damage.iter().map(|d| d.lost.as_str()).collect();
+                eprintln!(
+                    "lagtap: warning: the capture of {host} is damaged: {}",
+                    lost.join("; ")
                 );
             }
             Ok(())
