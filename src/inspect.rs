@@ -238,7 +238,6 @@ const UNUSED_PACKETS: &[(&str, &str)] = &[
         "802.11 data frames without data (Null, QoS Null, ...)",
     ),
     ("wlan.protected", "encrypted 802.11 frames"),
-    ("wlan.a_msdu", "802.11 A-MSDU aggregates (not split)"),
     ("wlan.not_llc_snap", "802.11 data frames without LLC/SNAP"),
     ("wlan.bad_fcs", "802.11 frames that failed their FCS check"),
     (

@@ -85,6 +85,9 @@ pub enum Skip {
     /// A frame understood but carrying nothing lagtap uses, by what it is (802.11
     /// management frames, encrypted frames, ...): the anomaly reason.
     Unused(&'static str),
+    /// An 802.11 A-MSDU: several packets in one frame, which [`decode`] cannot
+    /// return; [`amsdu_subframes`] gives them.
+    Amsdu,
 }
 
 impl Skip {
@@ -96,6 +99,7 @@ impl Skip {
             Skip::Malformed => Some("malformed_packet"),
             Skip::TruncatedTransportHeader => Some("truncated_transport_header"),
             Skip::Unused(reason) => Some(reason),
+            Skip::Amsdu => Some("wlan.a_msdu"),
             Skip::NotIp => Some("unused.not_ip"),
             Skip::OtherTransport => Some("unused.other_transport"),
         }
@@ -122,7 +126,31 @@ pub fn decode(lt: Linktype, frame: &[u8]) -> Result<Transport<'_>, Skip> {
     match ether_type {
         // The version nibble decides between v4 and v6 (raw IP link types carry both).
         EtherType::IPV4 | EtherType::IPV6 => ip(payload),
+        frames::AMSDU => Err(Skip::Amsdu),
         _ => encapsulated(ether_type, payload),
+    }
+}
+
+/// The packets of a frame [`decode`] refused as [`Skip::Amsdu`], one per A-MSDU
+/// subframe, each as [`decode`] would give it. Kept apart from [`decode`], which
+/// returns one packet by value on the path every frame takes; A-MSDUs are rare in
+/// captures (monitor mode on a busy 802.11n/ac link), so only they read their link
+/// header twice.
+pub fn amsdu_subframes(
+    lt: Linktype,
+    frame: &[u8],
+    mut each: impl FnMut(Result<Transport<'_>, Skip>),
+) {
+    let body = match link_layer(lt.0 as u32, frame) {
+        Ok((frames::AMSDU, body)) => body,
+        Ok(_) => return,
+        Err(skip) => return each(Err(skip)),
+    };
+    for sub in frames::amsdu_subframes(body) {
+        each(sub.and_then(|(ether_type, payload)| match ether_type {
+            EtherType::IPV4 | EtherType::IPV6 => ip(payload),
+            _ => encapsulated(ether_type, payload),
+        }));
     }
 }
 

@@ -153,6 +153,21 @@ pub fn feed_packet<H: FlowHandler>(
             table.packet(p.ts, t);
             true
         }
+        Err(link::Skip::Amsdu) => {
+            let mut taken = false;
+            link::amsdu_subframes(p.link_type, p.data, |sub| match sub {
+                Ok(t) => {
+                    table.packet(p.ts, &t);
+                    taken = true;
+                }
+                Err(skip) => {
+                    if let Some(reason) = skip.reason() {
+                        anomalies.count(reason);
+                    }
+                }
+            });
+            taken
+        }
         Err(skip) => {
             if let Some(reason) = skip.reason() {
                 anomalies.count(reason);

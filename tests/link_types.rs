@@ -425,11 +425,6 @@ fn ieee80211_frames_without_usable_data_are_counted_by_what_they_are() {
     enc.extend(ip);
     frames.push(rt(enc));
     want.push("wlan.protected");
-    // A-MSDU present (QoS Control bit 7).
-    let mut amsdu = wlan_data(ip, true, 1, false);
-    amsdu[24] |= 0x80;
-    frames.push(rt(amsdu));
-    want.push("wlan.a_msdu");
     // A data frame whose body is not LLC/SNAP.
     let mut other = wlan_data(ip, false, 1, false);
     other[24] = 0x42;
@@ -454,6 +449,99 @@ fn ieee80211_frames_without_usable_data_are_counted_by_what_they_are() {
     ext_forever.extend([0xff; 12]);
     let (_, a) = read("radiotap-bad.pcap", 127, &[bad, ext_forever, vec![0, 0]]);
     assert_eq!(a.get("malformed_packet"), 3, "{a:?}");
+}
+
+/// An A-MSDU subframe (IEEE 802.11-2020 §9.3.2.2.2, Figure 9-70 "A-MSDU subframe
+/// structure"): DA, SA, a big-endian Length of the MSDU, the MSDU (LLC/SNAP and the
+/// IP packet), then `pad` bytes (0-3, to a multiple of 4; none after the last).
+fn amsdu_subframe(ip: &[u8], pad: bool) -> Vec<u8> {
+    let mut msdu = wlan_data(ip, false, 0, false);
+    let msdu = msdu.split_off(24);
+    let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+    f.extend((msdu.len() as u16).to_be_bytes());
+    f.extend(msdu);
+    while pad && f.len() % 4 != 0 {
+        f.push(0);
+    }
+    f
+}
+
+/// A QoS data frame (§9.3.2.1) with A-MSDU Present (QoS Control bit 7, §9.2.4.5.9)
+/// whose body is `subframes`.
+fn amsdu(subframes: &[Vec<u8>], to_from: u8) -> Vec<u8> {
+    let mut f = wlan_data(b"", true, to_from, false);
+    let qos_at = if to_from == 3 { 30 } else { 24 };
+    f.truncate(qos_at + 2);
+    f[qos_at] |= 0x80;
+    f.extend(subframes.concat());
+    f
+}
+
+#[test]
+fn ieee80211_a_msdu_subframes_are_split_into_their_packets() {
+    // IEEE 802.11-2020 §9.3.2.2.2: one QoS data frame carries several MSDUs, each in
+    // a subframe padded to 4 bytes except the last. The handshake in one A-MSDU and
+    // the request and response in another give the same streams as Ethernet.
+    for (v, ips) in [("v4", conversation_v4()), ("v6", conversation_v6())] {
+        let want = reference(&ips);
+        // Odd packet lengths, so the padding is there to be skipped.
+        assert!(ips.iter().any(|ip| (14 + 8 + ip.len()) % 4 != 0));
+        let frames = [
+            amsdu(
+                &[
+                    amsdu_subframe(&ips[0], true),
+                    amsdu_subframe(&ips[1], false),
+                ],
+                1,
+            ),
+            amsdu(
+                &[
+                    amsdu_subframe(&ips[2], true),
+                    amsdu_subframe(&ips[3], false),
+                ],
+                3,
+            ),
+        ];
+        let (got, a) = read(&format!("amsdu-{v}.pcap"), 105, &frames);
+        assert_eq!(got, want, "{v}");
+        assert!(a.is_empty(), "{v}: {a:?}");
+        // Behind radiotap with an FCS, as a monitor-mode capture has it.
+        let frames: Vec<Vec<u8>> = frames
+            .iter()
+            .map(|f| {
+                [
+                    radiotap(true, false),
+                    f.clone(),
+                    vec![0x11, 0x22, 0x33, 0x44],
+                ]
+                .concat()
+            })
+            .collect();
+        let (got, a) = read(&format!("amsdu-radiotap-{v}.pcap"), 127, &frames);
+        assert_eq!(got, want, "radiotap {v}");
+        assert!(a.is_empty(), "radiotap {v}: {a:?}");
+    }
+    // A last subframe cut short (its Length runs past the frame, as a snaplen cut
+    // leaves it): the subframes before it are still read, the cut one is malformed.
+    let ips = conversation_v4();
+    let mut cut = amsdu(
+        &[
+            amsdu_subframe(&ips[0], true),
+            amsdu_subframe(&ips[1], true),
+            amsdu_subframe(&ips[2], false),
+        ],
+        1,
+    );
+    cut.truncate(cut.len() - 5);
+    let (got, a) = read("amsdu-cut.pcap", 105, &[cut]);
+    assert_eq!(got.len(), 1, "the handshake's flow");
+    assert_eq!(a.get("malformed_packet"), 1, "{a:?}");
+    // An LLC/SNAP MSDU whose type is below 0x0600 is not an EtherType.
+    let mut odd = amsdu_subframe(&ips[0], false);
+    odd[14 + 6] = 0x00;
+    odd[14 + 7] = 0x2e;
+    let (_, a) = read("amsdu-not-ethertype.pcap", 105, &[amsdu(&[odd], 1)]);
+    assert_eq!(a.get("wlan.not_llc_snap"), 1, "{a:?}");
 }
 
 #[test]

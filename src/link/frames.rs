@@ -12,6 +12,11 @@ use super::{be16, Next, Skip};
 /// An IP packet follows; its version nibble says which.
 const IP: EtherType = EtherType::IPV4;
 
+/// Not an EtherType (values below 0x0600 are IEEE 802.3 lengths, never types; IEEE
+/// Std 802.3-2018 §3.2.6): what [`ieee80211`] returns for the body of an A-MSDU,
+/// which holds several packets and is split by [`amsdu_subframes`].
+pub(super) const AMSDU: EtherType = EtherType(0);
+
 fn le16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
@@ -257,8 +262,9 @@ fn radiotap(frame: &[u8]) -> Next<'_> {
 
 /// An IEEE 802.11 MAC frame (IEEE 802.11-2020 §9.2.4.1 Frame Control, §9.3.2.1 data
 /// frames). Only data frames carrying data lead anywhere: management, control and
-/// extension frames, data subtypes without data (Null, QoS Null, CF-Poll...),
-/// protected (encrypted) frames and A-MSDUs are counted by what they are.
+/// extension frames, data subtypes without data (Null, QoS Null, CF-Poll...) and
+/// protected (encrypted) frames are counted by what they are. An A-MSDU's body is
+/// returned as [`AMSDU`], for [`amsdu_subframes`] to split.
 pub(super) fn ieee80211(f: &[u8]) -> Next<'_> {
     let (fc0, fc1) = match f {
         [a, b, ..] => (*a, *b),
@@ -303,17 +309,47 @@ pub(super) fn ieee80211(f: &[u8]) -> Next<'_> {
     }
     let body = f.get(hdr..).ok_or(Skip::Malformed)?;
     if amsdu {
-        return Err(Skip::Unused("wlan.a_msdu"));
+        return Ok((AMSDU, body));
     }
     llc_snap(body)
 }
 
+/// The A-MSDU subframe header (IEEE 802.11-2020 §9.3.2.2.2, Figure 9-70): DA, SA and
+/// a Length, which unlike the MAC header's fields is big-endian.
+const SUBFRAME_HEADER: usize = 14;
+
+/// The MSDUs of an A-MSDU body (IEEE 802.11-2020 §9.3.2.2.2): subframes of DA (6
+/// bytes), SA (6), Length (2, big-endian: the MSDU's), the MSDU (LLC/SNAP and the
+/// packet), then padding to a multiple of 4 bytes, except after the last. Each MSDU
+/// is read as [`llc_snap`]; a subframe whose length runs past the body (cut by the
+/// snaplen, or not an A-MSDU at all) is malformed and ends the walk.
+pub(super) fn amsdu_subframes(body: &[u8]) -> impl Iterator<Item = Next<'_>> {
+    let mut rest = body;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let msdu = be16(rest, 12)
+            .map(|len| SUBFRAME_HEADER + usize::from(len))
+            .and_then(|end| Some((rest.get(SUBFRAME_HEADER..end)?, end)));
+        let Some((msdu, end)) = msdu else {
+            rest = &[];
+            return Some(Err(Skip::Malformed));
+        };
+        rest = rest.get(end.next_multiple_of(4)..).unwrap_or(&[]);
+        Some(llc_snap(msdu))
+    })
+}
+
 /// IEEE 802.2 LLC with a SNAP header (DSAP and SSAP `AA`, control `03`; IEEE Std
 /// 802-2014 §10.5): an OUI of 00-00-00 (RFC 1042) or 00-00-F8 (802.1H bridge
-/// tunnel) and an EtherType.
+/// tunnel) and an EtherType (0x0600 and up: lower values are lengths, and one of
+/// them is [`AMSDU`]).
 fn llc_snap(b: &[u8]) -> Next<'_> {
     match b {
-        [0xaa, 0xaa, 0x03, 0, 0, 0 | 0xf8, t0, t1, rest @ ..] => {
+        [0xaa, 0xaa, 0x03, 0, 0, 0 | 0xf8, t0, t1, rest @ ..]
+            if u16::from_be_bytes([*t0, *t1]) >= 0x0600 =>
+        {
             Ok((EtherType(u16::from_be_bytes([*t0, *t1])), rest))
         }
         _ => Err(Skip::Unused("wlan.not_llc_snap")),
