@@ -14,6 +14,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use flate2::bufread::MultiGzDecoder;
@@ -88,14 +89,41 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// little-endian.
 const LZ4_FRAME_MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
 
+/// Bytes read from capture files so far by every reader in this process (as stored:
+/// compressed bytes for a compressed file). What a progress bar measures against the
+/// files' sizes; one relaxed add per read of 64 KiB or more costs nothing.
+static FILE_BYTES_READ: AtomicU64 = AtomicU64::new(0);
+
+/// The bytes of capture files read so far in this process (see [`FILE_BYTES_READ`]).
+pub fn file_bytes_read() -> u64 {
+    FILE_BYTES_READ.load(Ordering::Relaxed)
+}
+
+/// A file whose reads are added to [`FILE_BYTES_READ`].
+struct Counted(File);
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(buf)?;
+        FILE_BYTES_READ.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 /// Opens `path` (`-` = stdin), transparently decompressing gzip, zstd and LZ4.
 pub fn open(path: &Path) -> io::Result<Input> {
     let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
         Box::new(io::stdin())
     } else {
-        Box::new(File::open(path)?)
+        Box::new(Counted(File::open(path)?))
     };
     from_reader(raw)
+}
+
+/// [`open`] for a look through a file before it is read for packets (the secrets
+/// pre-scan): its bytes are not counted as progress.
+pub fn open_uncounted(path: &Path) -> io::Result<Input> {
+    from_reader(Box::new(File::open(path)?))
 }
 
 /// Wraps any reader, sniffing for compression.

@@ -56,7 +56,7 @@ pub fn tls_key_logs(path: &Path) -> io::Result<Vec<Vec<u8>>> {
     if path.as_os_str() == "-" {
         return Ok(Vec::new());
     }
-    let input = input::open(path)?;
+    let input = input::open_uncounted(path)?;
     if input.compression.is_some() {
         walk(input.reader)
     } else {

@@ -315,6 +315,28 @@ pub fn collect(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Collected>
     })
 }
 
+/// One host's events: its event file read, or its captures decoded.
+fn decode_input(input: &Input, keylog: &KeyLog) -> anyhow::Result<HostEvents> {
+    let events = match input.files.as_slice() {
+        [one] if is_event_file(one) => read_events(one)?,
+        files => {
+            let mut events = Vec::new();
+            decode_timeline_with(files, &input.host, keylog, |e| {
+                events.push(e.clone());
+                Ok(())
+            })
+            .with_context(|| format!("decoding {}", input.describe()))?
+            .context("collecting events")?;
+            events
+        }
+    };
+    Ok(HostEvents {
+        name: input.host.clone(),
+        file: input.describe(),
+        events,
+    })
+}
+
 /// Reads an event file written by `lagtap decode`.
 fn read_events(path: &Path) -> anyhow::Result<Vec<Event>> {
     let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -337,8 +359,36 @@ pub fn decode_all(inputs: &[Input]) -> anyhow::Result<Vec<HostEvents>> {
     decode_all_with(inputs, &KeyLog::default())
 }
 
+/// On a terminal, a bar of the capture bytes read against the inputs' sizes, with
+/// rate and time left (indicatif), and the hosts done; nothing when stderr is a pipe
+/// or a file, so logs stay clean.
+fn progress_bar(inputs: &[Input]) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let total: u64 = inputs
+        .iter()
+        .flat_map(|i| &i.files)
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = indicatif::ProgressBar::new(total);
+    let style = indicatif::ProgressStyle::with_template(
+        "decoding {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta} left",
+    )
+    .ok()?
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(format!("0/{} hosts", inputs.len()));
+    Some(bar)
+}
+
 /// [`decode_all`] with TLS secrets from the `--keylog` files, for every input
 /// (each capture also uses the key logs beside it and its own secrets blocks).
+/// Hosts are decoded in parallel, one per thread, as many threads as cores: a
+/// host's decode keeps its memory bounded on its own (events held for the reorder
+/// window, flows bounded by the flow table), so memory grows with the threads, not
+/// with the capture sizes.
 pub fn decode_all_with(inputs: &[Input], keylog: &KeyLog) -> anyhow::Result<Vec<HostEvents>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -347,45 +397,42 @@ pub fn decode_all_with(inputs: &[Input], keylog: &KeyLog) -> anyhow::Result<Vec<
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<anyhow::Result<HostEvents>>>> =
         Mutex::new((0..inputs.len()).map(|_| None).collect());
-    let progress = std::io::stderr().is_terminal();
+    let bar = progress_bar(inputs);
+    let start = crate::capture::input::file_bytes_read();
+    let finished = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(input) = inputs.get(i) else { break };
-                let events = match input.files.as_slice() {
-                    [one] if is_event_file(one) => read_events(one),
-                    files => {
-                        let mut events = Vec::new();
-                        decode_timeline_with(files, &input.host, keylog, |e| {
-                            events.push(e.clone());
-                            Ok(())
-                        })
-                        .map(|_always_ok| events)
-                        .with_context(|| format!("decoding {}", input.describe()))
-                    }
-                };
-                let r = events.map(|events| HostEvents {
-                    name: input.host.clone(),
-                    file: input.describe(),
-                    events,
-                });
-                if let Ok(mut slots) = results.lock() {
-                    slots[i] = Some(r);
-                }
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if progress {
-                    eprint!(
-                        "\rdecoded {n}/{} captures ({})\x1b[K",
-                        inputs.len(),
-                        input.host
-                    );
+        if let Some(bar) = &bar {
+            let finished = &finished;
+            s.spawn(move || {
+                while !finished.load(Ordering::Relaxed) {
+                    bar.set_position(crate::capture::input::file_bytes_read().saturating_sub(start));
+                    std::thread::sleep(std::time::Duration::from_millis(100));
                 }
             });
         }
+        let workers: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(input) = inputs.get(i) else { break };
+                    let r = decode_input(input, keylog);
+                    if let Ok(mut slots) = results.lock() {
+                        slots[i] = Some(r);
+                    }
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if let Some(bar) = &bar {
+                        bar.set_message(format!("{n}/{} hosts", inputs.len()));
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            let _ = w.join();
+        }
+        finished.store(true, Ordering::Relaxed);
     });
-    if progress {
-        eprintln!();
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
     }
     let slots = results
         .into_inner()
