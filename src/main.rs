@@ -107,6 +107,10 @@ enum Command {
         /// {"t_ns", "rate_kbps"}, or the testbed's truth.json (its tbf_schedule).
         #[arg(long, value_name = "FILE")]
         schedule: Option<PathBuf>,
+        /// Print how long each phase took (decoding the inputs, correlating, writing
+        /// the report and outputs) to stderr, for sizing long runs.
+        #[arg(long)]
+        timings: bool,
     },
     /// Capture live traffic into pcapng (needs the `live` feature and libpcap): the
     /// section comment records host, role, version, OS and clock state; the file ends
@@ -310,7 +314,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             plot_format,
             html,
             schedule,
+            timings,
         } => {
+            let started = std::time::Instant::now();
             let schedule = schedule
                 .as_deref()
                 .map(lagtap::report::plots::Schedule::read)
@@ -344,6 +350,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let keylog = lagtap::decode::keys::read_keylogs(&keys.keylogs)?;
             let host_events =
                 lagtap::correlate::input::decode_all_with(&collected.inputs, &keylog)?;
+            let decoded = std::time::Instant::now();
             if let Some(v) = opts
                 .startup_by_viewer
                 .keys()
@@ -371,12 +378,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &mut out,
             )?;
             out.flush()?;
+            let correlated = std::time::Instant::now();
             lagtap::report::write_warnings(&c, &mut io::stderr().lock())?;
             if let Some(dir) = plots {
                 lagtap::report::plots::write_plots(&dir, &c, plot_format, schedule.as_ref())?;
             }
             if let Some(file) = html {
                 lagtap::report::html::write_html(&file, &c, schedule.as_ref())?;
+            }
+            if timings {
+                let s = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64();
+                let done = std::time::Instant::now();
+                eprintln!(
+                    "lagtap: timings: decode {:.3} s ({} hosts), correlation and report {:.3} s, \
+                     figures {:.3} s, total {:.3} s",
+                    s(started, decoded),
+                    c.hosts.len(),
+                    s(decoded, correlated),
+                    s(correlated, done),
+                    s(started, done)
+                );
             }
             Ok(())
         }

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Campaign scale on one machine: `lagtap correlate` over 8 hosts of TOTAL_MB in all,
+# decoded in parallel on every core, against the sum of decoding each host alone on
+# one core (the parallel speed-up), with peak memory, and the correlation alone
+# (decode once to JSON Lines, then correlate the event files).
+#
+# Hosts: 8 bundled testbed captures (broadcasters, viewers, the ingest server; pcap,
+# Ethernet), each grown to TOTAL_MB/8 from time-shifted copies of itself (as
+# benches/decode_throughput.sh's lab captures), named host1..host8.
+#
+# Printed in one run:
+#   decode-alone-sum   sum over hosts of `taskset -c 0 lagtap decode hostN.pcap`
+#   correlate          `lagtap correlate host*.pcap` on all cores (wall, peak memory)
+#   speed-up           decode-alone-sum / correlate wall
+#   correlate-events   `lagtap correlate host*.jsonl`: reading the decoded events and
+#                      correlating them (the embedded correlation, no packet decoding)
+#   ballista           not measured: the Ballista engine is not built (issue 15)
+#
+# Usage: benches/correlate_scale.sh [TOTAL_MB]   (default 2048)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+total_mb=${1:-2048}
+size_mb=$((total_mb / 8))
+work=${BENCH_DIR:-$(mktemp -d /tmp/lagtap-scale.XXXXXX)}
+mkdir -p "$work/hosts"
+for t in editcap mergecap capinfos taskset; do
+    command -v "$t" >/dev/null || { echo "missing $t (apt-get install tshark util-linux)" >&2; exit 1; }
+done
+[ -x /usr/bin/time ] || { echo "missing /usr/bin/time (apt-get install time)" >&2; exit 1; }
+
+# shellcheck source=benches/measure.sh
+. benches/measure.sh
+if [ -z "${LAGTAP_BIN:-}" ]; then cargo build --release --quiet; fi
+bin=${LAGTAP_BIN:-target/release/lagtap}
+
+sources=(captures/basic/server.pcap captures/basic/broadcaster.pcap
+    captures/uplink/broadcaster.pcap captures/uplink/viewer.pcap
+    captures/bitrates/broadcaster.pcap captures/bitrates/viewer.pcap
+    captures/switch/broadcaster1.pcap captures/switch/switcher.pcap)
+n=0
+for src in "${sources[@]}"; do
+    n=$((n + 1))
+    lab_capture "$work/hosts/host$n.pcap" "$src"
+done
+cat "$work"/hosts/*.pcap > /dev/null
+bytes=$(cat "$work"/hosts/host*.pcap | wc -c)
+mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
+echo "== 8 hosts, $mb MB in all, $(nproc) cores"
+
+# seconds and peak KB of one command, the best of RUNS (output to /dev/null).
+timed() {
+    local runs=$1; shift
+    local best="" peak=0 out
+    for _ in $(seq "$runs"); do
+        out=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -1)
+        read -r s k <<<"$out"
+        if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$s; fi
+        [ "$k" -gt "$peak" ] && peak=$k
+    done
+    echo "$best $peak"
+}
+
+sum=0 peak_alone=0
+for f in "$work"/hosts/host*.pcap; do
+    read -r s k <<<"$(timed 3 taskset -c 0 "$bin" decode "$f")"
+    sum=$(awk -v a="$sum" -v b="$s" 'BEGIN { print a + b }')
+    [ "$k" -gt "$peak_alone" ] && peak_alone=$k
+    "$bin" decode "$f" > "${f%.pcap}.jsonl"
+done
+read -r wall peak <<<"$(timed 3 "$bin" correlate "$work"/hosts/host*.pcap)"
+read -r ev_wall ev_peak <<<"$(timed 3 "$bin" correlate "$work"/hosts/host*.jsonl)"
+"$bin" correlate --timings "$work"/hosts/host*.pcap 2>&1 >/dev/null | grep timings || true
+
+printf '%-18s %10s %10s %10s\n' what seconds MB/s peak-MB
+row() { awk -v n="$1" -v s="$2" -v k="$3" -v mb="$mb" \
+    'BEGIN { printf "%-18s %10.3f %10.0f %10.1f\n", n, s, mb / s, k / 1024 }'; }
+row decode-alone-sum "$sum" "$peak_alone"
+row correlate "$wall" "$peak"
+row correlate-events "$ev_wall" "$ev_peak"
+awk -v a="$sum" -v b="$wall" 'BEGIN { printf "parallel speed-up: %.2fx (decode-alone-sum / correlate wall)\n", a / b }'
+echo "ballista: not measured (no Ballista engine in this build; issue 15)"
