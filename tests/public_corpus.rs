@@ -75,7 +75,7 @@ fn fq_http_over_ipv4_fragments_is_decoded() {
     let uri = fields("http.request.uri");
     let code = fields("http.response.code");
     let (m, u, s) = &exchanges[0];
-    assert_eq!(method, [m.clone()]);
-    assert_eq!(uri, [u.clone()]);
+    assert_eq!(method, std::slice::from_ref(m));
+    assert_eq!(uri, std::slice::from_ref(u));
     assert_eq!(code, [s.unwrap().to_string()]);
 }
