@@ -50,10 +50,10 @@ echo "== 8 hosts, $mb MB in all, $(nproc) cores"
 # seconds and peak KB of one command, the best of RUNS (output to /dev/null).
 timed() {
     local runs=$1; shift
-    local best="" peak=0 out
+    local best="" peak=0 s k
     for _ in $(seq "$runs"); do
-        out=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -1)
-        read -r s k <<<"$out"
+        /usr/bin/time -o "$work/time.out" -f "%e %M" "$@" > /dev/null 2>&1
+        read -r s k < "$work/time.out"
         if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$s; fi
         [ "$k" -gt "$peak" ] && peak=$k
     done

@@ -94,7 +94,11 @@ fn split_captures_decode_as_the_whole() {
         for how in [vec!["-c", per_file.as_str()], vec!["-i", "5"]] {
             let dir = scratch(&format!("{n}"));
             let mut pieces = split(capture, &how, &dir);
-            assert!(pieces.len() >= 2, "{how:?} made one file of {}", capture.display());
+            assert!(
+                pieces.len() >= 2,
+                "{how:?} made one file of {}",
+                capture.display()
+            );
             // Given in a shuffled order, found in time order, named after the host.
             pieces.reverse();
             let (named, ordered) = timeline::one_host(&pieces, None).expect("one host");
@@ -160,12 +164,19 @@ fn fifty_rotated_files_keep_their_flows() {
     let per_file = packets.div_ceil(50).to_string();
     let dir = scratch("fifty");
     let pieces = split(&capture, &["-c", &per_file], &dir);
-    assert_eq!(pieces.len(), 50, "editcap -c {per_file} of {packets} packets");
+    assert_eq!(
+        pieces.len(),
+        50,
+        "editcap -c {per_file} of {packets} packets"
+    );
     let keys = KeyLog::default();
     let whole = decode(&[capture.clone()], "broadcaster", &keys);
     let rejoined = decode(&pieces, "broadcaster", &keys);
     assert_eq!(rejoined.len(), whole.len(), "events, 50 files against one");
-    assert!(rejoined == whole, "the 50-file timeline differs from the unsplit capture");
+    assert!(
+        rejoined == whole,
+        "the 50-file timeline differs from the unsplit capture"
+    );
     // The same pieces decoded one by one, each a host of its own, as lagtap did before
     // timelines: flows restart at every boundary and the publish is seen once at most,
     // so frames are lost. What the timeline keeps is real.
@@ -174,9 +185,8 @@ fn fifty_rotated_files_keep_their_flows() {
         alone.extend(decode(std::slice::from_ref(p), "broadcaster", &keys));
     }
     let (whole_kinds, alone_kinds) = (kinds(&whole), kinds(&alone));
-    let frames = |k: &std::collections::BTreeMap<String, usize>| {
-        k.get("rtmp_video").copied().unwrap_or(0)
-    };
+    let frames =
+        |k: &std::collections::BTreeMap<String, usize>| k.get("rtmp_video").copied().unwrap_or(0);
     assert!(frames(&whole_kinds) > 500, "{whole_kinds:?}");
     assert!(
         frames(&alone_kinds) < frames(&whole_kinds),
@@ -215,7 +225,10 @@ fn correlate_groups_rotated_files_into_hosts() {
     originals.sort();
     let collected = lagtap::correlate::input::collect(&[dir.clone()], &[]).unwrap();
     let hosts: Vec<&str> = collected.inputs.iter().map(|i| i.host.as_str()).collect();
-    let mut expected: Vec<String> = originals.iter().map(|p| lagtap::decode::host_name(p)).collect();
+    let mut expected: Vec<String> = originals
+        .iter()
+        .map(|p| lagtap::decode::host_name(p))
+        .collect();
     expected.sort();
     let mut got: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
     got.sort();
@@ -223,7 +236,12 @@ fn correlate_groups_rotated_files_into_hosts() {
     for input in &collected.inputs {
         assert!(input.files.len() >= 3, "{}: {:?}", input.host, input.files);
     }
-    assert_eq!(collected.notes.len(), collected.inputs.len(), "{:?}", collected.notes);
+    assert_eq!(
+        collected.notes.len(),
+        collected.inputs.len(),
+        "{:?}",
+        collected.notes
+    );
     let report = |inputs| {
         let events = lagtap::correlate::input::decode_all(inputs).unwrap();
         let c = lagtap::correlate::correlate(events, &Default::default());
@@ -236,7 +254,9 @@ fn correlate_groups_rotated_files_into_hosts() {
         v
     };
     let split_report = report(&collected.inputs);
-    let whole_inputs = lagtap::correlate::input::collect(&[src], &[]).unwrap().inputs;
+    let whole_inputs = lagtap::correlate::input::collect(&[src], &[])
+        .unwrap()
+        .inputs;
     let whole_report = report(&whole_inputs);
     assert_eq!(split_report, whole_report, "correlate over rotated files");
     std::fs::remove_dir_all(&dir).ok();

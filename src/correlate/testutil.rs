@@ -124,6 +124,8 @@ pub fn playlist(flow: u64, uri: &str, request_ns: i64, entries: &[(&str, Option<
                 duration_s: 4.0,
                 program_date_time_ns: *pdt,
                 discontinuity: false,
+                ad: false,
+                parts: 0,
             })
             .collect(),
         variants: Vec::new(),

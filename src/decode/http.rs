@@ -420,6 +420,8 @@ pub(super) fn playlist_event(
                     duration_s: s.duration,
                     program_date_time_ns: s.program_date_time_ns,
                     discontinuity: s.discontinuity,
+                    ad: s.ad,
+                    parts: u32::try_from(s.parts.len()).unwrap_or(u32::MAX),
                 })
                 .collect(),
             variants: Vec::new(),

@@ -10,6 +10,7 @@
 //! flow id of `lagtap inspect` for the same file).
 
 pub mod jsonl;
+pub mod parquet;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,6 +38,17 @@ pub struct PlaylistEntry {
     pub duration_s: f64,
     pub program_date_time_ns: Option<i64>,
     pub discontinuity: bool,
+    /// Inside a Twitch stitched-ad `EXT-X-DATERANGE`: an ad, not the broadcast.
+    /// Written only when true; absent in event files from before it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ad: bool,
+    /// LL-HLS parts listed for this segment (`EXT-X-PART`), 0 for plain HLS.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub parts: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The IRC command a chat line came in, written as IRC spells it. A NOTICE or a

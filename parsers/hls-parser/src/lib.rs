@@ -1,7 +1,11 @@
 //! HLS playlists (RFC 8216): master playlists (variants and renditions, with the
 //! quality labels Twitch puts in `#EXT-X-MEDIA NAME=`) and media playlists
 //! (segments with their media sequence numbers, durations, discontinuities and
-//! `EXT-X-PROGRAM-DATE-TIME`).
+//! `EXT-X-PROGRAM-DATE-TIME`), with low-latency HLS (RFC 8216bis, draft-pantos-hls-
+//! rfc8216bis: partial segments, preload hints, server control, rendition reports,
+//! playlist delta updates; the blocking-reload query in [`DeliveryDirectives`]) and
+//! Twitch's low-latency and ad tags (`#EXT-X-TWITCH-PREFETCH`, `-LIVE-SEQUENCE`,
+//! `-ELAPSED-SECS`, `-TOTAL-SECS`, `-INFO`, stitched-ad `EXT-X-DATERANGE`s).
 //!
 //! A playlist is small and arrives whole (the HTTP layer keeps it), so this is a
 //! plain function over text, not a streaming session. Parsing is lenient the way
@@ -14,9 +18,13 @@
 #![forbid(unsafe_code)]
 
 mod attributes;
+mod low_latency;
 mod uri;
 
 pub use attributes::{parse_attributes, AttributeList};
+pub use low_latency::{
+    DeliveryDirectives, Part, PreloadHint, RenditionReport, ServerControl, Twitch, TWITCH_AD_CLASS,
+};
 pub use uri::resolve_uri;
 
 /// Playlists longer than this are cut there (`hls.playlist_too_long`); the HTTP
@@ -49,8 +57,9 @@ impl std::error::Error for Error {}
 pub enum Playlist {
     /// Lists variant streams (`#EXT-X-STREAM-INF`).
     Master(MasterPlaylist),
-    /// Lists media segments.
-    Media(MediaPlaylist),
+    /// Lists media segments (boxed: with its low-latency and Twitch parts it is
+    /// several times a master playlist's size).
+    Media(Box<MediaPlaylist>),
 }
 
 /// A master (multivariant) playlist.
@@ -134,6 +143,23 @@ pub struct MediaPlaylist {
     pub independent_segments: bool,
     /// Segments in order.
     pub segments: Vec<Segment>,
+    /// `#EXT-X-SERVER-CONTROL` (RFC 8216bis §4.4.3.8).
+    pub server_control: Option<ServerControl>,
+    /// `#EXT-X-PART-INF:PART-TARGET=` in seconds (§4.4.3.7).
+    pub part_target_s: Option<f64>,
+    /// `#EXT-X-PART`s after the last segment: the parts of the segment being made,
+    /// which has no URI line yet (§4.4.4.9).
+    pub pending_parts: Vec<Part>,
+    /// `#EXT-X-PRELOAD-HINT`s (§4.4.5.3): resources a client may request before
+    /// they are listed.
+    pub preload_hints: Vec<PreloadHint>,
+    /// `#EXT-X-RENDITION-REPORT`s (§4.4.5.4).
+    pub rendition_reports: Vec<RenditionReport>,
+    /// `#EXT-X-SKIP:SKIPPED-SEGMENTS=` of a delta update (§4.4.5.2): the segments
+    /// left out before the first listed, which is numbered after them.
+    pub skipped_segments: u64,
+    /// Twitch's own tags, when present.
+    pub twitch: Twitch,
     /// Playlist-level tags not understood here, verbatim.
     pub other_tags: Vec<String>,
     /// Anomalies counted by reason (`hls.*`).
@@ -161,9 +187,15 @@ pub struct Segment {
     pub byte_range: Option<(u64, Option<u64>)>,
     /// URI of the `#EXT-X-MAP` (fMP4 init segment) in force, as written.
     pub map_uri: Option<String>,
+    /// `#EXT-X-PART`s of this segment, in order (LL-HLS): the same media, published
+    /// piece by piece before the segment was complete.
+    pub parts: Vec<Part>,
+    /// Inside a Twitch stitched ad (an `EXT-X-DATERANGE` of class
+    /// [`TWITCH_AD_CLASS`] whose span holds this segment's date): an ad, not the
+    /// broadcast.
+    pub ad: bool,
     /// Tags before this segment not understood here, verbatim (e.g.
-    /// `#EXT-X-DATERANGE:...`, `#EXT-X-TWITCH-PREFETCH:...` stays in `other_tags`
-    /// of the playlist since it carries its own URI).
+    /// `#EXT-X-DATERANGE:...`).
     pub tags: Vec<String>,
 }
 
@@ -187,9 +219,11 @@ impl MediaPlaylist {
         out
     }
 
-    /// The segment with media sequence number `sequence`, if listed.
+    /// The segment with media sequence number `sequence`, if listed (a delta
+    /// update's first listed segment comes after the skipped ones).
     pub fn segment(&self, sequence: u64) -> Option<&Segment> {
-        let index = sequence.wrapping_sub(self.media_sequence);
+        let first = self.media_sequence.wrapping_add(self.skipped_segments);
+        let index = sequence.wrapping_sub(first);
         self.segments.get(usize::try_from(index).ok()?)
     }
 }
@@ -229,7 +263,7 @@ pub fn parse(text: &str) -> Result<Playlist, Error> {
     if lines.iter().any(|l| l.starts_with("#EXT-X-STREAM-INF:")) {
         Ok(Playlist::Master(parse_master(&lines, anomalies)))
     } else {
-        Ok(Playlist::Media(parse_media(&lines, anomalies)))
+        Ok(Playlist::Media(Box::new(parse_media(&lines, anomalies))))
     }
 }
 
@@ -344,6 +378,8 @@ fn parse_media(lines: &[&str], mut anomalies: Vec<(&'static str, u64)>) -> Media
     let mut have_inf = false;
     let mut map_uri: Option<String> = None;
     let mut last_range_end: Option<u64> = None;
+    let mut ads = Vec::new();
+    let mut part_range_end: Option<u64> = None;
     for &line in lines {
         if !line.starts_with('#') {
             if !have_inf {
@@ -356,11 +392,16 @@ fn parse_media(lines: &[&str], mut anomalies: Vec<(&'static str, u64)>) -> Media
             let mut s = std::mem::take(&mut next);
             s.uri = line.to_string();
             s.map_uri.clone_from(&map_uri);
+            s.parts = std::mem::take(&mut p.pending_parts);
             p.segments.push(s);
             have_inf = false;
+            part_range_end = None;
             continue;
         }
         let (tag, value) = split_tag(line);
+        if low_latency::media_tag(&mut p, tag, value, &mut part_range_end, &mut anomalies) {
+            continue;
+        }
         match tag {
             "#EXT-X-VERSION" => p.version = number(value, &mut anomalies),
             "#EXT-X-TARGETDURATION" => p.target_duration = number(value, &mut anomalies),
@@ -398,9 +439,14 @@ fn parse_media(lines: &[&str], mut anomalies: Vec<(&'static str, u64)>) -> Media
                 last_range_end = len.zip(off).and_then(|(l, o)| l.checked_add(o));
             }
             "#EXT-X-MAP" => map_uri = parse_attributes(value).get("URI").map(str::to_string),
+            "#EXT-X-DATERANGE" => {
+                if let Some(span) = low_latency::ad_span(value) {
+                    ads.push(span);
+                }
+                keep_tag(&mut next.tags, line, &mut anomalies);
+            }
             // Segment-scoped tags that precede a segment URI.
-            "#EXT-X-DATERANGE"
-            | "#EXT-X-KEY"
+            "#EXT-X-KEY"
             | "#EXT-X-GAP"
             | "#EXT-X-BITRATE"
             | "#EXT-X-CUE-OUT"
@@ -413,12 +459,19 @@ fn parse_media(lines: &[&str], mut anomalies: Vec<(&'static str, u64)>) -> Media
     // Numbered at the end: the sequence tags may legally come after segments.
     // Wrapping arithmetic: numbers near 2^64 are nonsense but must not panic.
     let mut dseq = p.discontinuity_sequence;
+    let first = p.media_sequence.wrapping_add(p.skipped_segments);
     for (i, s) in p.segments.iter_mut().enumerate() {
-        s.sequence = p.media_sequence.wrapping_add(i as u64);
+        s.sequence = first.wrapping_add(i as u64);
         if s.discontinuity {
             dseq = dseq.wrapping_add(1);
         }
         s.discontinuity_sequence = dseq;
+    }
+    if !ads.is_empty() {
+        let starts = p.segment_start_times_ns();
+        for (s, start) in p.segments.iter_mut().zip(starts) {
+            s.ad = start.is_some_and(|t| ads.iter().any(|(a, b)| *a <= t && t < *b));
+        }
     }
     p.anomalies = anomalies;
     p

@@ -8,7 +8,7 @@ fn data(name: &str) -> Vec<u8> {
 
 fn media(name: &str) -> MediaPlaylist {
     match parse_bytes(&data(name)).unwrap() {
-        Playlist::Media(m) => m,
+        Playlist::Media(m) => *m,
         other => panic!("{other:?}"),
     }
 }
@@ -101,8 +101,16 @@ fn program_date_time_becomes_ns_since_epoch_and_is_carried_forward_until_a_disco
     assert!(p.segments[3].discontinuity);
     assert_eq!(p.segment(4714).unwrap().title, "Amazon");
     assert!(p.segment(4710).is_none());
-    assert_eq!(p.other_tags.len(), 3); // ELAPSED, TOTAL, PREFETCH
-    assert!(p.other_tags[2].starts_with("#EXT-X-TWITCH-PREFETCH:"));
+    // Twitch's own tags are read, not left as unknown ones.
+    assert!(p.other_tags.is_empty(), "{:?}", p.other_tags);
+    assert_eq!(p.twitch.elapsed_s, Some(9420.0));
+    assert_eq!(p.twitch.total_s, Some(9438.0));
+    assert_eq!(
+        p.twitch.prefetch,
+        ["http://127.0.0.1:18080/v1/segment/4715.ts"]
+    );
+    // The DATERANGE there is the stream source's, not an ad's.
+    assert!(p.segments.iter().all(|s| !s.ad));
 }
 
 #[test]
