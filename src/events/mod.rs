@@ -55,9 +55,15 @@ fn is_zero(n: &u32) -> bool {
 /// Twitch USERNOTICE is not a user's chat line even when its words are the same, so
 /// every chat event says which it was and correlation matches a copy only to a sent
 /// line of the same command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Event files written before chat events named their command read as `PRIVMSG`,
+/// which is what lagtap took every chat line for then.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ChatCommand {
+    #[default]
     Privmsg,
     /// A PRIVMSG carrying a CTCP ACTION ("/me waves"); the event's text is the
     /// action's, without `\x01ACTION ` and the closing `\x01`.
@@ -190,6 +196,7 @@ pub enum Event {
     /// A chat line this host sent (client → server), first byte first seen.
     ChatSent {
         flow: u64,
+        #[serde(default)]
         command: ChatCommand,
         channel: String,
         nick: Option<String>,
@@ -202,6 +209,7 @@ pub enum Event {
     /// A chat line this host received (server → client), last byte delivered.
     ChatReceived {
         flow: u64,
+        #[serde(default)]
         command: ChatCommand,
         channel: String,
         nick: Option<String>,
@@ -281,4 +289,20 @@ pub enum Event {
         anomalies: BTreeMap<String, u64>,
         events: u64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ChatCommand, Event};
+
+    #[test]
+    fn chat_lines_from_event_files_without_a_command_read_as_privmsg() {
+        // A chat_sent line as `lagtap decode` wrote it before events named their
+        // IRC command.
+        let old = r##"{"kind":"chat_sent","flow":0,"channel":"#lagtap","nick":"broadcaster","text":"hi","msg_id":null,"client_nonce":null,"tags":{},"time_ns":1795581166231952415}"##;
+        match serde_json::from_str::<Event>(old).expect("an old chat_sent line reads") {
+            Event::ChatSent { command, .. } => assert_eq!(command, ChatCommand::Privmsg),
+            e => panic!("read as {e:?}"),
+        }
+    }
 }
