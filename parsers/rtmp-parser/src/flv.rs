@@ -27,10 +27,24 @@ pub enum VideoCodec {
     Legacy(u8),
     /// Enhanced RTMP FourCC (`avc1`, `hvc1`, `av01`, `vp09`...).
     FourCc([u8; 4]),
+    /// An Enhanced RTMP command frame (seek start/end): it names no codec.
+    Unnamed,
 }
 
 impl VideoCodec {
     pub const AVC: Self = Self::Legacy(7);
+
+    /// The codec as a FourCC: the Enhanced RTMP one, or for legacy AVC (7) and the
+    /// unofficial legacy HEVC id (12) the FourCC E-RTMP gives the same codec, so
+    /// that one name means one codec in lagtap's events.
+    pub fn fourcc(self) -> Option<[u8; 4]> {
+        match self {
+            VideoCodec::FourCc(f) => Some(f),
+            VideoCodec::Legacy(7) => Some(*b"avc1"),
+            VideoCodec::Legacy(12) => Some(*b"hvc1"),
+            _ => None,
+        }
+    }
 
     /// The NAL-unit codec, if this codec frames its pictures as AVCC NAL units.
     pub fn nal_codec(self) -> Option<Codec> {
@@ -57,9 +71,12 @@ pub enum VideoPacket {
     EndOfSequence,
     /// Enhanced RTMP `Metadata` (HDR info...).
     Metadata,
+    /// Enhanced RTMP `MPEG2TSSequenceStart`: the codec's MPEG-TS descriptor (AV1)
+    /// as a decoder configuration.
+    Mpeg2TsSequenceStart,
     /// A codec without packet types (legacy non-AVC codecs), or a command frame.
     Raw,
-    /// A packet type this crate does not know (multitrack, ModEx...).
+    /// A packet type this crate does not know.
     Other(u8),
 }
 
@@ -100,6 +117,15 @@ pub struct VideoInfo {
     pub nal_length_size: u8,
     /// A NAL length prefix ran past the end of the message.
     pub nal_truncated: bool,
+    /// Enhanced RTMP multitrack: the `videoTrackId` of this track (`None` for a
+    /// message that is not multitrack, which carries the default track 0).
+    pub track_id: Option<u8>,
+    /// Enhanced RTMP multitrack with several tracks: `sizeOfVideoTrack`, the bytes
+    /// of this track's body (the message holds the other tracks too).
+    pub track_len: Option<u32>,
+    /// Enhanced RTMP v2 ModEx `TimestampOffsetNano`: nanoseconds to add to the
+    /// message's millisecond timestamp.
+    pub timestamp_offset_ns: Option<u32>,
 }
 
 /// A decoded audio message header.
@@ -113,33 +139,261 @@ pub struct AudioInfo {
     pub stereo: bool,
     /// AACPacketType (0 sequence header, 1 raw) for AAC.
     pub aac_packet_type: Option<u8>,
-    /// Enhanced RTMP audio: packet type and FourCC.
+    /// Enhanced RTMP audio: `AudioPacketType` (0 SequenceStart, 1 CodedFrames,
+    /// 2 SequenceEnd, 4 MultichannelConfig) and `AudioFourCc`.
     pub ex_packet_type: Option<u8>,
     pub fourcc: Option<[u8; 4]>,
+    /// Enhanced RTMP multitrack: this track's `audioTrackId` (`None`: not
+    /// multitrack, the default track 0).
+    pub track_id: Option<u8>,
+    /// Enhanced RTMP multitrack with several tracks: `sizeOfAudioTrack`.
+    pub track_len: Option<u32>,
+    /// Enhanced RTMP v2 ModEx `TimestampOffsetNano`.
+    pub timestamp_offset_ns: Option<u32>,
 }
 
-/// Decode an audio tag header from the first bytes of the payload.
-pub fn decode_audio(d: &[u8]) -> Option<AudioInfo> {
-    let &b0 = d.first()?;
-    let format = b0 >> 4;
-    let mut info = AudioInfo {
-        format,
-        rate: (b0 >> 2) & 3,
-        sample_16bit: b0 & 2 != 0,
-        stereo: b0 & 1 != 0,
-        aac_packet_type: None,
-        ex_packet_type: None,
-        fourcc: None,
-    };
-    match format {
-        10 => info.aac_packet_type = Some(*d.get(1)?),
-        9 => {
-            info.ex_packet_type = Some(b0 & 0x0f);
-            info.fourcc = Some(d.get(1..5)?.try_into().ok()?);
-        }
-        _ => {}
+impl AudioInfo {
+    /// The codec as a FourCC: the Enhanced RTMP one, else the legacy SoundFormat's
+    /// counterpart among E-RTMP's `AudioFourCc` values (AAC `mp4a`, MP3 `.mp3`), or
+    /// `None` for the other legacy formats.
+    pub fn codec_fourcc(&self) -> Option<[u8; 4]> {
+        self.fourcc.or(match self.format {
+            10 => Some(*b"mp4a"),
+            2 | 14 => Some(*b".mp3"),
+            _ => None,
+        })
     }
-    Some(info)
+}
+
+/// Most tracks decoded from one Enhanced RTMP multitrack message. Track ids are one
+/// byte, so a message with more tracks than ids repeats ids: corruption, not a
+/// stream (and each track is an event, so the bound caps the work per message).
+pub const MAX_TRACKS: usize = 256;
+
+/// Why an audio or video payload did not decode (an anomaly reason).
+pub type VideoError = &'static str;
+
+/// Reads the fields of an Enhanced RTMP header one after another; running out of
+/// bytes is the error given at construction.
+struct Cursor<'a> {
+    d: &'a [u8],
+    short: &'static str,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
+        if self.d.len() < n {
+            return Err(self.short);
+        }
+        let (head, rest) = self.d.split_at(n);
+        self.d = rest;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, &'static str> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn uint(&mut self, n: usize) -> Result<u32, &'static str> {
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u32, |v, &b| (v << 8) | u32::from(b)))
+    }
+
+    fn fourcc(&mut self) -> Result<[u8; 4], &'static str> {
+        let mut f = [0u8; 4];
+        f.copy_from_slice(self.take(4)?);
+        Ok(f)
+    }
+
+    fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.d)
+    }
+}
+
+/// E-RTMP v2 packet type 7 of both audio and video.
+const PACKET_MOD_EX: u8 = 7;
+
+/// Skips the ModEx prefixes of an Enhanced RTMP audio or video header (E-RTMP v2,
+/// "Enhanced Audio" and "Enhanced Video": `while (packetType == ModEx)`), keeping the
+/// one modifier defined so far, `TimestampOffsetNano` (ModEx type 0, a UI24 in the
+/// first three bytes of the ModEx data). Returns the packet type the last ModEx
+/// byte names. Every round consumes at least two bytes, so the loop ends.
+fn mod_ex(c: &mut Cursor<'_>, mut packet_type: u8) -> Result<(u8, Option<u32>), &'static str> {
+    let mut nano = None;
+    while packet_type == PACKET_MOD_EX {
+        let mut size = usize::from(c.u8()?) + 1;
+        if size == 256 {
+            size = c.uint(2)? as usize + 1;
+        }
+        let data = c.take(size)?;
+        let b = c.u8()?;
+        if b >> 4 == 0 && data.len() >= 3 {
+            nano = Some(Cursor { d: data, short: "" }.uint(3)?);
+        }
+        packet_type = b & 0x0f;
+    }
+    Ok((packet_type, nano))
+}
+
+/// The multitrack prefix (E-RTMP v2, "Multitrack Streaming via Enhanced RTMP"):
+/// `AvMultitrackType` (0 OneTrack, 1 ManyTracks, 2 ManyTracksManyCodecs) and the
+/// packet type every track shares, then the shared FourCC unless each track names
+/// its own. Without it, the FourCC follows directly.
+fn multitrack_prefix(
+    c: &mut Cursor<'_>,
+    packet_type: u8,
+    multitrack_code: u8,
+    nested: &'static str,
+    unknown: &'static str,
+) -> Result<Layout, &'static str> {
+    if packet_type != multitrack_code {
+        return Ok(Layout {
+            multitrack: None,
+            packet_type,
+            shared: Some(c.fourcc()?),
+        });
+    }
+    let b = c.u8()?;
+    let (kind, packet_type) = (b >> 4, b & 0x0f);
+    if packet_type == multitrack_code {
+        return Err(nested);
+    }
+    if kind > 2 {
+        return Err(unknown);
+    }
+    let shared = if kind == 2 { None } else { Some(c.fourcc()?) };
+    Ok(Layout {
+        multitrack: Some(kind),
+        packet_type,
+        shared,
+    })
+}
+
+/// How an Enhanced RTMP message lays out its tracks.
+struct Layout {
+    /// `AvMultitrackType`, or `None` for a single-track message.
+    multitrack: Option<u8>,
+    /// The packet type of every track.
+    packet_type: u8,
+    /// The FourCC of every track, unless each names its own.
+    shared: Option<[u8; 4]>,
+}
+
+/// One track of an Enhanced RTMP message.
+struct Track<'a> {
+    fourcc: [u8; 4],
+    id: Option<u8>,
+    len: Option<u32>,
+    body: &'a [u8],
+}
+
+/// Walks the tracks of an Enhanced RTMP body (the `while (processVideoBody)` /
+/// `while (processAudioBody)` loops of E-RTMP v2): one track without multitrack or
+/// with OneTrack; with ManyTracks(ManyCodecs) each track is [FourCC] trackId
+/// UI24-size body, until the message ends.
+fn for_each_track<'a>(
+    c: &mut Cursor<'a>,
+    &Layout {
+        multitrack, shared, ..
+    }: &Layout,
+    truncated: &'static str,
+    mut each: impl FnMut(Track<'a>) -> Result<(), &'static str>,
+) -> Result<(), &'static str> {
+    let Some(kind) = multitrack else {
+        let fourcc = shared.ok_or(truncated)?;
+        let body = c.rest();
+        return each(Track {
+            fourcc,
+            id: None,
+            len: None,
+            body,
+        });
+    };
+    for _ in 0..MAX_TRACKS {
+        let fourcc = match shared {
+            Some(f) => f,
+            None => c.fourcc()?,
+        };
+        let id = Some(c.u8()?);
+        if kind == 0 {
+            let body = c.rest();
+            return each(Track {
+                fourcc,
+                id,
+                len: None,
+                body,
+            });
+        }
+        let len = c.uint(3)?;
+        let body = c.take(len as usize).map_err(|_| truncated)?;
+        each(Track {
+            fourcc,
+            id,
+            len: Some(len),
+            body,
+        })?;
+        if c.d.is_empty() {
+            return Ok(());
+        }
+    }
+    Err("rtmp.too_many_tracks")
+}
+
+/// Decode an audio message: one [`AudioInfo`] per track (one, unless it is an
+/// Enhanced RTMP multitrack message). Legacy audio needs only its first two bytes;
+/// Enhanced RTMP audio needs the whole payload when it has ModEx or several tracks.
+pub fn decode_audio(d: &[u8]) -> Result<Vec<AudioInfo>, &'static str> {
+    let &b0 = d.first().ok_or("rtmp.audio_empty")?;
+    let format = b0 >> 4;
+    if format != 9 {
+        return Ok(vec![AudioInfo {
+            format,
+            rate: (b0 >> 2) & 3,
+            sample_16bit: b0 & 2 != 0,
+            stereo: b0 & 1 != 0,
+            aac_packet_type: if format == 10 {
+                Some(*d.get(1).ok_or("rtmp.audio_truncated_header")?)
+            } else {
+                None
+            },
+            ex_packet_type: None,
+            fourcc: None,
+            track_id: None,
+            track_len: None,
+            timestamp_offset_ns: None,
+        }]);
+    }
+    // ExAudioTagHeader (E-RTMP v2, "Enhanced Audio"): the low nibble is the
+    // AudioPacketType, not rate/size/type.
+    let short = "rtmp.audio_truncated_header";
+    let mut c = Cursor { d: &d[1..], short };
+    let (packet_type, nano) = mod_ex(&mut c, b0 & 0x0f)?;
+    let layout = multitrack_prefix(
+        &mut c,
+        packet_type,
+        5,
+        "rtmp.audio_multitrack_nested",
+        "rtmp.audio_multitrack_unknown_type",
+    )?;
+    let mut out = Vec::with_capacity(1);
+    for_each_track(&mut c, &layout, short, |t| {
+        out.push(AudioInfo {
+            format,
+            rate: 0,
+            sample_16bit: false,
+            stereo: false,
+            aac_packet_type: None,
+            ex_packet_type: Some(layout.packet_type),
+            fourcc: Some(t.fourcc),
+            track_id: t.id,
+            track_len: t.len,
+            timestamp_offset_ns: nano,
+        });
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 fn si24(b: &[u8]) -> i32 {
@@ -147,41 +401,26 @@ fn si24(b: &[u8]) -> i32 {
     ((v << 8) as i32) >> 8
 }
 
-/// Why a video payload did not decode.
-pub type VideoError = &'static str;
+/// FourCCs whose `CodedFrames` carry a SI24 composition time offset (E-RTMP v2,
+/// "Enhanced Video": AVC, HEVC and VVC; `CodedFramesX` is the same without it).
+fn has_composition_time(fourcc: &[u8; 4]) -> bool {
+    matches!(fourcc, b"avc1" | b"hvc1" | b"vvc1")
+}
 
-/// Decode a video message. `nal_length_size` is the NAL length size learnt from the
-/// last sequence header of this message stream (`None`: not seen; 4 is assumed).
-pub fn decode_video(d: &[u8], nal_length_size: Option<u8>) -> Result<VideoInfo, VideoError> {
+/// Decode a video message: one [`VideoInfo`] per track (one, unless it is an
+/// Enhanced RTMP multitrack message). `nal_length_size(track)` is the NAL length
+/// size learnt from the last sequence header of this message stream and track
+/// (`None`: not seen; 4 is assumed).
+pub fn decode_video(
+    d: &[u8],
+    nal_length_size: impl Fn(Option<u8>) -> Option<u8>,
+) -> Result<Vec<VideoInfo>, VideoError> {
     let &b0 = d.first().ok_or("rtmp.video_empty")?;
-    let enhanced = b0 & 0x80 != 0;
-    let (frame_type, codec, packet, composition_time, body) = if enhanced {
-        let fourcc: [u8; 4] = d
-            .get(1..5)
-            .ok_or("rtmp.video_truncated_header")?
-            .try_into()
-            .map_err(|_| "rtmp.video_truncated_header")?;
-        let codec = VideoCodec::FourCc(fourcc);
-        let pt = b0 & 0x0f;
-        let body = &d[5..];
-        let (packet, ct, body) = match pt {
-            0 => (VideoPacket::SequenceHeader, 0, body),
-            1 if matches!(&fourcc, b"avc1" | b"hvc1") => {
-                if body.len() < 3 {
-                    return Err("rtmp.video_truncated_header");
-                }
-                (VideoPacket::CodedFrames, si24(body), &body[3..])
-            }
-            1 | 3 => (VideoPacket::CodedFrames, 0, body),
-            2 => (VideoPacket::EndOfSequence, 0, body),
-            4 => (VideoPacket::Metadata, 0, body),
-            other => (VideoPacket::Other(other), 0, body),
-        };
-        (FrameType((b0 >> 4) & 7), codec, packet, ct, body)
-    } else {
+    if b0 & 0x80 == 0 {
         let codec = VideoCodec::Legacy(b0 & 0x0f);
         let frame_type = FrameType(b0 >> 4);
-        if codec.nal_codec().is_some() && frame_type != FrameType::COMMAND {
+        let (packet, ct, body) = if codec.nal_codec().is_some() && frame_type != FrameType::COMMAND
+        {
             let h = d.get(1..5).ok_or("rtmp.video_truncated_header")?;
             let packet = match h[0] {
                 0 => VideoPacket::SequenceHeader,
@@ -189,27 +428,96 @@ pub fn decode_video(d: &[u8], nal_length_size: Option<u8>) -> Result<VideoInfo, 
                 2 => VideoPacket::EndOfSequence,
                 other => VideoPacket::Other(other),
             };
-            (frame_type, codec, packet, si24(&h[1..4]), &d[5..])
+            (packet, si24(&h[1..4]), &d[5..])
         } else {
-            (frame_type, codec, VideoPacket::Raw, 0, &d[1..])
+            (VideoPacket::Raw, 0, &d[1..])
+        };
+        let mut info = VideoInfo::new(frame_type, codec, false, packet, ct);
+        nal_part(&mut info, body, nal_length_size(None))?;
+        return Ok(vec![info]);
+    }
+    // ExVideoTagHeader (E-RTMP v2, "Enhanced Video"): IsExHeader, 3-bit frame type,
+    // 4-bit VideoPacketType.
+    let short = "rtmp.video_truncated_header";
+    let frame_type = FrameType((b0 >> 4) & 7);
+    let mut c = Cursor { d: &d[1..], short };
+    let (packet_type, nano) = mod_ex(&mut c, b0 & 0x0f)?;
+    if packet_type != 4 && frame_type == FrameType::COMMAND {
+        // A VideoCommand byte (start/end of seek) and no body, no FourCC.
+        c.u8()?;
+        let mut info = VideoInfo::new(frame_type, VideoCodec::Unnamed, true, VideoPacket::Raw, 0);
+        info.timestamp_offset_ns = nano;
+        return Ok(vec![info]);
+    }
+    let layout = multitrack_prefix(
+        &mut c,
+        packet_type,
+        6,
+        "rtmp.video_multitrack_nested",
+        "rtmp.video_multitrack_unknown_type",
+    )?;
+    let mut out = Vec::with_capacity(1);
+    for_each_track(&mut c, &layout, short, |t| {
+        let (packet, ct, body) = match layout.packet_type {
+            0 => (VideoPacket::SequenceHeader, 0, t.body),
+            1 if has_composition_time(&t.fourcc) => {
+                if t.body.len() < 3 {
+                    return Err(short);
+                }
+                (VideoPacket::CodedFrames, si24(t.body), &t.body[3..])
+            }
+            1 | 3 => (VideoPacket::CodedFrames, 0, t.body),
+            2 => (VideoPacket::EndOfSequence, 0, t.body),
+            4 => (VideoPacket::Metadata, 0, t.body),
+            5 => (VideoPacket::Mpeg2TsSequenceStart, 0, t.body),
+            other => (VideoPacket::Other(other), 0, t.body),
+        };
+        let mut info = VideoInfo::new(frame_type, VideoCodec::FourCc(t.fourcc), true, packet, ct);
+        info.track_id = t.id;
+        info.track_len = t.len;
+        info.timestamp_offset_ns = nano;
+        nal_part(&mut info, body, nal_length_size(t.id))?;
+        out.push(info);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+impl VideoInfo {
+    fn new(
+        frame_type: FrameType,
+        codec: VideoCodec,
+        enhanced: bool,
+        packet: VideoPacket,
+        composition_time: i32,
+    ) -> VideoInfo {
+        VideoInfo {
+            frame_type,
+            codec,
+            enhanced,
+            packet,
+            composition_time,
+            config: None,
+            nal_types: avc::NalTypes::new(),
+            fingerprint: None,
+            nal_length_size: 4,
+            nal_truncated: false,
+            track_id: None,
+            track_len: None,
+            timestamp_offset_ns: None,
         }
+    }
+}
+
+/// For AVC and HEVC: the decoder configuration of a sequence header, or the NAL
+/// types and fingerprint of a coded frame (AVCC framing with the stream's NAL
+/// length size).
+fn nal_part(info: &mut VideoInfo, body: &[u8], known_size: Option<u8>) -> Result<(), VideoError> {
+    info.nal_length_size = known_size.unwrap_or(4);
+    let Some(nal_codec) = info.codec.nal_codec() else {
+        return Ok(());
     };
-    let mut info = VideoInfo {
-        frame_type,
-        codec,
-        enhanced,
-        packet,
-        composition_time,
-        config: None,
-        nal_types: avc::NalTypes::new(),
-        fingerprint: None,
-        nal_length_size: nal_length_size.unwrap_or(4),
-        nal_truncated: false,
-    };
-    let Some(nal_codec) = codec.nal_codec() else {
-        return Ok(info);
-    };
-    match packet {
+    match info.packet {
         VideoPacket::SequenceHeader => {
             let parsed = match nal_codec {
                 Codec::H264 => avc_config(body),
@@ -227,7 +535,7 @@ pub fn decode_video(d: &[u8], nal_length_size: Option<u8>) -> Result<VideoInfo, 
         }
         _ => {}
     }
-    Ok(info)
+    Ok(())
 }
 
 /// AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1).

@@ -30,9 +30,12 @@ pub mod session;
 
 pub use amf::Amf;
 pub use avc::{Codec, Fingerprint};
-pub use flv::{AudioInfo, DecoderConfig, FrameType, VideoCodec, VideoInfo, VideoPacket};
+pub use flv::{
+    AudioInfo, DecoderConfig, FrameType, VideoCodec, VideoInfo, VideoPacket, MAX_TRACKS,
+};
 pub use message::{
-    Command, Connect, Direction, KnownCommand, Message, MessageType, Metadata, Payload, UserControl,
+    amf_fourcc, Command, Connect, Direction, KnownCommand, Message, MessageType, Metadata, Payload,
+    UserControl,
 };
 pub use session::{Event, Handshake, HandshakePart, Session};
 

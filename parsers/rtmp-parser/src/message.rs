@@ -210,6 +210,17 @@ pub struct Connect {
     pub swf_url: Option<String>,
     pub page_url: Option<String>,
     pub object_encoding: Option<f64>,
+    /// Enhanced RTMP: `fourCcList`, the codecs the client supports (E-RTMP v1/v2,
+    /// "Enhancing NetConnection connect Command"; `*` is any codec).
+    pub fourcc_list: Vec<String>,
+    /// Enhanced RTMP v2: `videoFourCcInfoMap`, FourCC (or `*`) → `FourCcInfoMask`
+    /// (1 CanDecode, 2 CanEncode, 4 CanForward).
+    pub video_fourcc_info: Vec<(String, f64)>,
+    /// Enhanced RTMP v2: `audioFourCcInfoMap`, as `video_fourcc_info`.
+    pub audio_fourcc_info: Vec<(String, f64)>,
+    /// Enhanced RTMP v2: `capsEx` (`CapsExMask`: 1 Reconnect, 2 Multitrack, 4 ModEx,
+    /// 8 TimestampNanoOffset).
+    pub caps_ex: Option<f64>,
 }
 
 /// Stream metadata (`onMetaData`) as the encoder announced it.
@@ -232,7 +243,57 @@ pub struct Metadata {
     pub properties: Vec<(String, Amf)>,
 }
 
+/// A FourCC given as an AMF value: a four-character string, or (E-RTMP v1/v2,
+/// "Enhancing onMetaData") a number whose big-endian bytes are the characters
+/// (`"av01"` = 0x61763031 = 1635135537.0). Legacy numeric codec ids (7 for AVC) are
+/// small numbers, not FourCCs: `None`.
+pub fn amf_fourcc(v: &Amf) -> Option<[u8; 4]> {
+    if let Some(s) = v.as_str() {
+        return s.as_bytes().try_into().ok();
+    }
+    let n = v.as_f64()?;
+    if !(n >= 16_777_216.0 && n <= f64::from(u32::MAX) && n.fract() == 0.0) {
+        return None;
+    }
+    Some((n as u32).to_be_bytes())
+}
+
 impl Metadata {
+    /// The video codec as a FourCC, when `videocodecid` names one.
+    pub fn video_fourcc(&self) -> Option<[u8; 4]> {
+        self.videocodecid.as_ref().and_then(amf_fourcc)
+    }
+
+    /// The audio codec as a FourCC, when `audiocodecid` names one.
+    pub fn audio_fourcc(&self) -> Option<[u8; 4]> {
+        self.audiocodecid.as_ref().and_then(amf_fourcc)
+    }
+
+    /// E-RTMP v2 multitrack: the per-track properties of `videoTrackIdInfoMap`
+    /// (keys are track ids), in wire order; keys that are not track ids are left
+    /// out.
+    pub fn video_tracks(&self) -> Vec<(u8, &[(String, Amf)])> {
+        self.track_map("videoTrackIdInfoMap")
+    }
+
+    /// E-RTMP v2 multitrack: `audioTrackIdInfoMap`, as [`Metadata::video_tracks`].
+    pub fn audio_tracks(&self) -> Vec<(u8, &[(String, Amf)])> {
+        self.track_map("audioTrackIdInfoMap")
+    }
+
+    fn track_map(&self, name: &str) -> Vec<(u8, &[(String, Amf)])> {
+        self.properties
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.properties())
+            .map(|p| {
+                p.iter()
+                    .filter_map(|(k, v)| Some((k.parse().ok()?, v.properties()?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn from_properties(properties: &[(String, Amf)]) -> Metadata {
         let num = |k: &str| {
             properties
@@ -260,6 +321,17 @@ impl Metadata {
             properties: properties.to_vec(),
         }
     }
+}
+
+/// `[audio|video]FourCcInfoMap`: an object of FourCC → capability flags.
+fn info_map(v: Option<&Amf>) -> Vec<(String, f64)> {
+    v.and_then(Amf::properties)
+        .map(|p| {
+            p.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn opt_string(v: Option<&Amf>) -> Option<String> {
@@ -306,6 +378,15 @@ pub(crate) fn decode_command(data: &[u8], is_command: bool, amf3_prefix: bool) -
                 object_encoding: obj
                     .and_then(|o| o.get("objectEncoding"))
                     .and_then(Amf::as_f64),
+                fourcc_list: match obj.and_then(|o| o.get("fourCcList")) {
+                    Some(Amf::StrictArray(a)) => {
+                        a.iter().filter_map(|v| opt_string(Some(v))).collect()
+                    }
+                    _ => Vec::new(),
+                },
+                video_fourcc_info: info_map(obj.and_then(|o| o.get("videoFourCcInfoMap"))),
+                audio_fourcc_info: info_map(obj.and_then(|o| o.get("audioFourCcInfoMap"))),
+                caps_ex: obj.and_then(|o| o.get("capsEx")).and_then(Amf::as_f64),
             })
         }
         "createStream" => KnownCommand::CreateStream,

@@ -265,8 +265,9 @@ struct DirDecoder {
     streams: Vec<ChunkStream>,
     /// Payload bytes currently held in partial messages.
     buffered: usize,
-    /// NAL length size per message stream id, from the last sequence header.
-    nal_sizes: Vec<(u32, u8)>,
+    /// NAL length size per message stream id and (Enhanced RTMP) track id, from
+    /// the last sequence header.
+    nal_sizes: Vec<(u32, u8, u8)>,
     /// A gap happened: missing chunk-stream state means "resync", not "give up".
     had_gap: bool,
 }
@@ -490,7 +491,16 @@ impl DirDecoder {
                     Stage::Payload { idx, remaining } => {
                         let n = (remaining as usize).min(input.len() - pos);
                         let cs = &mut self.streams[idx];
-                        let keep = if MessageType(cs.type_id).needs_whole_payload() {
+                        // Enhanced RTMP audio (SoundFormat 9) may hold ModEx
+                        // prefixes and several tracks, so it is kept whole; legacy
+                        // audio is decoded from its first two bytes.
+                        let ex_audio = cs.type_id == MessageType::AUDIO.0
+                            && cs
+                                .buf
+                                .first()
+                                .or(input.get(pos))
+                                .is_some_and(|b| b >> 4 == 9);
+                        let keep = if MessageType(cs.type_id).needs_whole_payload() || ex_audio {
                             n
                         } else {
                             n.min(KEEP_PREFIX.saturating_sub(cs.buf.len()))
@@ -633,7 +643,7 @@ impl DirDecoder {
             cs.buf = buf;
             return;
         }
-        let mut msg = Message {
+        let msg = Message {
             direction: self.dir,
             message_type: t,
             chunk_stream_id: cs.csid,
@@ -648,19 +658,25 @@ impl DirDecoder {
         if t == MessageType::AGGREGATE {
             self.split_aggregate(&msg, &buf, events, anomalies);
         } else {
-            msg.payload = decode_payload(
+            let mut effect = None;
+            decode_payload(
                 t,
                 &buf,
                 msg.message_stream_id,
                 &mut self.nal_sizes,
                 anomalies,
+                &mut |payload| {
+                    effect = match payload {
+                        Payload::SetChunkSize(size) => Some(Ok(size)),
+                        Payload::Abort(csid) => Some(Err(csid)),
+                        _ => None,
+                    };
+                    events.push(Event::Message(Message {
+                        payload,
+                        ..msg.clone()
+                    }));
+                },
             );
-            let effect = match msg.payload {
-                Payload::SetChunkSize(size) => Some(Ok(size)),
-                Payload::Abort(csid) => Some(Err(csid)),
-                _ => None,
-            };
-            events.push(Event::Message(msg));
             match effect {
                 Some(Ok(size)) if (1..=MAX_CHUNK_SIZE).contains(&size) => self.chunk_size = size,
                 Some(Ok(_)) => self.give_up(anomalies, "rtmp.bad_chunk_size"),
@@ -710,9 +726,19 @@ impl DirDecoder {
                 return;
             };
             let base = *first_ts.get_or_insert(ts);
-            let payload = if t == MessageType::AGGREGATE {
+            let mut emit = |payload| {
+                events.push(Event::Message(Message {
+                    message_type: t,
+                    timestamp: agg.timestamp.map(|a| a.wrapping_add(ts.wrapping_sub(base))),
+                    length: size,
+                    from_aggregate: true,
+                    payload,
+                    ..agg.clone()
+                }))
+            };
+            if t == MessageType::AGGREGATE {
                 anomalies.bump("rtmp.aggregate_nested");
-                Payload::Malformed("rtmp.aggregate_nested")
+                emit(Payload::Malformed("rtmp.aggregate_nested"));
             } else {
                 decode_payload(
                     t,
@@ -720,16 +746,9 @@ impl DirDecoder {
                     agg.message_stream_id,
                     &mut self.nal_sizes,
                     anomalies,
-                )
-            };
-            events.push(Event::Message(Message {
-                message_type: t,
-                timestamp: agg.timestamp.map(|a| a.wrapping_add(ts.wrapping_sub(base))),
-                length: size,
-                from_aggregate: true,
-                payload,
-                ..agg.clone()
-            }));
+                    &mut emit,
+                );
+            }
             // Skip the data and the 4-byte back-pointer (absent after the last tag
             // in some writers).
             d = d.get(11 + size as usize + 4..).unwrap_or(&[]);
@@ -905,43 +924,67 @@ fn apply_header(cs: &mut ChunkStream, h: &RawHeader) {
     }
 }
 
-/// Decode a complete message payload of type `t`; count why it did not decode.
+/// Decode a complete message payload of type `t` and hand each payload it holds to
+/// `emit` (several for an Enhanced RTMP multitrack message: one per track); count
+/// why it did not decode.
 fn decode_payload(
     t: MessageType,
     data: &[u8],
     msid: u32,
-    nal_sizes: &mut Vec<(u32, u8)>,
+    nal_sizes: &mut Vec<(u32, u8, u8)>,
     anomalies: &mut Anomalies,
-) -> Payload {
+    emit: &mut dyn FnMut(Payload),
+) {
     let payload = match t {
         _ if t.is_control() => decode_control(t, data),
-        MessageType::AUDIO => {
-            decode_audio(data).map_or(Payload::Malformed("rtmp.audio_empty"), Payload::Audio)
-        }
+        MessageType::AUDIO => match decode_audio(data) {
+            Ok(tracks) => {
+                tracks.into_iter().for_each(|a| emit(Payload::Audio(a)));
+                return;
+            }
+            Err(reason) => Payload::Malformed(reason),
+        },
         MessageType::VIDEO => {
-            let known = nal_sizes.iter().find(|(m, _)| *m == msid).map(|(_, s)| *s);
+            // The default track of a stream (no multitrack header) is track 0
+            // (E-RTMP v2, "Multitrack Streaming via Enhanced RTMP").
+            let known = |track: Option<u8>| {
+                let track = track.unwrap_or(0);
+                nal_sizes
+                    .iter()
+                    .find(|(m, t, _)| *m == msid && *t == track)
+                    .map(|e| e.2)
+            };
             match decode_video(data, known) {
-                Ok(v) => {
-                    if v.packet == VideoPacket::SequenceHeader {
-                        if let Some(c) = &v.config {
-                            if let Some(e) = nal_sizes.iter_mut().find(|(m, _)| *m == msid) {
-                                e.1 = c.nal_length_size;
-                            } else if nal_sizes.len() < MAX_CHUNK_STREAMS {
-                                // Bounded: a connection uses a handful of message
-                                // stream ids, but they come from the wire.
-                                nal_sizes.push((msid, c.nal_length_size));
+                Ok(tracks) => {
+                    for v in tracks {
+                        let track = v.track_id.unwrap_or(0);
+                        let known = nal_sizes.iter().any(|(m, t, _)| *m == msid && *t == track);
+                        if v.packet == VideoPacket::SequenceHeader {
+                            if let Some(c) = &v.config {
+                                if let Some(e) = nal_sizes
+                                    .iter_mut()
+                                    .find(|(m, t, _)| *m == msid && *t == track)
+                                {
+                                    e.2 = c.nal_length_size;
+                                } else if nal_sizes.len() < MAX_CHUNK_STREAMS {
+                                    // Bounded: a connection uses a handful of
+                                    // message streams and tracks, but they come
+                                    // from the wire.
+                                    nal_sizes.push((msid, track, c.nal_length_size));
+                                }
                             }
+                        } else if v.packet == VideoPacket::CodedFrames
+                            && !known
+                            && v.codec.nal_codec().is_some()
+                        {
+                            anomalies.bump("rtmp.video_without_sequence_header");
                         }
-                    } else if v.packet == VideoPacket::CodedFrames
-                        && known.is_none()
-                        && v.codec.nal_codec().is_some()
-                    {
-                        anomalies.bump("rtmp.video_without_sequence_header");
+                        if v.nal_truncated {
+                            anomalies.bump("rtmp.video_nal_truncated");
+                        }
+                        emit(Payload::Video(v));
                     }
-                    if v.nal_truncated {
-                        anomalies.bump("rtmp.video_nal_truncated");
-                    }
-                    Payload::Video(v)
+                    return;
                 }
                 Err(reason) => Payload::Malformed(reason),
             }
@@ -955,5 +998,5 @@ fn decode_payload(
     if let Payload::Malformed(reason) = payload {
         anomalies.bump(reason);
     }
-    payload
+    emit(payload);
 }

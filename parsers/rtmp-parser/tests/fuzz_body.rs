@@ -12,6 +12,8 @@ const SEEDS: &[&[u8]] = &[
     include_bytes!("../fuzz/seeds/play_s2c_head"),
     include_bytes!("../fuzz/seeds/publish_c2s_chunks"),
     include_bytes!("../fuzz/seeds/play_s2c_chunks"),
+    // Enhanced RTMP headers of every kind, built from the spec in tests/enhanced.rs.
+    include_bytes!("../fuzz/seeds/enhanced_c2s"),
 ];
 
 /// xorshift64*: deterministic, no dependency.
