@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 
 use super::HostEvents;
 use crate::capture::timeline::{self, FileHead};
-use crate::decode::{decode_timeline_with, host_name};
+use crate::decode::{decode_timeline_owned, host_name};
 use crate::events::Event;
 use tls_decrypt::KeyLog;
 
@@ -321,8 +321,8 @@ fn decode_input(input: &Input, keylog: &KeyLog) -> anyhow::Result<HostEvents> {
         [one] if is_event_file(one) => read_events(one)?,
         files => {
             let mut events = Vec::new();
-            decode_timeline_with(files, &input.host, keylog, |e| {
-                events.push(e.clone());
+            decode_timeline_owned(files, &input.host, keylog, |e| {
+                events.push(e);
                 Ok(())
             })
             .with_context(|| format!("decoding {}", input.describe()))?

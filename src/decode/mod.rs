@@ -334,8 +334,8 @@ pub fn decode_file(path: &Path, host: &str) -> Result<Decoded, CaptureError> {
 pub fn decode_file_with(path: &Path, host: &str, keylog: &KeyLog) -> Result<Decoded, CaptureError> {
     let mut events = Vec::new();
     // Collecting into memory cannot fail, so the sink's status is always Ok.
-    let _always_ok = decode_stream_with(path, host, keylog, |e| {
-        events.push(e.clone());
+    let _always_ok = decode_timeline_owned(&[path.to_path_buf()], host, keylog, |e| {
+        events.push(e);
         Ok(())
     })?;
     Ok(Decoded { events })
@@ -381,6 +381,25 @@ pub fn decode_timeline_with(
     let later = rest.iter().map(|p| CaptureReader::open(p));
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let keylog = keys::for_timeline(files, host, keylog);
+    let mut sink = sink;
+    Ok(decode_readers(reader, later, host, names, keylog, |e| sink(&e)))
+}
+
+/// [`decode_timeline_with`] handing each event over by value: for a caller that
+/// keeps them (`correlate` holds every host's events), no copy per event.
+pub fn decode_timeline_owned(
+    files: &[PathBuf],
+    host: &str,
+    keylog: &KeyLog,
+    sink: impl FnMut(Event) -> std::io::Result<()>,
+) -> Result<std::io::Result<()>, CaptureError> {
+    let Some((first, rest)) = files.split_first() else {
+        return Err(CaptureError::Empty("an empty list of capture files".into()));
+    };
+    let reader = CaptureReader::open(first)?;
+    let later = rest.iter().map(|p| CaptureReader::open(p));
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let keylog = keys::for_timeline(files, host, keylog);
     Ok(decode_readers(reader, later, host, names, keylog, sink))
 }
 
@@ -392,16 +411,10 @@ pub fn decode_reader(
     name: &str,
     host: &str,
     keylog: Arc<KeyLog>,
-    sink: impl FnMut(&Event) -> std::io::Result<()>,
+    mut sink: impl FnMut(&Event) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    decode_readers(
-        reader,
-        std::iter::empty(),
-        host,
-        vec![name.to_string()],
-        keylog,
-        sink,
-    )
+    let names = vec![name.to_string()];
+    decode_readers(reader, std::iter::empty(), host, names, keylog, |e| sink(&e))
 }
 
 /// The decode of a host's readers in order, as [`decode_stream`] describes.
@@ -411,7 +424,7 @@ fn decode_readers(
     host: &str,
     names: Vec<String>,
     keylog: Arc<KeyLog>,
-    mut sink: impl FnMut(&Event) -> std::io::Result<()>,
+    mut sink: impl FnMut(Event) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let handler = DecodeHandler {
         keylog: keylog.clone(),
@@ -419,7 +432,7 @@ fn decode_readers(
     };
     let mut out = Ordered::default();
     let mut status: std::io::Result<()> = Ok(());
-    let mut emit = |e: &Event, status: &mut std::io::Result<()>| {
+    let mut emit = |e: Event, status: &mut std::io::Result<()>| {
         if status.is_ok() {
             *status = sink(e);
         }
@@ -435,7 +448,7 @@ fn decode_readers(
     let mut head_done = false;
     let run = crate::pipeline::run_timeline(reader, later, handler, |h, now, info| {
         if !head_done {
-            emit(&capture_event(info), &mut status);
+            emit(capture_event(info), &mut status);
             head_done = true;
         }
         out.take(&mut h.events);
@@ -447,7 +460,7 @@ fn decode_readers(
         }
     });
     if !head_done {
-        emit(&capture_event(&run.info), &mut status);
+        emit(capture_event(&run.info), &mut status);
     }
     let mut h = run.handler;
     let mut anomalies = run.anomalies;
@@ -467,7 +480,7 @@ fn decode_readers(
         anomalies: anomalies.iter().map(|(k, v)| (k.to_string(), v)).collect(),
         events: out.released,
     };
-    emit(&summary, &mut status);
+    emit(summary, &mut status);
     status
 }
 
@@ -501,12 +514,12 @@ impl Ordered {
         }
     }
 
-    fn release(&mut self, upto: i64, mut write: impl FnMut(&Event)) {
+    fn release(&mut self, upto: i64, mut write: impl FnMut(Event)) {
         while self.queue.front().is_some_and(|(t, _)| *t <= upto) {
             if let Some((t, e)) = self.queue.pop_front() {
                 self.watermark = self.watermark.max(t);
                 self.released += 1;
-                write(&e);
+                write(e);
             }
         }
     }
