@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::events::Event;
+use crate::events::{Event, RtmpDirection};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -148,9 +148,12 @@ pub fn infer(events: &[Event]) -> HostSides {
                 }
             }
             // Video without a publish command in the capture (started mid-stream).
-            Event::RtmpVideo { flow, .. }
-                if !sides.served(*flow) && !sides.roles.contains(&Role::Server) =>
-            {
+            // Frames a client plays make it no broadcaster.
+            Event::RtmpVideo {
+                flow,
+                direction: RtmpDirection::ClientToServer,
+                ..
+            } if !sides.served(*flow) && !sides.roles.contains(&Role::Server) => {
                 sides.roles.insert(Role::Broadcaster);
             }
             Event::HttpExchange { flow, .. } if sides.served(*flow) => {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::events::{Event, Fingerprint, SegmentFrame};
+use crate::events::{Event, Fingerprint, RtmpDirection, SegmentFrame};
 
 use super::HostEvents;
 
@@ -44,6 +44,9 @@ pub fn video(flow: u64, ts: u32, fp: Option<&str>, first_byte_ns: i64) -> Event 
     Event::RtmpVideo {
         flow,
         stream_key: None,
+        direction: RtmpDirection::ClientToServer,
+        codec: Some("avc1".into()),
+        track_id: None,
         rtmp_ts_ms: ts,
         composition_ms: 0,
         keyframe: ts == 0,

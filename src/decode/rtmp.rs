@@ -1,8 +1,10 @@
 //! RTMP flows → `rtmp_publish`, `rtmp_video`, `rtmp_audio` events.
 //!
-//! Only what the client sends (the broadcaster's upload) becomes frame events: that
-//! is the sender side of broadcast latency, stamped with when each message's bytes
-//! were first on the wire.
+//! Media in both directions becomes frame events, marked by direction: what the
+//! client sends is a publish (the broadcaster's upload, the sender side of broadcast
+//! latency), what the server sends is a play (an RTMP viewer or relay receiving the
+//! stream). Each carries both capture times of its bytes; which one a measure uses
+//! depends on the side (docs/events.md).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use rtmp_parser::{Direction, KnownCommand, Payload, Session, VideoPacket};
 
 use super::{Ctx, Decoder};
 use crate::anomalies::Anomalies;
-use crate::events::Event;
+use crate::events::{Event, RtmpDirection};
 use crate::flow::Dir;
 
 pub struct RtmpDecoder {
@@ -22,6 +24,9 @@ pub struct RtmpDecoder {
     /// A publish held back until the encoder's metadata (sent right after it) is seen.
     publish: Option<Event>,
     mid_connection: bool,
+    /// The codec names of the frames last seen, one `Arc` shared by every frame of
+    /// a codec rather than one allocation per frame.
+    codecs: Vec<Arc<str>>,
     messages: u64,
     unknown_timestamps: u64,
     scratch: Vec<rtmp_parser::Message>,
@@ -47,6 +52,7 @@ impl RtmpDecoder {
             stream_key: None,
             publish: None,
             mid_connection: !saw_syn,
+            codecs: Vec::new(),
             messages: 0,
             unknown_timestamps: 0,
             scratch: Vec::new(),
@@ -57,6 +63,22 @@ impl RtmpDecoder {
         if let Some(p) = self.publish.take() {
             ctx.out.push(p);
         }
+    }
+
+    /// The shared name of a FourCC codec (bytes from the wire, shown lossily if
+    /// they are not text).
+    fn codec(&mut self, fourcc: Option<[u8; 4]>) -> Option<Arc<str>> {
+        let f = fourcc?;
+        let name = String::from_utf8_lossy(&f);
+        if let Some(c) = self.codecs.iter().find(|c| ***c == *name) {
+            return Some(c.clone());
+        }
+        let c: Arc<str> = Arc::from(name.as_ref());
+        // A connection carries a few codecs; a hostile one cannot grow this.
+        if self.codecs.len() < 16 {
+            self.codecs.push(c.clone());
+        }
+        Some(c)
     }
 }
 
@@ -90,17 +112,22 @@ impl Decoder for RtmpDecoder {
         messages.extend(self.session.drain_messages());
         for m in messages.drain(..) {
             self.messages += 1;
-            if m.direction != Direction::ClientToServer {
+            let media = matches!(m.payload, Payload::Video(_) | Payload::Audio(_));
+            if m.direction != Direction::ClientToServer && !media {
+                // The server's commands and metadata: a play is named by the
+                // client's own `play` command.
                 continue;
             }
-            let media = matches!(m.payload, Payload::Video(_) | Payload::Audio(_));
             let Some(rtmp_ts_ms) = m.timestamp.or(if media { None } else { Some(0) }) else {
                 // After a gap a chunk stream's base timestamp is unknown until its next
                 // full header: such a frame cannot be placed on the media timeline.
                 self.unknown_timestamps += 1;
                 continue;
             };
-            let dir = Dir::ClientToServer;
+            let (dir, direction) = match m.direction {
+                Direction::ClientToServer => (Dir::ClientToServer, RtmpDirection::ClientToServer),
+                Direction::ServerToClient => (Dir::ServerToClient, RtmpDirection::ServerToClient),
+            };
             match m.payload {
                 Payload::Command(c) => match c.known {
                     KnownCommand::Connect(conn) => {
@@ -123,6 +150,10 @@ impl Decoder for RtmpDecoder {
                             metadata: BTreeMap::new(),
                         });
                     }
+                    KnownCommand::Play { stream_key, .. } => {
+                        // What the server sends next are this stream's frames.
+                        self.stream_key = stream_key.map(|k| Arc::from(k.as_str()));
+                    }
                     KnownCommand::Metadata(md) => {
                         if let Some(Event::RtmpPublish { metadata, .. }) = self.publish.as_mut() {
                             for (k, v) in md.properties {
@@ -139,16 +170,21 @@ impl Decoder for RtmpDecoder {
                     let (first_byte_ns, last_byte_ns) =
                         (ctx.first_seen(dir, m.start), ctx.first_seen(dir, last));
                     let delivered_ns = ctx.delivered(dir, last);
+                    let codec = self.codec(v.codec.fourcc());
                     ctx.out.push(Event::RtmpVideo {
                         flow: ctx.meta.id,
                         stream_key: self.stream_key.clone(),
+                        direction,
+                        codec,
+                        track_id: v.track_id,
                         rtmp_ts_ms,
                         composition_ms: v.composition_time,
                         keyframe: v.frame_type.0 == 1 && v.packet == VideoPacket::CodedFrames,
                         // Sequence headers, end-of-sequence and metadata packets carry
                         // no picture: they are not frames of the broadcast.
                         config: v.packet != VideoPacket::CodedFrames,
-                        size: m.length,
+                        // A track of a multitrack message: its own bytes.
+                        size: v.track_len.unwrap_or(m.length),
                         nal_types: v.nal_types,
                         fingerprint: v.fingerprint,
                         first_byte_ns,
@@ -156,16 +192,20 @@ impl Decoder for RtmpDecoder {
                         delivered_ns,
                     });
                 }
-                Payload::Audio(_) => {
+                Payload::Audio(a) => {
                     self.flush_publish(ctx);
                     let last = m.end.saturating_sub(1);
                     let (first_byte_ns, last_byte_ns) =
                         (ctx.first_seen(dir, m.start), ctx.first_seen(dir, last));
+                    let codec = self.codec(a.codec_fourcc());
                     ctx.out.push(Event::RtmpAudio {
                         flow: ctx.meta.id,
                         stream_key: self.stream_key.clone(),
+                        direction,
+                        codec,
+                        track_id: a.track_id,
                         rtmp_ts_ms,
-                        size: m.length,
+                        size: a.track_len.unwrap_or(m.length),
                         first_byte_ns,
                         last_byte_ns,
                     });
@@ -174,6 +214,13 @@ impl Decoder for RtmpDecoder {
             }
         }
         self.scratch = messages;
+    }
+
+    /// A publish whose connection ended before any metadata or media (an encoder
+    /// that gave up, a rejected key) is still reported.
+    fn finish(&mut self, ctx: &mut Ctx<'_>) {
+        self.collect(ctx);
+        self.flush_publish(ctx);
     }
 
     fn anomalies(&self, out: &mut Anomalies) {

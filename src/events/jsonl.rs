@@ -10,7 +10,7 @@
 //! through `itoa`, and a string is copied as is unless it holds a byte JSON must
 //! escape, in which case serde_json writes it. Every other kind goes through serde.
 
-use super::{Event, Fingerprint};
+use super::{Event, Fingerprint, RtmpDirection};
 
 /// `,"key":` as one constant, so that writing a key is a fixed-size copy the
 /// compiler inlines.
@@ -26,6 +26,9 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
         Event::RtmpVideo {
             flow,
             stream_key,
+            direction,
+            codec,
+            track_id,
             rtmp_ts_ms,
             composition_ms,
             keyframe,
@@ -40,6 +43,7 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
             let mut o = Obj::begin(out, b"{\"kind\":\"rtmp_video\"");
             o.number(key!("flow"), *flow);
             o.opt_str(key!("stream_key"), stream_key.as_deref());
+            o.rtmp_track(*direction, codec.as_deref(), *track_id);
             o.number(key!("rtmp_ts_ms"), *rtmp_ts_ms);
             o.number(key!("composition_ms"), *composition_ms);
             o.bool(key!("keyframe"), *keyframe);
@@ -63,6 +67,9 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
         Event::RtmpAudio {
             flow,
             stream_key,
+            direction,
+            codec,
+            track_id,
             rtmp_ts_ms,
             size,
             first_byte_ns,
@@ -71,6 +78,7 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
             let mut o = Obj::begin(out, b"{\"kind\":\"rtmp_audio\"");
             o.number(key!("flow"), *flow);
             o.opt_str(key!("stream_key"), stream_key.as_deref());
+            o.rtmp_track(*direction, codec.as_deref(), *track_id);
             o.number(key!("rtmp_ts_ms"), *rtmp_ts_ms);
             o.number(key!("size"), *size);
             o.number(key!("first_byte_ns"), *first_byte_ns);
@@ -178,6 +186,22 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// The fields RTMP video and audio share after the stream key: direction, codec
+    /// and (multitrack) track id.
+    #[inline(always)]
+    fn rtmp_track(&mut self, direction: RtmpDirection, codec: Option<&str>, track_id: Option<u8>) {
+        self.raw(key!("direction"));
+        self.raw(b"\"");
+        self.raw(direction.name().as_bytes());
+        self.raw(b"\"");
+        self.opt_str(key!("codec"), codec);
+        self.raw(key!("track_id"));
+        match track_id {
+            Some(t) => self.number(b"", t),
+            None => self.raw(b"null"),
+        }
+    }
+
     #[inline(always)]
     fn fingerprint(&mut self, key: &[u8], v: Option<Fingerprint>) {
         self.raw(key);
@@ -227,6 +251,9 @@ mod tests {
             Event::RtmpVideo {
                 flow: u64::MAX,
                 stream_key: Some(Arc::from("key \"quoted\" \\ back\nline\u{1}é")),
+                direction: RtmpDirection::ServerToClient,
+                codec: Some(Arc::from("av\"1")),
+                track_id: Some(255),
                 rtmp_ts_ms: u32::MAX,
                 composition_ms: i32::MIN,
                 keyframe: true,
@@ -241,6 +268,9 @@ mod tests {
             Event::RtmpVideo {
                 flow: 0,
                 stream_key: None,
+                direction: RtmpDirection::ClientToServer,
+                codec: None,
+                track_id: None,
                 rtmp_ts_ms: 0,
                 composition_ms: 33,
                 keyframe: false,
@@ -255,6 +285,9 @@ mod tests {
             Event::RtmpAudio {
                 flow: 3,
                 stream_key: Some(Arc::from("")),
+                direction: RtmpDirection::ServerToClient,
+                codec: Some(Arc::from("Opus")),
+                track_id: Some(0),
                 rtmp_ts_ms: 21,
                 size: 9,
                 first_byte_ns: 1_795_581_163_035_352_000,

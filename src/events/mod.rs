@@ -50,6 +50,27 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+/// Which side of an RTMP connection sent a media message: the client publishing
+/// (a broadcaster's upload) or the server sending what a client plays (an RTMP
+/// viewer or relay). Broadcast latency starts only at published frames.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RtmpDirection {
+    #[default]
+    ClientToServer,
+    ServerToClient,
+}
+
+impl RtmpDirection {
+    /// The name in event files.
+    pub fn name(self) -> &'static str {
+        match self {
+            RtmpDirection::ClientToServer => "client_to_server",
+            RtmpDirection::ServerToClient => "server_to_client",
+        }
+    }
+}
+
 /// The IRC command a chat line came in, written as IRC spells it. A NOTICE or a
 /// Twitch USERNOTICE is not a user's chat line even when its words are the same, so
 /// every chat event says which it was and correlation matches a copy only to a sent
@@ -115,12 +136,25 @@ pub enum Event {
         /// framerate, videodatarate, encoder, ...), when sent.
         metadata: BTreeMap<String, serde_json::Value>,
     },
-    /// One RTMP video message.
+    /// One RTMP video message (one per track of an Enhanced RTMP multitrack
+    /// message), published (client → server) or played (server → client).
     RtmpVideo {
         flow: u64,
         /// Shared by every frame of the publish: one allocation per stream, not per
         /// frame.
         stream_key: Option<Arc<str>>,
+        /// Who sent it: the client (a publish) or the server (a play). Event files
+        /// from before plays were decoded held only published frames.
+        #[serde(default)]
+        direction: RtmpDirection,
+        /// The codec as a FourCC (`avc1`, `hvc1`, `av01`, `vp09`...; legacy FLV AVC
+        /// is `avc1`), null for a legacy codec without one or a command frame.
+        #[serde(default)]
+        codec: Option<Arc<str>>,
+        /// Enhanced RTMP multitrack track id; null outside multitrack (the default
+        /// track).
+        #[serde(default)]
+        track_id: Option<u8>,
         rtmp_ts_ms: u32,
         composition_ms: i32,
         keyframe: bool,
@@ -138,9 +172,19 @@ pub enum Event {
         /// When the last byte became deliverable in order.
         delivered_ns: i64,
     },
+    /// One RTMP audio message (one per track of a multitrack message).
     RtmpAudio {
         flow: u64,
         stream_key: Option<Arc<str>>,
+        /// As for video.
+        #[serde(default)]
+        direction: RtmpDirection,
+        /// The codec as a FourCC (`mp4a`, `Opus`, `ac-3`, `.mp3`...; legacy AAC is
+        /// `mp4a`), null for legacy formats without one.
+        #[serde(default)]
+        codec: Option<Arc<str>>,
+        #[serde(default)]
+        track_id: Option<u8>,
         rtmp_ts_ms: u32,
         size: u32,
         first_byte_ns: i64,

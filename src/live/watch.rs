@@ -27,7 +27,7 @@ use std::time::Duration;
 use crate::anomalies::Anomalies;
 use crate::capture::{CaptureReader, Packet};
 use crate::decode::DecodeHandler;
-use crate::events::Event;
+use crate::events::{Event, RtmpDirection};
 use crate::flow::FlowTable;
 use crate::pipeline::feed_packet;
 use crate::time::Timestamp;
@@ -266,9 +266,11 @@ impl<W: Write> Printer<W> {
                     clock(*time_ns)
                 )
             }
+            // Upload health: published frames only.
             Event::RtmpVideo {
                 flow,
                 stream_key,
+                direction: RtmpDirection::ClientToServer,
                 rtmp_ts_ms,
                 config,
                 size,
@@ -302,6 +304,7 @@ impl<W: Write> Printer<W> {
             Event::RtmpAudio {
                 flow,
                 stream_key,
+                direction: RtmpDirection::ClientToServer,
                 size,
                 first_byte_ns,
                 ..

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::events::{Event, Fingerprint};
+use crate::events::{Event, Fingerprint, RtmpDirection};
 
 use super::super::Ctx;
 use super::{TxFrame, TxStream};
@@ -92,9 +92,11 @@ pub(super) fn tx_streams(ctx: &Ctx) -> Vec<TxStream> {
         };
         for e in &host.events {
             match e {
+                // Published frames only: frames a client plays are not a source.
                 Event::RtmpVideo {
                     flow,
                     stream_key,
+                    direction: RtmpDirection::ClientToServer,
                     rtmp_ts_ms,
                     keyframe,
                     config,
@@ -116,6 +118,7 @@ pub(super) fn tx_streams(ctx: &Ctx) -> Vec<TxStream> {
                 Event::RtmpAudio {
                     flow,
                     stream_key,
+                    direction: RtmpDirection::ClientToServer,
                     size,
                     first_byte_ns,
                     ..
@@ -163,9 +166,12 @@ fn add_ingest_times(ctx: &Ctx, streams: &mut [TxStream]) {
         let side = &ctx.sides[h];
         let publish = publish_keys(&host.events);
         for e in &host.events {
+            // What the ingest received from the publisher, not what it sent on to
+            // players.
             if let Event::RtmpVideo {
                 flow,
                 stream_key,
+                direction: RtmpDirection::ClientToServer,
                 rtmp_ts_ms,
                 config: false,
                 fingerprint,
