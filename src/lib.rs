@@ -15,4 +15,5 @@ pub mod link;
 pub mod live;
 pub mod pipeline;
 pub mod report;
+pub mod tables;
 pub mod time;

@@ -51,6 +51,14 @@ enum Command {
         host: Option<String>,
         #[command(flatten)]
         keys: KeyArgs,
+        /// `jsonl` (JSON Lines on stdout) or `parquet` (a dataset in --output DIR: one
+        /// table per event kind, partitioned by host; needs the `parquet` feature).
+        #[arg(long, value_name = "jsonl|parquet", default_value = "jsonl")]
+        format: EventFormat,
+        /// The dataset directory for --format parquet (other hosts' partitions in it
+        /// are kept, this host's replaced).
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
     },
     /// Correlate the captures of several hosts (or one Wireshark dump): clocks from
     /// NTP, then messaging, broadcast and switching latency and source health.
@@ -90,9 +98,14 @@ enum Command {
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
-        /// Write every sample as CSV files (messaging.csv, broadcast.csv, ...) here.
+        /// Write every sample table here (messaging, broadcast, switching,
+        /// source_health), in --format.
         #[arg(long, value_name = "DIR")]
         samples: Option<PathBuf>,
+        /// Format of the --samples tables: csv, or parquet (needs the `parquet`
+        /// feature).
+        #[arg(long, value_name = "csv|parquet", default_value = "csv")]
+        format: lagtap::report::SamplesFormat,
         /// Draw the figures (messaging, broadcast, switching, source health, clocks)
         /// into this directory.
         #[arg(long, value_name = "DIR")]
@@ -119,6 +132,13 @@ enum Command {
     /// Decode live traffic (or a capture file as it grows) and print events as they
     /// happen: chat with server→here latency, segment delivery, switches, upload rate.
     Watch(WatchArgs),
+}
+
+/// What `decode` writes its events as.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum EventFormat {
+    Jsonl,
+    Parquet,
 }
 
 #[derive(clap::Args)]
@@ -248,9 +268,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out.flush()?;
             Ok(())
         }
-        Command::Decode { files, host, keys } => {
+        Command::Decode {
+            files,
+            host,
+            keys,
+            format,
+            output,
+        } => {
             let (host, files) = lagtap::capture::timeline::one_host(&files, host.as_deref())
                 .map_err(anyhow::Error::msg)?;
+            // Checked before decoding: a long decode must not end in a usage error.
+            let mut dataset = match (format, output) {
+                (EventFormat::Jsonl, None) => None,
+                (EventFormat::Jsonl, Some(_)) => anyhow::bail!(
+                    "--output is for --format parquet; JSON Lines go to standard output"
+                ),
+                (EventFormat::Parquet, None) => {
+                    anyhow::bail!("--format parquet needs --output DIR, the dataset directory")
+                }
+                (EventFormat::Parquet, Some(dir)) => {
+                    Some(lagtap::events::parquet::DatasetWriter::create(&dir, &host)?)
+                }
+            };
             let shown = match files.as_slice() {
                 [one] => one.display().to_string(),
                 many => format!("{} files of host {host}", many.len()),
@@ -273,6 +312,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     without_keys = lagtap::decode::keys::flows_without_keys(undecodable);
                     damage = lagtap::anomalies::damage(anomalies, *last_time_ns);
                 }
+                if let Some(d) = &mut dataset {
+                    return d.write(e).map_err(io::Error::other);
+                }
                 lagtap::events::jsonl::write_line(e, &mut buf)?;
                 if buf.len() >= OUTPUT_CHUNK {
                     out.write_all(&buf)?;
@@ -281,8 +323,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             })
             .with_context(|| format!("decoding {shown}"))??;
-            out.write_all(&buf)?;
-            out.flush()?;
+            match dataset {
+                Some(d) => {
+                    d.finish()?;
+                }
+                None => {
+                    out.write_all(&buf)?;
+                    out.flush()?;
+                }
+            }
             if without_keys > 0 {
                 eprintln!(
                     "lagtap: {}",
@@ -310,6 +359,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             group_by,
             json,
             samples,
+            format: samples_format,
             plots,
             plot_format,
             html,
@@ -328,6 +378,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 html: html.clone(),
             }
             .check()?;
+            samples_format.check()?;
             let collected = lagtap::correlate::input::collect(&paths, &hosts)?;
             for note in &collected.notes {
                 eprintln!("lagtap: {note}");
@@ -374,7 +425,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &opts,
                 collected.warnings,
                 format,
-                samples.as_deref(),
+                samples.as_deref().map(|d| (d, samples_format)),
                 &mut out,
             )?;
             out.flush()?;

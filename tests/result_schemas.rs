@@ -1,6 +1,7 @@
 //! docs/results.md against what `lagtap correlate` really writes: on every bundled
-//! capture set, every JSON field and CSV column written is documented there with
-//! the right type, and every documented one is written somewhere.
+//! capture set, every JSON field and sample table column written is documented there
+//! with the right type, and every documented one is written somewhere. The Parquet
+//! sample tables are checked too when the `parquet` feature is on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -30,13 +31,19 @@ struct Field {
 struct Doc {
     json: BTreeMap<String, Field>,
     csv: BTreeMap<String, Vec<String>>,
+    /// Per sample table (named by its CSV file): each column's Parquet type as
+    /// pyarrow names it.
+    parquet: BTreeMap<String, Vec<(String, String)>>,
 }
 
-/// The first two cells of a table row whose first cell is `code`.
-fn row(line: &str) -> Option<(String, String)> {
+/// The first three cells of a table row whose first cell is `code` (the third
+/// without its backquotes).
+fn row(line: &str) -> Option<(String, String, String)> {
     let mut cells = line.strip_prefix('|')?.split('|').map(str::trim);
     let name = cells.next()?.strip_prefix('`')?.strip_suffix('`')?;
-    Some((name.to_string(), cells.next().unwrap_or("").to_string()))
+    let second = cells.next().unwrap_or("").to_string();
+    let third = cells.next().unwrap_or("").trim_matches('`').to_string();
+    Some((name.to_string(), second, third))
 }
 
 fn read_doc() -> Doc {
@@ -44,6 +51,7 @@ fn read_doc() -> Doc {
     let mut doc = Doc {
         json: BTreeMap::new(),
         csv: BTreeMap::new(),
+        parquet: BTreeMap::new(),
     };
     let mut section = "";
     let mut csv_file: Option<String> = None;
@@ -51,7 +59,7 @@ fn read_doc() -> Doc {
         if let Some(h) = line.strip_prefix("## ") {
             section = if h.starts_with("JSON") {
                 "json"
-            } else if h.starts_with("CSV") {
+            } else if h.starts_with("Sample tables") {
                 "csv"
             } else {
                 ""
@@ -66,7 +74,7 @@ fn read_doc() -> Doc {
                 .map(str::to_string);
             continue;
         }
-        let Some((name, ty)) = row(line) else {
+        let Some((name, ty, parquet_ty)) = row(line) else {
             continue;
         };
         match (section, &csv_file) {
@@ -87,7 +95,13 @@ fn read_doc() -> Doc {
                     doc.json.insert(name, Field { ty, nullable });
                 }
             }
-            ("csv", Some(f)) => doc.csv.entry(f.clone()).or_default().push(name),
+            ("csv", Some(f)) => {
+                doc.parquet
+                    .entry(f.clone())
+                    .or_default()
+                    .push((name.clone(), parquet_ty));
+                doc.csv.entry(f.clone()).or_default().push(name);
+            }
             _ => {}
         }
     }
@@ -173,6 +187,57 @@ fn check_csv(name: &str, c: &Correlation, doc: &Doc) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// pyarrow's name of an Arrow type, as docs/results.md writes it.
+#[cfg(feature = "parquet")]
+fn pyarrow_name(t: &arrow_schema::DataType) -> String {
+    use arrow_schema::{DataType, TimeUnit};
+    match t {
+        DataType::Utf8 => "string".into(),
+        DataType::Int64 => "int64".into(),
+        DataType::UInt64 => "uint64".into(),
+        DataType::Boolean => "bool".into(),
+        DataType::Float64 => "double".into(),
+        DataType::Timestamp(TimeUnit::Nanosecond, Some(tz)) => format!("timestamp[ns, tz={tz}]"),
+        other => format!("{other:?} (not a sample column type)"),
+    }
+}
+
+/// The Parquet sample files: the same tables as the CSV files, each column with its
+/// documented type, as the files' own schemas say.
+#[cfg(feature = "parquet")]
+fn check_parquet(name: &str, c: &Correlation, doc: &Doc) {
+    use lagtap::report::SamplesFormat;
+    let dir = std::env::temp_dir().join(format!("lagtap-schemas-pq-{name}-{}", std::process::id()));
+    let files = lagtap::report::write_samples_as(&dir, c, SamplesFormat::Parquet).unwrap();
+    assert_eq!(
+        files.len(),
+        doc.parquet.len(),
+        "{name}: one documented table per file"
+    );
+    for f in files {
+        let table = f.file_stem().unwrap().to_str().unwrap().to_string();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&f).unwrap(),
+        )
+        .unwrap();
+        let written: Vec<(String, String)> = reader
+            .schema()
+            .fields()
+            .iter()
+            .map(|fl| (fl.name().clone(), pyarrow_name(fl.data_type())))
+            .collect();
+        let documented = doc
+            .parquet
+            .get(&format!("{table}.csv"))
+            .unwrap_or_else(|| panic!("{table} is not documented in docs/results.md"));
+        assert_eq!(
+            &written, documented,
+            "{name}: {table}.parquet columns and types against docs/results.md"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn json_and_csv_are_exactly_as_documented_on_every_bundled_capture() {
     let doc = read_doc();
@@ -196,6 +261,8 @@ fn json_and_csv_are_exactly_as_documented_on_every_bundled_capture() {
             seen.insert(path);
         }
         check_csv(name, &c, &doc);
+        #[cfg(feature = "parquet")]
+        check_parquet(name, &c, &doc);
     }
     // Maps keyed by reason are empty on clean captures, and so are the warnings and
     // every host's damage list (tests/correlate_guards.rs writes both): they are the

@@ -13,7 +13,7 @@ use anyhow::{bail, Context};
 use super::HostEvents;
 use crate::capture::timeline::{self, FileHead};
 use crate::decode::{decode_timeline_owned, host_name};
-use crate::events::Event;
+use crate::events::{parquet, Event};
 use tls_decrypt::KeyLog;
 
 /// One host's input: its capture files in time order, or one event file.
@@ -67,8 +67,10 @@ fn host_in_event_file(path: &Path) -> Option<String> {
     }
 }
 
+/// An event file from `lagtap decode`, or a Parquet event dataset (a directory of
+/// one or more hosts' events: `events::parquet`).
 fn is_event_file(p: &Path) -> bool {
-    p.to_string_lossy().ends_with(".jsonl")
+    p.to_string_lossy().ends_with(".jsonl") || parquet::is_dataset(p)
 }
 
 /// Whether two regular files hold the same bytes.
@@ -141,11 +143,11 @@ pub fn collect_inputs(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Vec
 }
 
 /// The files `paths` name: directories expanded to their capture and `.jsonl` files
-/// (not recursively), in name order.
+/// (not recursively), in name order; a Parquet event dataset stays one path.
 fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for p in paths {
-        if p.is_dir() {
+        if p.is_dir() && !parquet::is_dataset(p) {
             let mut in_dir: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("reading directory {}", p.display()))?
                 .flatten()
@@ -156,8 +158,9 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             if in_dir.is_empty() {
                 bail!(
                     "{} holds no capture (.pcap, .pcapng, compressed or rotated) or event \
-                     (.jsonl) file",
-                    p.display()
+                     (.jsonl) file, and is no Parquet event dataset (no {})",
+                    p.display(),
+                    parquet::MARKER
                 );
             }
             files.extend(in_dir);
@@ -227,17 +230,39 @@ pub fn collect(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Collected>
     let mut heads: Vec<(Named, Option<FileHead>)> = expand(paths)?
         .into_iter()
         .map(|path| {
-            if is_event_file(&path) {
+            if parquet::is_dataset(&path) {
+                // A dataset holds hosts: one input per host partition.
+                let hosts = parquet::hosts(&path)
+                    .with_context(|| format!("reading the hosts of {}", path.display()))?;
+                if hosts.is_empty() {
+                    bail!("{} is an event dataset without hosts", path.display());
+                }
+                Ok(hosts
+                    .into_iter()
+                    .map(|host| {
+                        let path = path.clone();
+                        let explicit = false;
+                        (
+                            Named {
+                                host,
+                                path,
+                                explicit,
+                            },
+                            None,
+                        )
+                    })
+                    .collect())
+            } else if is_event_file(&path) {
                 let host = host_in_event_file(&path).unwrap_or_else(|| host_name(&path));
                 let explicit = false;
-                (
+                Ok(vec![(
                     Named {
                         host,
                         path,
                         explicit,
                     },
                     None,
-                )
+                )])
             } else {
                 let head = FileHead::read(&path);
                 let named = Named {
@@ -245,9 +270,12 @@ pub fn collect(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Collected>
                     path,
                     explicit: false,
                 };
-                (named, Some(head))
+                Ok(vec![(named, Some(head))])
             }
         })
+        .collect::<anyhow::Result<Vec<Vec<_>>>>()?
+        .into_iter()
+        .flatten()
         .collect();
     apply_host_names(names, &mut heads)?;
     let mut warnings = Vec::new();
@@ -318,6 +346,7 @@ pub fn collect(paths: &[PathBuf], names: &[String]) -> anyhow::Result<Collected>
 /// One host's events: its event file read, or its captures decoded.
 fn decode_input(input: &Input, keylog: &KeyLog) -> anyhow::Result<HostEvents> {
     let events = match input.files.as_slice() {
+        [one] if parquet::is_dataset(one) => parquet::read_host(one, &input.host)?,
         [one] if is_event_file(one) => read_events(one)?,
         files => {
             let mut events = Vec::new();
@@ -405,7 +434,9 @@ pub fn decode_all_with(inputs: &[Input], keylog: &KeyLog) -> anyhow::Result<Vec<
             let finished = &finished;
             s.spawn(move || {
                 while !finished.load(Ordering::Relaxed) {
-                    bar.set_position(crate::capture::input::file_bytes_read().saturating_sub(start));
+                    bar.set_position(
+                        crate::capture::input::file_bytes_read().saturating_sub(start),
+                    );
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
             });

@@ -10,6 +10,7 @@
 //! flow id of `lagtap inspect` for the same file).
 
 pub mod jsonl;
+pub mod parquet;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

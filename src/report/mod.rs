@@ -7,6 +7,7 @@ pub mod json;
 pub mod outputs;
 pub mod plots;
 mod rows;
+pub mod samples;
 pub mod table;
 
 use std::io::{self, Write};
@@ -40,19 +41,60 @@ pub enum Format {
     Json,
 }
 
-/// Write the four CSV sample files into `dir` (created if missing).
+/// The file format of the sample tables (`correlate --samples DIR --format`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SamplesFormat {
+    #[default]
+    Csv,
+    /// Needs the `parquet` cargo feature.
+    Parquet,
+}
+
+impl SamplesFormat {
+    /// Fails at once, before any decoding, when this build cannot write the format.
+    pub fn check(self) -> anyhow::Result<()> {
+        if self == SamplesFormat::Parquet && !cfg!(feature = "parquet") {
+            anyhow::bail!("--format parquet: {}", crate::tables::NOT_BUILT);
+        }
+        Ok(())
+    }
+}
+
+/// Write the CSV sample files into `dir` (created if missing).
 pub fn write_samples(dir: &Path, c: &Correlation) -> anyhow::Result<Vec<PathBuf>> {
+    write_samples_as(dir, c, SamplesFormat::Csv)
+}
+
+/// Write every sample table into `dir` (created if missing) as `<table>.csv` or
+/// `<table>.parquet`; returns the files written.
+pub fn write_samples_as(
+    dir: &Path,
+    c: &Correlation,
+    format: SamplesFormat,
+) -> anyhow::Result<Vec<PathBuf>> {
+    format.check()?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = Vec::new();
-    for file in csv::CsvFile::ALL {
-        let path = dir.join(file.file_name());
-        let f =
-            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        let mut w = io::BufWriter::new(f);
-        csv::CsvExporter(file)
-            .export(c, &mut w)
-            .and_then(|_| w.flush())
-            .with_context(|| format!("writing {}", path.display()))?;
+    for table in samples::SampleTable::ALL {
+        let path = match format {
+            SamplesFormat::Csv => {
+                let path = dir.join(format!("{}.csv", table.name()));
+                let f = std::fs::File::create(&path)
+                    .with_context(|| format!("creating {}", path.display()))?;
+                let mut w = io::BufWriter::new(f);
+                csv::CsvExporter(table)
+                    .export(c, &mut w)
+                    .and_then(|_| w.flush())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                path
+            }
+            SamplesFormat::Parquet => {
+                let path = dir.join(format!("{}.parquet", table.name()));
+                #[cfg(feature = "parquet")]
+                samples::write_parquet(table, c, &path)?;
+                path
+            }
+        };
         written.push(path);
     }
     Ok(written)
@@ -66,7 +108,7 @@ pub fn run_correlate(
     opts: &CorrelateOptions,
     input_warnings: Vec<String>,
     format: Format,
-    samples_dir: Option<&Path>,
+    samples: Option<(&Path, SamplesFormat)>,
     out: &mut dyn Write,
 ) -> anyhow::Result<Correlation> {
     let mut c = correlate(hosts, opts);
@@ -75,8 +117,8 @@ pub fn run_correlate(
         Format::Table => table::TableExporter.export(&c, out)?,
         Format::Json => json::JsonExporter.export(&c, out)?,
     }
-    if let Some(dir) = samples_dir {
-        write_samples(dir, &c)?;
+    if let Some((dir, samples_format)) = samples {
+        write_samples_as(dir, &c, samples_format)?;
     }
     Ok(c)
 }
@@ -104,8 +146,9 @@ mod tests {
 mod export_tests {
     use std::collections::BTreeMap;
 
-    use super::csv::{CsvExporter, CsvFile};
+    use super::csv::CsvExporter;
     use super::json::to_value;
+    use super::samples::SampleTable;
     use super::Exporter;
     use crate::correlate::{correlate, CorrelateOptions, HostEvents};
     use crate::events::{ChatCommand, Event};
@@ -156,7 +199,7 @@ mod export_tests {
     #[test]
     fn messaging_csv_is_quoted_and_exact() {
         let mut out = Vec::new();
-        CsvExporter(CsvFile::Messaging)
+        CsvExporter(SampleTable::Messaging)
             .export(&chat_pair(), &mut out)
             .unwrap();
         let text = String::from_utf8(out).unwrap();
