@@ -349,8 +349,9 @@ fn inspect(path: &Path) -> (u64, serde_json::Value, Vec<String>, Vec<String>) {
     )
 }
 
-/// The interface statistics block's counters: (ifrecv, ifdrop, osdrop, usrdeliv).
-fn isb_counters(path: &Path) -> Option<[u64; 4]> {
+/// The last interface statistics block: its counters (ifrecv, ifdrop, osdrop,
+/// usrdeliv) and its comment.
+fn last_isb(path: &Path) -> Option<([u64; 4], Option<String>)> {
     use pcap_parser::pcapng::Block;
     use pcap_parser::traits::PcapReaderIterator;
     let file = std::fs::File::open(path).unwrap();
@@ -360,8 +361,13 @@ fn isb_counters(path: &Path) -> Option<[u64; 4]> {
         match r.next() {
             Ok((n, pcap_parser::PcapBlockOwned::NG(Block::InterfaceStatistics(isb)))) => {
                 let mut c = [u64::MAX; 4];
+                let mut comment = None;
                 for o in &isb.options {
                     let i = match o.code.0 {
+                        1 => {
+                            comment = Some(String::from_utf8_lossy(&o.value).into_owned());
+                            continue;
+                        }
                         4 => 0,
                         5 => 1,
                         7 => 2,
@@ -370,7 +376,7 @@ fn isb_counters(path: &Path) -> Option<[u64; 4]> {
                     };
                     c[i] = u64::from_le_bytes(o.value[..8].try_into().unwrap());
                 }
-                found = Some(c);
+                found = Some((c, comment));
                 r.consume(n);
             }
             Ok((n, _)) => r.consume(n),
@@ -383,6 +389,16 @@ fn isb_counters(path: &Path) -> Option<[u64; 4]> {
         }
     }
     found
+}
+
+/// The interface statistics block's counters: (ifrecv, ifdrop, osdrop, usrdeliv).
+fn isb_counters(path: &Path) -> Option<[u64; 4]> {
+    last_isb(path).map(|(c, _)| c)
+}
+
+/// The comment of the last interface statistics block, if the file has one.
+fn isb_comment(path: &Path) -> Option<String> {
+    last_isb(path).and_then(|(_, c)| c)
 }
 
 #[test]
@@ -567,4 +583,168 @@ fn keylog_secrets_go_into_the_capture_and_decrypt_it_alone() {
         }
     }
     assert_eq!((sessions, blobs), (2, 2));
+}
+
+/// A small tmpfs mounted for one test, unmounted on drop (also when the test fails),
+/// before `Net` removes the directory it sits in.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(net: &Net, size: &str) -> SmallDisk {
+        let dir = net.dir.join("small");
+        std::fs::create_dir_all(&dir).unwrap();
+        run(Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "lagtap-test"])
+            .arg(&dir));
+        SmallDisk(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Captures HTTP downloads onto a 2 MiB tmpfs until lagtap stops for the full disk:
+/// (exit status, stderr, packets lagtap says it wrote).
+fn capture_until_the_disk_is_full(net: &Net, name: &str, extra: &[&str]) -> (i32, String, u64) {
+    let path = net.dir.join("small").join(name);
+    let mut child = net
+        .exec(&net.cli)
+        .arg(LAGTAP)
+        .args(["capture", "-i", &net.iface, "-f", "tcp port 8080", "-w"])
+        .arg(&path)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Attached once the header is on disk (with rotation, in the first numbered file).
+    wait_for_file(&if extra.iter().any(|a| a.starts_with("--rotate")) {
+        net.dir
+            .join("small")
+            .join(name.replace(".pcapng", "-00001.pcapng"))
+    } else {
+        path.clone()
+    });
+    let start = Instant::now();
+    // Each download is about 650 kB on the wire, so four fill the disk; lagtap stops
+    // by itself, within a flush interval of the disk filling.
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("lagtap capture did not stop on a full disk within 60 s");
+        }
+        let _ = net.fetch_ok();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let written = stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("lagtap capture: ")?
+                .split_once(" packets (")?
+                .0
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no packet count in: {stderr}"));
+    (out.status.code().unwrap_or(-1), stderr, written)
+}
+
+fn capinfos_count(path: &Path) -> u64 {
+    let out = run(Command::new("capinfos").args(["-M", "-c"]).arg(path));
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("Number of packets:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("capinfos: {text}"))
+}
+
+/// The one message a full disk gives: it names the file and the cause, once.
+fn assert_one_disk_full_message(stderr: &str) {
+    let msgs: Vec<&str> = stderr.lines().filter(|l| l.contains("disk full")).collect();
+    assert_eq!(msgs.len(), 1, "{stderr}");
+    assert!(msgs[0].contains("stopped early"), "{stderr}");
+    assert!(msgs[0].contains("No space left on device"), "{stderr}");
+    assert!(msgs[0].contains("exit status 3"), "{stderr}");
+}
+
+#[test]
+fn a_full_disk_ends_the_capture_with_a_valid_file_that_says_what_was_lost() {
+    require_testbed!();
+    if !tools::require("capinfos", "capinfos reads the file a full disk cut short") {
+        return;
+    }
+    let net = Net::new();
+    let disk = SmallDisk::mount(&net, "2m");
+    let (code, stderr, written) = capture_until_the_disk_is_full(&net, "full.pcapng", &[]);
+    assert_eq!(code, 3, "{stderr}");
+    assert_one_disk_full_message(&stderr);
+    let path = disk.0.join("full.pcapng");
+    // Most of the 2 MiB holds packets: the file ends where the disk did.
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert!(len > 1_500_000, "only {len} bytes written: {stderr}");
+    // (Packets on a veth are offloaded segments of up to 64 kB, about 10 kB here.)
+    assert!(written > 100, "{stderr}");
+    // Every tool reads it to its end, and finds what lagtap said it wrote.
+    assert_eq!(capinfos_count(&path), written);
+    assert_eq!(tshark_count(&path) as u64, written);
+    let (packets, anomalies, _, _) = inspect(&path);
+    assert_eq!(packets, written);
+    assert_eq!(anomalies, serde_json::json!({}), "{anomalies}");
+    // The statistics block still fits (room was reserved for it) and says it all.
+    let [recv, _, _, delivered] = isb_counters(&path).expect("a statistics block");
+    assert_eq!(delivered, written);
+    assert!(recv >= written);
+    let comment = isb_comment(&path).unwrap();
+    assert!(comment.contains(&format!("written {written}")), "{comment}");
+    assert!(comment.contains("not written "), "{comment}");
+    // The reserved room is given back.
+    assert!(std::fs::metadata(&path).unwrap().len() == len);
+}
+
+#[test]
+fn rotation_goes_on_to_the_next_file_until_the_disk_is_full() {
+    require_testbed!();
+    if !tools::require(
+        "capinfos",
+        "capinfos reads rotated files a full disk cut short",
+    ) {
+        return;
+    }
+    let net = Net::new();
+    let disk = SmallDisk::mount(&net, "2m");
+    let (code, stderr, written) =
+        capture_until_the_disk_is_full(&net, "rot.pcapng", &["--rotate-size", "0.4"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert_one_disk_full_message(&stderr);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&disk.0)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    // 2 MiB of files of 0.4 MB and up to a batch (256 KiB) more: at least two
+    // rotated on their size, and the one the disk cut short.
+    assert!(files.len() >= 3, "{files:?}");
+    let mut total = 0;
+    for (i, f) in files.iter().enumerate() {
+        assert_eq!(*f, disk.0.join(format!("rot-{:05}.pcapng", i + 1)));
+        let n = capinfos_count(f);
+        assert_eq!(tshark_count(f) as u64, n);
+        let comment =
+            isb_comment(f).unwrap_or_else(|| panic!("{} has no ISB: {stderr}", f.display()));
+        let [_, _, _, delivered] = isb_counters(f).unwrap();
+        total += n;
+        // Counters run from the start: each block counts this and earlier files.
+        assert_eq!(delivered, total, "{}", f.display());
+        let last = i + 1 == files.len();
+        assert_eq!(comment.contains("not written"), last, "{comment}");
+        if !last {
+            let len = std::fs::metadata(f).unwrap().len();
+            assert!(len >= 400_000, "{} has {len} bytes", f.display());
+        }
+    }
+    assert_eq!(total, written, "{stderr}");
 }

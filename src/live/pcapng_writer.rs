@@ -13,6 +13,14 @@
 //! after a complete block unless a single `write` is cut by the operating system, and
 //! [`PcapngWriter::durable_len`] says how many bytes are known to be written, so a
 //! caller can cut a file back to a valid length after an error (disk full).
+//!
+//! [`encode_packet`] builds the same packet block into any buffer, so `lagtap
+//! capture`'s capture thread can encode packets into batches and hand them to the
+//! thread that owns the file ([`PcapngWriter::packet_blocks`]) without copying them
+//! twice. The writer counts packets and their bytes separately for what is still
+//! buffered and what reached the underlying writer, so after a failed write the
+//! caller knows exactly which packets are in the file ([`PcapngWriter::written`]) and
+//! which were lost with the buffer ([`PcapngWriter::discard`]).
 
 use std::io::{self, Write};
 
@@ -78,13 +86,48 @@ pub struct InterfaceStats {
     pub delivered: Option<u64>,
 }
 
+/// Packets and their original (on the wire) bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PacketCount {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl PacketCount {
+    pub fn add(&mut self, other: PacketCount) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+    }
+}
+
 /// Writes one pcapng section to `W`.
 pub struct PcapngWriter<W: Write> {
     out: W,
     buf: Vec<u8>,
     interfaces: u32,
-    packets: u64,
+    /// Packets in `buf`, not yet handed to `out`.
+    buffered_packets: PacketCount,
+    /// Packets handed to `out`.
+    written: PacketCount,
     durable: u64,
+}
+
+/// Appends one enhanced packet block for `interface`, captured at `ts_ns`
+/// (nanoseconds since the epoch; times before 1970 are written as 0), to `b`. `data`
+/// may be shorter than `orig_len`.
+pub fn encode_packet(b: &mut Vec<u8>, interface: u32, ts_ns: i64, data: &[u8], orig_len: u32) {
+    let units = u64::try_from(ts_ns).unwrap_or(0);
+    let total = 32 + pad4(data.len()) as u32;
+    b.extend_from_slice(&BLOCK_EPB.to_le_bytes());
+    b.extend_from_slice(&total.to_le_bytes());
+    b.extend_from_slice(&interface.to_le_bytes());
+    b.extend_from_slice(&((units >> 32) as u32).to_le_bytes());
+    b.extend_from_slice(&(units as u32).to_le_bytes());
+    b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    b.extend_from_slice(&orig_len.max(data.len() as u32).to_le_bytes());
+    b.extend_from_slice(data);
+    b.resize(b.len() + pad4(data.len()) - data.len(), 0);
+    b.extend_from_slice(&total.to_le_bytes());
 }
 
 impl<W: Write> PcapngWriter<W> {
@@ -94,7 +137,8 @@ impl<W: Write> PcapngWriter<W> {
             out,
             buf: Vec::with_capacity(1 << 16),
             interfaces: 0,
-            packets: 0,
+            buffered_packets: PacketCount::default(),
+            written: PacketCount::default(),
             durable: 0,
         };
         let mut body = Vec::new();
@@ -139,20 +183,18 @@ impl<W: Write> PcapngWriter<W> {
     /// Appends one packet captured at `ts_ns` (nanoseconds since the epoch; times
     /// before 1970 are written as 0). `data` may be shorter than `orig_len`.
     pub fn packet(&mut self, interface: u32, ts_ns: i64, data: &[u8], orig_len: u32) {
-        let units = u64::try_from(ts_ns).unwrap_or(0);
-        let total = 32 + pad4(data.len()) as u32;
-        let b = &mut self.buf;
-        b.extend_from_slice(&BLOCK_EPB.to_le_bytes());
-        b.extend_from_slice(&total.to_le_bytes());
-        b.extend_from_slice(&interface.to_le_bytes());
-        b.extend_from_slice(&((units >> 32) as u32).to_le_bytes());
-        b.extend_from_slice(&(units as u32).to_le_bytes());
-        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        b.extend_from_slice(&orig_len.max(data.len() as u32).to_le_bytes());
-        b.extend_from_slice(data);
-        b.resize(b.len() + pad4(data.len()) - data.len(), 0);
-        b.extend_from_slice(&total.to_le_bytes());
-        self.packets += 1;
+        encode_packet(&mut self.buf, interface, ts_ns, data, orig_len);
+        self.buffered_packets.add(PacketCount {
+            packets: 1,
+            bytes: u64::from(orig_len.max(data.len() as u32)),
+        });
+    }
+
+    /// Appends packet blocks [`encode_packet`] made elsewhere; `count` says how many
+    /// packets (and original bytes) they hold, for [`Self::written`].
+    pub fn packet_blocks(&mut self, blocks: &[u8], count: PacketCount) {
+        self.buf.extend_from_slice(blocks);
+        self.buffered_packets.add(count);
     }
 
     /// Appends a Decryption Secrets Block holding NSS key log lines (`TLSK`), as
@@ -206,8 +248,44 @@ impl<W: Write> PcapngWriter<W> {
             self.out.write_all(&self.buf)?;
             self.durable += self.buf.len() as u64;
             self.buf.clear();
+            self.written.add(std::mem::take(&mut self.buffered_packets));
         }
         self.out.flush()
+    }
+
+    /// Like [`Self::flush`], but in pieces of whole blocks of about `piece` bytes
+    /// (one larger block is a piece alone), calling `before(out, offset, len)` before
+    /// each piece is written. When `before` or a write fails, the pieces written so far
+    /// stay written and counted, the rest stays buffered: a caller that reserves disk
+    /// space in `before` gets as many packets into the file as the disk holds.
+    pub fn flush_in_pieces(
+        &mut self,
+        piece: usize,
+        mut before: impl FnMut(&mut W, u64, u64) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut done = 0;
+        let result = (|| {
+            while done < self.buf.len() {
+                let (end, count) = whole_blocks(&self.buf, done, piece);
+                before(&mut self.out, self.durable, (end - done) as u64)?;
+                self.out.write_all(&self.buf[done..end])?;
+                self.durable += (end - done) as u64;
+                self.written.add(count);
+                self.buffered_packets.packets -= count.packets;
+                self.buffered_packets.bytes -= count.bytes;
+                done = end;
+            }
+            self.out.flush()
+        })();
+        self.buf.drain(..done);
+        result
+    }
+
+    /// Forgets every block buffered since the last flush (after a write failed) and
+    /// returns the packets among them.
+    pub fn discard(&mut self) -> PacketCount {
+        self.buf.clear();
+        std::mem::take(&mut self.buffered_packets)
     }
 
     /// Bytes known to have reached the underlying writer: always a block boundary.
@@ -229,8 +307,14 @@ impl<W: Write> PcapngWriter<W> {
         self.buf.len()
     }
 
+    /// Packets appended so far, written or buffered.
     pub fn packets(&self) -> u64 {
-        self.packets
+        self.written.packets + self.buffered_packets.packets
+    }
+
+    /// Packets (and their original bytes) handed to the underlying writer.
+    pub fn written(&self) -> PacketCount {
+        self.written
     }
 
     /// Flushes and returns the underlying writer.
@@ -252,6 +336,29 @@ impl<W: Write> PcapngWriter<W> {
         self.buf.extend_from_slice(&opts);
         self.buf.extend_from_slice(&total.to_le_bytes());
     }
+}
+
+/// From `start`, the end of as many whole blocks of `buf` as fit in `max` bytes (at
+/// least one), and the packets among them. `buf` holds only complete blocks.
+fn whole_blocks(buf: &[u8], start: usize, max: usize) -> (usize, PacketCount) {
+    let mut end = start;
+    let mut count = PacketCount::default();
+    while end + 12 <= buf.len() {
+        let kind = u32::from_le_bytes(buf[end..end + 4].try_into().expect("4 bytes"));
+        let len = u32::from_le_bytes(buf[end + 4..end + 8].try_into().expect("4 bytes")) as usize;
+        if end > start && end + len - start > max {
+            break;
+        }
+        if kind == BLOCK_EPB {
+            let orig = u32::from_le_bytes(buf[end + 24..end + 28].try_into().expect("4 bytes"));
+            count.add(PacketCount {
+                packets: 1,
+                bytes: u64::from(orig),
+            });
+        }
+        end += len;
+    }
+    (end, count)
 }
 
 fn pad4(n: usize) -> usize {
@@ -557,5 +664,110 @@ mod tests {
         };
         assert_eq!(*packets, 2);
         let _ = std::fs::remove_file(path);
+    }
+
+    /// The capture thread encodes packets into batches that the file's thread appends:
+    /// the file must be byte for byte what packet-at-a-time writing gives, and the
+    /// counts must follow the blocks through flush and discard.
+    #[test]
+    fn batched_blocks_equal_single_packets_and_discard_counts_the_lost() {
+        let iface = InterfaceInfo {
+            link_type: 1,
+            snaplen: 262_144,
+            name: Some("veth0".into()),
+            description: None,
+            filter: None,
+        };
+        let frames: Vec<(i64, Vec<u8>, u32)> = [0usize, 3, 48, 1000]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let f = frame(*n, i as u8);
+                let len = f.len() as u32 + 7 * (i as u32 % 2);
+                (1_700_000_000_000_000_000 + i as i64, f, len)
+            })
+            .collect();
+        let mut one = PcapngWriter::new(Vec::new(), &SectionInfo::default());
+        one.add_interface(&iface);
+        for (ts, f, len) in &frames {
+            one.packet(0, *ts, f, *len);
+        }
+        let mut batched = PcapngWriter::new(Vec::new(), &SectionInfo::default());
+        batched.add_interface(&iface);
+        let mut blocks = Vec::new();
+        let mut count = PacketCount::default();
+        for (ts, f, len) in &frames {
+            encode_packet(&mut blocks, 0, *ts, f, *len);
+            count.add(PacketCount {
+                packets: 1,
+                bytes: u64::from(*len),
+            });
+        }
+        batched.packet_blocks(&blocks, count);
+        assert_eq!(one.packets(), 4);
+        assert_eq!(batched.packets(), 4);
+        assert_eq!(batched.written(), PacketCount::default());
+        batched.flush().unwrap();
+        let wire: u64 = frames.iter().map(|f| u64::from(f.2)).sum();
+        assert_eq!(
+            batched.written(),
+            PacketCount {
+                packets: 4,
+                bytes: wire
+            }
+        );
+        // A failed write: the second batch is discarded, the file keeps the first.
+        batched.packet_blocks(&blocks, count);
+        assert_eq!(batched.discard(), count);
+        assert_eq!(batched.written().packets, 4);
+        assert_eq!(batched.packets(), 4);
+        assert_eq!(batched.finish().unwrap(), one.finish().unwrap());
+    }
+
+    /// A disk that takes only part of a flush: the pieces before the refusal are in
+    /// the file and counted, each ends on a block, and the rest stays buffered.
+    #[test]
+    fn a_flush_in_pieces_stops_on_a_block_where_the_space_ends() {
+        let mut w = PcapngWriter::new(Vec::new(), &SectionInfo::default());
+        w.add_interface(&InterfaceInfo {
+            link_type: 1,
+            snaplen: 262_144,
+            name: None,
+            description: None,
+            filter: None,
+        });
+        w.flush().unwrap();
+        let header = w.durable_len();
+        // Ten packets of 132-byte blocks (100 bytes of data).
+        for i in 0..10 {
+            w.packet(0, 1_000 + i, &[i as u8; 100], 1500);
+        }
+        let mut pieces = Vec::new();
+        let room = header + 5 * 132 + 10;
+        let r = w.flush_in_pieces(300, |out, offset, len| {
+            assert_eq!(offset, out.len() as u64);
+            pieces.push(len);
+            if offset + len > room {
+                return Err(io::ErrorKind::StorageFull.into());
+            }
+            Ok(())
+        });
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::StorageFull);
+        // 300-byte pieces hold two 132-byte blocks; the third piece would pass `room`.
+        assert_eq!(pieces, [264, 264, 264]);
+        assert_eq!(
+            w.written(),
+            PacketCount {
+                packets: 4,
+                bytes: 6000
+            }
+        );
+        assert_eq!(w.durable_len(), header + 4 * 132);
+        assert_eq!(w.packets(), 10);
+        assert_eq!(w.discard().packets, 6);
+        let bytes = w.finish().unwrap();
+        let (got, r) = read_back(&bytes);
+        assert_eq!(got.len(), 4);
+        assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
     }
 }
