@@ -37,10 +37,13 @@ sources=(captures/basic/server.pcap captures/basic/broadcaster.pcap
     captures/uplink/broadcaster.pcap captures/uplink/viewer.pcap
     captures/bitrates/broadcaster.pcap captures/bitrates/viewer.pcap
     captures/switch/broadcaster1.pcap captures/switch/switcher.pcap)
+# Each host in its own stretch of time: copies of one testbed host share its
+# addresses, and correlate takes two inputs with one address at overlapping times
+# for one host given twice.
 n=0
 for src in "${sources[@]}"; do
     n=$((n + 1))
-    lab_capture "$work/hosts/host$n.pcap" "$src"
+    LAB_START=$((1800000000 + n * 10000000)) lab_capture "$work/hosts/host$n.pcap" "$src"
 done
 cat "$work"/hosts/*.pcap > /dev/null
 bytes=$(cat "$work"/hosts/host*.pcap | wc -c)
@@ -67,6 +70,8 @@ for f in "$work"/hosts/host*.pcap; do
     [ "$k" -gt "$peak_alone" ] && peak_alone=$k
     "$bin" decode "$f" > "${f%.pcap}.jsonl"
 done
+hosts=$("$bin" correlate --json "$work"/hosts/host*.pcap 2>/dev/null | grep -c '"declared_role"' || true)
+echo "correlate sees $hosts hosts"
 read -r wall peak <<<"$(timed 3 "$bin" correlate "$work"/hosts/host*.pcap)"
 read -r ev_wall ev_peak <<<"$(timed 3 "$bin" correlate "$work"/hosts/host*.jsonl)"
 "$bin" correlate --timings "$work"/hosts/host*.pcap 2>&1 >/dev/null | grep timings || true

@@ -34,11 +34,12 @@ report() {
 }
 
 # lab_capture OUT SRC...: appends time-shifted copies of the sources, one after the
-# other in time (so capture time only moves forward), until OUT is SIZE_MB.
+# other in time (so capture time only moves forward), until OUT is SIZE_MB. The first
+# copy starts at LAB_START (epoch seconds, default 1800000000).
 lab_capture() {
     local out=$1; shift
     [ -s "$out" ] && return 0
-    local cursor=1800000000 parts=() total=0 i=0 src start dur
+    local cursor=${LAB_START:-1800000000} parts=() total=0 i=0 src start dur
     echo "making $out from time-shifted copies of $* ..." >&2
     while [ "$total" -lt $((size_mb * 1000000)) ]; do
         for src in "$@"; do

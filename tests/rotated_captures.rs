@@ -86,7 +86,7 @@ fn split_captures_decode_as_the_whole() {
     for (n, capture) in caps.iter().enumerate() {
         let host = lagtap::decode::host_name(capture);
         let keys = keys_of(capture);
-        let whole = decode(&[capture.clone()], &host, &keys);
+        let whole = decode(std::slice::from_ref(capture), &host, &keys);
         // By packets (about six pieces) and by time (five-second pieces: every
         // capture here has flows alive across those boundaries).
         let packets = whole_packets(capture);
@@ -170,7 +170,7 @@ fn fifty_rotated_files_keep_their_flows() {
         "editcap -c {per_file} of {packets} packets"
     );
     let keys = KeyLog::default();
-    let whole = decode(&[capture.clone()], "broadcaster", &keys);
+    let whole = decode(std::slice::from_ref(&capture), "broadcaster", &keys);
     let rejoined = decode(&pieces, "broadcaster", &keys);
     assert_eq!(rejoined.len(), whole.len(), "events, 50 files against one");
     assert!(
@@ -223,7 +223,7 @@ fn correlate_groups_rotated_files_into_hosts() {
         }
     }
     originals.sort();
-    let collected = lagtap::correlate::input::collect(&[dir.clone()], &[]).unwrap();
+    let collected = lagtap::correlate::input::collect(std::slice::from_ref(&dir), &[]).unwrap();
     let hosts: Vec<&str> = collected.inputs.iter().map(|i| i.host.as_str()).collect();
     let mut expected: Vec<String> = originals
         .iter()

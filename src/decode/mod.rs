@@ -382,7 +382,9 @@ pub fn decode_timeline_with(
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let keylog = keys::for_timeline(files, host, keylog);
     let mut sink = sink;
-    Ok(decode_readers(reader, later, host, names, keylog, |e| sink(&e)))
+    Ok(decode_readers(reader, later, host, names, keylog, |e| {
+        sink(&e)
+    }))
 }
 
 /// [`decode_timeline_with`] handing each event over by value: for a caller that
@@ -414,7 +416,9 @@ pub fn decode_reader(
     mut sink: impl FnMut(&Event) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let names = vec![name.to_string()];
-    decode_readers(reader, std::iter::empty(), host, names, keylog, |e| sink(&e))
+    decode_readers(reader, std::iter::empty(), host, names, keylog, |e| {
+        sink(&e)
+    })
 }
 
 /// The decode of a host's readers in order, as [`decode_stream`] describes.
