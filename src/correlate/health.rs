@@ -8,7 +8,7 @@
 //! of the frame after the gap. TCP retransmissions and zero windows are not in the
 //! event timeline yet and are not reported.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::broadcast::{Broadcast, FrameSample};
 use super::Ctx;
@@ -131,6 +131,40 @@ impl MeanMax {
 /// A window's latency accumulators: display, wire, source clock.
 type WindowLatency = [MeanMax; 3];
 
+/// TCP events (time, from the client, what) of each stream's connection, keyed by
+/// (host, flow), in one pass over each broadcaster's events: a broadcaster of a long
+/// campaign has a stream per publish, and scanning its events once per stream made
+/// this quadratic.
+fn tcp_events_by_flow<'a>(
+    ctx: &'a Ctx,
+    broadcast: &Broadcast,
+) -> HashMap<(usize, u64), Vec<(i64, bool, &'a str)>> {
+    let wanted: HashSet<(usize, u64)> =
+        broadcast.streams.iter().map(|s| (s.host, s.flow)).collect();
+    let hosts: BTreeSet<usize> = wanted.iter().map(|&(h, _)| h).collect();
+    let mut out: HashMap<(usize, u64), Vec<(i64, bool, &str)>> = HashMap::new();
+    for h in hosts {
+        for e in &ctx.hosts[h].events {
+            if let crate::events::Event::TcpEvent {
+                flow,
+                from_client,
+                what,
+                time_ns,
+            } = e
+            {
+                if wanted.contains(&(h, *flow)) {
+                    out.entry((h, *flow)).or_default().push((
+                        *time_ns,
+                        *from_client,
+                        what.as_str(),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 pub(crate) fn correlate(ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
     // Samples by (stream, frame); join artefacts are no measure of this second's
     // upload and stay out of the time series.
@@ -140,6 +174,7 @@ pub(crate) fn correlate(ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
             lat.entry(tx).or_default().push(s);
         }
     }
+    let tcp = tcp_events_by_flow(ctx, broadcast);
     let mut out = SourceHealth::default();
     for (si, s) in broadcast.streams.iter().enumerate() {
         let mut windows: BTreeMap<i64, Window> = BTreeMap::new();
@@ -179,26 +214,14 @@ pub(crate) fn correlate(ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
         // TCP trouble on this stream's connection, from the broadcaster's capture:
         // retransmitted and missing upload segments, and zero windows the ingest
         // server advertised.
-        for e in &ctx.hosts[s.host].events {
-            let crate::events::Event::TcpEvent {
-                flow,
-                from_client,
-                what,
-                time_ns,
-            } = e
-            else {
-                continue;
-            };
-            if *flow != s.flow {
-                continue;
-            }
-            let t = ctx.to_ref(s.host, *time_ns);
+        for &(time_ns, from_client, what) in tcp.get(&(s.host, s.flow)).into_iter().flatten() {
+            let t = ctx.to_ref(s.host, time_ns);
             let start = t.div_euclid(SECOND).saturating_mul(SECOND);
             let w = windows.entry(start).or_insert_with(|| Window {
                 start_ns: start,
                 ..Window::default()
             });
-            match (what.as_str(), from_client) {
+            match (what, from_client) {
                 ("retransmission", true) => w.retransmissions += 1,
                 ("gap", true) => w.gaps += 1,
                 ("zero_window", false) => w.zero_windows += 1,
