@@ -10,6 +10,7 @@
 #
 # Printed in one run:
 #   decode-alone-sum   sum over hosts of `taskset -c 0 lagtap decode hostN.pcap`
+#   correlate --jobs 1 the same, decoding one host at a time
 #   correlate          `lagtap correlate host*.pcap` on all cores (wall, peak memory)
 #   speed-up           decode-alone-sum / correlate wall
 #   correlate-events   `lagtap correlate host*.jsonl`: reading the decoded events and
@@ -73,6 +74,7 @@ done
 hosts=$("$bin" correlate --json "$work"/hosts/host*.pcap 2>/dev/null | grep -c '"declared_role"' || true)
 echo "correlate sees $hosts hosts"
 read -r wall peak <<<"$(timed 3 "$bin" correlate "$work"/hosts/host*.pcap)"
+read -r wall1 peak1 <<<"$(timed 3 "$bin" correlate --jobs 1 "$work"/hosts/host*.pcap)"
 read -r ev_wall ev_peak <<<"$(timed 3 "$bin" correlate "$work"/hosts/host*.jsonl)"
 "$bin" correlate --timings "$work"/hosts/host*.pcap 2>&1 >/dev/null | grep timings || true
 
@@ -80,7 +82,9 @@ printf '%-18s %10s %10s %10s\n' what seconds MB/s peak-MB
 row() { awk -v n="$1" -v s="$2" -v k="$3" -v mb="$mb" \
     'BEGIN { printf "%-18s %10.3f %10.0f %10.1f\n", n, s, mb / s, k / 1024 }'; }
 row decode-alone-sum "$sum" "$peak_alone"
+row "correlate --jobs 1" "$wall1" "$peak1"
 row correlate "$wall" "$peak"
 row correlate-events "$ev_wall" "$ev_peak"
 awk -v a="$sum" -v b="$wall" 'BEGIN { printf "parallel speed-up: %.2fx (decode-alone-sum / correlate wall)\n", a / b }'
+awk -v a="$wall1" -v b="$wall" 'BEGIN { printf "correlate on all cores against one: %.2fx\n", a / b }'
 echo "ballista: not measured (no Ballista engine in this build; issue 15)"

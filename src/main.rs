@@ -124,6 +124,9 @@ enum Command {
         /// the report and outputs) to stderr, for sizing long runs.
         #[arg(long)]
         timings: bool,
+        /// Hosts decoded at once, one thread each (default: one per core).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
     },
     /// Capture live traffic into pcapng (needs the `live` feature and libpcap): the
     /// section comment records host, role, version, OS and clock state; the file ends
@@ -385,6 +388,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             html,
             schedule,
             timings,
+            jobs,
         } => {
             let started = std::time::Instant::now();
             let schedule = schedule
@@ -420,7 +424,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let keylog = lagtap::decode::keys::read_keylogs(&keys.keylogs)?;
             let host_events =
-                lagtap::correlate::input::decode_all_with(&collected.inputs, &keylog)?;
+                lagtap::correlate::input::decode_all_jobs(
+                    &collected.inputs,
+                    &keylog,
+                    jobs.map(usize::from),
+                )?;
             let decoded = std::time::Instant::now();
             if let Some(v) = opts
                 .startup_by_viewer

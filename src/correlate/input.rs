@@ -419,9 +419,17 @@ fn progress_bar(inputs: &[Input]) -> Option<indicatif::ProgressBar> {
 /// window, flows bounded by the flow table), so memory grows with the threads, not
 /// with the capture sizes.
 pub fn decode_all_with(inputs: &[Input], keylog: &KeyLog) -> anyhow::Result<Vec<HostEvents>> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(inputs.len().max(1));
+    decode_all_jobs(inputs, keylog, None)
+}
+
+/// [`decode_all_with`] on at most `jobs` threads (default: one per core).
+pub fn decode_all_jobs(
+    inputs: &[Input],
+    keylog: &KeyLog,
+    jobs: Option<usize>,
+) -> anyhow::Result<Vec<HostEvents>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = jobs.unwrap_or(cores).max(1).min(inputs.len().max(1));
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<anyhow::Result<HostEvents>>>> =
