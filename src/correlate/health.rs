@@ -131,18 +131,21 @@ impl MeanMax {
 /// A window's latency accumulators: display, wire, source clock.
 type WindowLatency = [MeanMax; 3];
 
+/// A TCP event of a stream's connection: capture time, whether the client sent the
+/// segment, and what it was (`retransmission`, `gap`, `zero_window`).
+type TcpNote<'a> = (i64, bool, &'a str);
+/// The [`TcpNote`]s of each (host, flow).
+type TcpByFlow<'a> = HashMap<(usize, u64), Vec<TcpNote<'a>>>;
+
 /// TCP events (time, from the client, what) of each stream's connection, keyed by
 /// (host, flow), in one pass over each broadcaster's events: a broadcaster of a long
 /// campaign has a stream per publish, and scanning its events once per stream made
 /// this quadratic.
-fn tcp_events_by_flow<'a>(
-    ctx: &'a Ctx,
-    broadcast: &Broadcast,
-) -> HashMap<(usize, u64), Vec<(i64, bool, &'a str)>> {
+fn tcp_events_by_flow<'a>(ctx: &'a Ctx, broadcast: &Broadcast) -> TcpByFlow<'a> {
     let wanted: HashSet<(usize, u64)> =
         broadcast.streams.iter().map(|s| (s.host, s.flow)).collect();
     let hosts: BTreeSet<usize> = wanted.iter().map(|&(h, _)| h).collect();
-    let mut out: HashMap<(usize, u64), Vec<(i64, bool, &str)>> = HashMap::new();
+    let mut out = TcpByFlow::new();
     for h in hosts {
         for e in &ctx.hosts[h].events {
             if let crate::events::Event::TcpEvent {
