@@ -245,6 +245,7 @@ pub fn to_value(c: &Correlation) -> Value {
             "group_by": c.group_by,
             "by_group": summaries(&b.by_group),
             "join_artefacts": b.join_artefacts,
+            "ad_segments": b.ad_segments,
             "unmatched": b.unmatched,
             "players": players,
             "segments": segments,

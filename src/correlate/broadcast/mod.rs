@@ -221,6 +221,9 @@ pub struct Broadcast {
     pub by_group: BTreeMap<String, Summary>,
     /// Frame samples left out of the summaries as join artefacts.
     pub join_artefacts: u64,
+    /// Segments the viewers received inside Twitch stitched ad breaks, left out of
+    /// matching, the player model and every summary.
+    pub ad_segments: u64,
     /// Frames received but matched to nothing, by reason.
     pub unmatched: BTreeMap<String, u64>,
     /// Learned DTS mapping per channel: (stream index, c in 90 kHz units).
@@ -239,7 +242,12 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
     let sessions: Vec<Vec<sessions::Session>> = (0..ctx.hosts.len())
         .map(|h| sessions::sessions(ctx, h))
         .collect();
-    let rx = segments::rx_segments(ctx, &sessions);
+    // Ad segments (a Twitch stitched ad break) are counted and left out: their
+    // frames are no broadcaster's, and their playlist dates would otherwise let the
+    // program-date-time fallback take them for the broadcast.
+    let (ads, rx): (Vec<_>, Vec<_>) = segments::rx_segments(ctx, &sessions)
+        .into_iter()
+        .partition(|s| s.listing.ad);
     if !rx.is_empty() && streams.is_empty() {
         warnings.push(
             "broadcast: viewers received segments but no broadcaster capture was given".to_string(),
@@ -247,6 +255,7 @@ pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
     }
     let mut out = Broadcast {
         streams,
+        ad_segments: ads.len() as u64,
         ..Broadcast::default()
     };
     let matched = matching::match_frames(ctx, &out.streams, &rx);

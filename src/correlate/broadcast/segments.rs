@@ -18,6 +18,9 @@ pub(super) struct Listing {
     pub pdt_ns: Option<i64>,
     /// The first playlist listing the file was received (reference clock).
     pub listed_ns: Option<i64>,
+    /// Listed inside a Twitch stitched ad (`PlaylistEntry::ad`): an ad, not the
+    /// broadcast, whatever its dates say.
+    pub ad: bool,
 }
 
 /// A media playlist a viewer received (reference clock), with its entries' file
@@ -116,6 +119,7 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
                     l.channel = ch.clone();
                     l.duration_ns = Some((entry.duration_s * 1e9) as i64);
                     l.pdt_ns = entry.program_date_time_ns;
+                    l.ad |= entry.ad;
                     l.listed_ns = Some(l.listed_ns.map_or(received, |t| t.min(received)));
                 }
             }

@@ -178,3 +178,57 @@ fn a_segment_without_matching_frames_falls_back_to_program_date_time() {
     assert_eq!(b.players[0].k, 2);
     assert_eq!(b.players[0].playback_start_ns, Some(T0 + 90 * MS));
 }
+
+#[test]
+fn segments_of_a_stitched_ad_are_counted_and_never_taken_for_the_broadcast() {
+    // The viewer of the program-date-time test above, its second segment now listed
+    // inside a Twitch ad break: dated like the broadcast, but an ad.
+    let mut list = playlist(
+        2,
+        "/hls/lagtap.m3u8",
+        T0,
+        &[
+            ("lagtap-0.ts", Some(T0 - 6000 * MS)),
+            ("lagtap-1.ts", Some(T0 - 2000 * MS)),
+        ],
+    );
+    if let crate::events::Event::HlsPlaylist { segments, .. } = &mut list {
+        segments[1].ad = true;
+    }
+    let viewer = host(
+        "viewer",
+        vec![
+            list,
+            segment(
+                2,
+                "/hls/lagtap-0.ts",
+                0,
+                T0 + 10 * MS,
+                T0 + 50 * MS,
+                vec![frame(dts(0), Some("x"))],
+            ),
+            segment(
+                2,
+                "/hls/lagtap-1.ts",
+                1,
+                T0 + 60 * MS,
+                T0 + 90 * MS,
+                vec![frame(dts(4000), Some("ad"))],
+            ),
+        ],
+    );
+    let c = correlate_all(vec![viewer], &CorrelateOptions::default());
+    let b = &c.broadcast;
+    assert_eq!(b.ad_segments, 1);
+    assert_eq!(
+        b.segments.len(),
+        1,
+        "only the broadcast segment is a segment record"
+    );
+    assert_eq!(b.samples.len(), 1);
+    assert_eq!(
+        b.samples[0].latency_ns,
+        6050 * MS,
+        "the broadcast segment's sample"
+    );
+}
