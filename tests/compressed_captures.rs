@@ -72,7 +72,7 @@ fn decode(path: &Path) -> (Vec<String>, String) {
     let mut first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
     assert_eq!(first["kind"], "capture");
     let format = first["format"].as_str().unwrap().to_string();
-    for k in ["file", "host", "format"] {
+    for k in ["file", "files", "host", "format"] {
         first.as_object_mut().unwrap().remove(k);
     }
     lines[0] = first.to_string();
