@@ -107,8 +107,9 @@ fn json_report_and_sample_files_have_the_documented_shape() {
         );
         lines[0].clone()
     };
-    assert!(header("messaging.csv")
-        .starts_with("sender,receiver,channel,text,sent,received,latency_ms,error_ms,method"));
+    assert!(header("messaging.csv").starts_with(
+        "sender,receiver,channel,command,text,sent,received,latency_ms,error_ms,method"
+    ));
     assert!(header("broadcast.csv").starts_with(
         "broadcaster,viewer,stream,segment,pts,keyframe,sent,received,latency_ms,\
          source_latency_ms,error_ms,method"
