@@ -12,7 +12,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{
-    EtherType, Ethernet2Slice, IpNumber, Ipv4HeaderSlice, Ipv6ExtensionSlice, LaxIpSlice,
+    ip_number, EtherType, Ethernet2Slice, IpAuthHeaderSlice, IpNumber, Ipv4HeaderSlice,
+    Ipv6ExtensionsSlice, Ipv6FragmentHeaderSlice, Ipv6RawExtHeaderSlice, LaxIpSlice,
     SingleVlanSlice, TcpSlice, UdpSlice,
 };
 use pcap_parser::Linktype;
@@ -326,6 +327,43 @@ pub fn reassembled(
     transport(IpNumber(proto), src, dst, payload, payload.len())
 }
 
+/// The fragment header among an IPv6 packet's extension headers, if one fragments
+/// the payload: (identification, offset in bytes, more fragments). Walked here with
+/// etherparse's checked slice constructors, not its `Ipv6ExtensionSliceIter`: that
+/// iterator trusts the chain to be whole, and on a chain the lax slice cut short
+/// (the last header naming another one that is not there) it reads past the end
+/// of the slice (etherparse 0.21, `from_slice_unchecked`; the decode fuzz target
+/// found it).
+fn ipv6_fragment(exts: &Ipv6ExtensionsSlice<'_>) -> Option<(u32, u32, bool)> {
+    let mut rest = exts.slice();
+    let mut next = exts.first_header()?;
+    loop {
+        let len = match next {
+            ip_number::IPV6_FRAG => {
+                let f = Ipv6FragmentHeaderSlice::from_slice(rest).ok()?;
+                if f.is_fragmenting_payload() {
+                    let offset = u32::from(f.fragment_offset().value()) * 8;
+                    return Some((f.identification(), offset, f.more_fragments()));
+                }
+                next = f.next_header();
+                f.slice().len()
+            }
+            ip_number::AUTH => {
+                let a = IpAuthHeaderSlice::from_slice(rest).ok()?;
+                next = a.next_header();
+                a.slice().len()
+            }
+            ip_number::IPV6_HOP_BY_HOP | ip_number::IPV6_ROUTE | ip_number::IPV6_DEST_OPTIONS => {
+                let h = Ipv6RawExtHeaderSlice::from_slice(rest).ok()?;
+                next = h.next_header();
+                h.slice().len()
+            }
+            _ => return None,
+        };
+        rest = rest.get(len..)?;
+    }
+}
+
 /// Any IP packet through etherparse's lax slice (IPv6 with its extension headers,
 /// IPv4 with an authentication header).
 fn lax_ip(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
@@ -368,14 +406,7 @@ fn lax_ip(bytes: &[u8]) -> Result<Transport<'_>, Skip> {
                 IpAddr::V6(h.source_addr()),
                 IpAddr::V6(h.destination_addr()),
                 wire,
-                v6.extensions().clone().into_iter().find_map(|e| match e {
-                    Ipv6ExtensionSlice::Fragment(f) if f.is_fragmenting_payload() => Some((
-                        f.identification(),
-                        u32::from(f.fragment_offset().value()) * 8,
-                        f.more_fragments(),
-                    )),
-                    _ => None,
-                }),
+                ipv6_fragment(v6.extensions()),
                 pl,
             )
         }

@@ -292,3 +292,41 @@ fn fuzz_regression_a_huge_record_at_the_end_is_a_truncated_file_however_it_arriv
         assert_eq!(anomalies, r#"Anomalies({"truncated_file": 1})"#);
     }
 }
+
+/// Found by the capture target in its first 30 s (with overflow checks): a pcapng
+/// process information block declaring 4 to 11 bytes made pcap-parser 0.17 subtract
+/// 12 from its length, a panic with overflow checks and a 4 GB block without. The
+/// reader now counts any block shorter than the 12 bytes of its frame as corrupt
+/// before pcap-parser sees it, and stops there as for other corrupt blocks.
+#[test]
+fn fuzz_regression_a_runt_pcapng_block_is_corrupt() {
+    fuzzing::capture(&regression("capture-pcapng-runt-process-information-block"));
+    // A section header, an interface, then a process information block (type
+    // 0x80000001) declaring 8 bytes.
+    let mut file = fuzzing::file(2, &[]);
+    file.extend(0x8000_0001u32.to_le_bytes());
+    file.extend(8u32.to_le_bytes());
+    file.extend([0; 8]);
+    let (packets, anomalies) = read_all(Box::new(std::io::Cursor::new(file)));
+    assert!(packets.is_empty());
+    assert_eq!(anomalies, r#"Anomalies({"corrupt_block": 1})"#);
+}
+
+/// Found by the decode target in its first 30 s: an IPv6 packet whose chain of
+/// extension headers ends in a header naming another one that is not there made
+/// etherparse 0.21's extension iterator read past the end of its slice (an
+/// `unsafe` precondition check fired; without it, an out-of-bounds read). The
+/// link layer now walks the chain with checked slices.
+#[test]
+fn fuzz_regression_an_ipv6_extension_chain_cut_short_is_read_safely() {
+    fuzzing::decode(&regression("decode-ipv6-extension-chain-cut-short"));
+    // IPv6 (next header: hop-by-hop) + hop-by-hop (next header: destination
+    // options, 8 bytes) + 4 bytes of a destination options header.
+    let mut packet = vec![0x60, 0, 0, 0, 0, 12, 0, 64];
+    packet.extend([0xfe, 0x80].iter().chain(&[0; 13]).chain(&[1]));
+    packet.extend([0xfe, 0x80].iter().chain(&[0; 13]).chain(&[2]));
+    packet.extend([60, 0, 1, 4, 0, 0, 0, 0]);
+    packet.extend([6, 0, 0, 0]);
+    let got = link::decode(pcap_parser::Linktype(101), &packet);
+    assert!(!matches!(got, Ok(Transport::Fragment(_))), "{got:?}");
+}

@@ -152,6 +152,24 @@ fn header_len(head: &[u8]) -> usize {
     (total as usize).max(24)
 }
 
+/// Whether `data` starts with a pcapng block (of the section `parser` reads) that
+/// declares fewer than the 12 bytes every block has (type and two lengths, pcapng
+/// spec §3.1). pcap-parser 0.17 takes a process information block from 4 bytes up
+/// and then subtracts 12 from its length: an overflow panic with overflow checks,
+/// a 4 GB block without (the capture fuzz target found it). Such a block is counted
+/// as corrupt before pcap-parser sees it, as it counts any other block that short.
+fn runt_ng_block(data: &[u8], parser: Parser) -> bool {
+    let Some(&[a, b, c, d]) = data.get(4..8) else {
+        return false;
+    };
+    let len = match parser {
+        Parser::Ng => u32::from_le_bytes([a, b, c, d]),
+        Parser::NgBe => u32::from_be_bytes([a, b, c, d]),
+        _ => return false,
+    };
+    len < 12
+}
+
 /// Which block parser pcap-parser's reader itself uses for the blocks to come, once
 /// the file (or section) header has said (a tag rather than a function pointer, so
 /// each parser is called directly and can be inlined into the loop).
@@ -296,6 +314,9 @@ impl CaptureReader {
         let (inner, state) = (&mut self.inner, &mut self.state);
         let (info, anomalies) = (&mut self.info, &mut self.anomalies);
         loop {
+            if runt_ng_block(inner.data(), state.parser) {
+                return None;
+            }
             match inner.next() {
                 Ok((consumed, block)) => {
                     let ts = state.handle_block(block, info, anomalies).map(|p| p.ts);
@@ -333,6 +354,10 @@ impl CaptureReader {
                     // Where the bytes sit in the buffer changes nothing else.
                     inner.consume_noshift(taken);
                 }
+            }
+            if runt_ng_block(inner.data(), state.parser) {
+                anomalies.count("corrupt_block");
+                return;
             }
             let step = match inner.next() {
                 Ok((consumed, block)) => {
@@ -440,7 +465,10 @@ impl State {
         anomalies: &mut Anomalies,
         f: &mut impl FnMut(Packet<'_>, &CaptureInfo),
     ) -> &'a [u8] {
-        while let Ok((after, block)) = parse(rest) {
+        while !runt_ng_block(rest, self.parser) {
+            let Ok((after, block)) = parse(rest) else {
+                break;
+            };
             let Some(packet) = handle(self, block, info, anomalies) else {
                 break;
             };
