@@ -330,3 +330,18 @@ fn fuzz_regression_an_ipv6_extension_chain_cut_short_is_read_safely() {
     let got = link::decode(pcap_parser::Linktype(101), &packet);
     assert!(!matches!(got, Ok(Transport::Fragment(_))), "{got:?}");
 }
+
+/// Found by the decode target after 380 000 executions: an RTMP metadata number
+/// (31.250000029802322, an AMF double) written in a `decode` line read back one unit
+/// in the last place off (31.25000002980232), because serde_json's default float
+/// parser is not exact; `correlate` reading the `.jsonl` got another number than
+/// `decode` measured. lagtap now enables serde_json's `float_roundtrip`.
+#[test]
+fn fuzz_regression_a_float_in_a_decode_line_reads_back_exactly() {
+    fuzzing::decode(&regression("decode-float-read-back"));
+    let x = f64::from_bits(0x403f_4000_0080_0000);
+    let line = serde_json::to_string(&x).unwrap();
+    assert_eq!(line, "31.250000029802322");
+    let back: f64 = serde_json::from_str(&line).unwrap();
+    assert_eq!(back.to_bits(), x.to_bits());
+}
