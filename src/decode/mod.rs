@@ -372,19 +372,9 @@ pub fn decode_timeline_with(
     files: &[PathBuf],
     host: &str,
     keylog: &KeyLog,
-    sink: impl FnMut(&Event) -> std::io::Result<()>,
+    mut sink: impl FnMut(&Event) -> std::io::Result<()>,
 ) -> Result<std::io::Result<()>, CaptureError> {
-    let Some((first, rest)) = files.split_first() else {
-        return Err(CaptureError::Empty("an empty list of capture files".into()));
-    };
-    let reader = CaptureReader::open(first)?;
-    let later = rest.iter().map(|p| CaptureReader::open(p));
-    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    let keylog = keys::for_timeline(files, host, keylog);
-    let mut sink = sink;
-    Ok(decode_readers(reader, later, host, names, keylog, |e| {
-        sink(&e)
-    }))
+    decode_timeline_owned(files, host, keylog, |e| sink(&e))
 }
 
 /// [`decode_timeline_with`] handing each event over by value: for a caller that
