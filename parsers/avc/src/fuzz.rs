@@ -1,7 +1,10 @@
 //! The body of the fuzz target (`fuzz/`), here so that the ordinary test suite can
 //! run it over seeds and deterministic mutations.
 
-use crate::{fingerprint_annexb, fingerprint_avcc, iter_annexb, iter_avcc, Codec};
+use crate::obu::{fingerprint_obus, iter_obus};
+use crate::{
+    fingerprint_annexb, fingerprint_avcc, fingerprint_frame, iter_annexb, iter_avcc, Codec,
+};
 
 /// Iterate and fingerprint `data` in every framing; check that the same NAL units
 /// re-framed as Annex-B give the same fingerprint as in AVCC, whenever they can be
@@ -27,5 +30,33 @@ pub fn nal(data: &[u8]) {
         for n in iter_annexb(data) {
             assert!(!n.0.is_empty() && n.0.last() != Some(&0));
         }
+    }
+    obus(data);
+    let _ = fingerprint_frame(data, 4, Codec::Vp9);
+}
+
+/// Iterate `data` as AV1 OBUs; when it frames cleanly, the same OBUs written again,
+/// each with a size field (AV1 specification §4.10.5 LEB128, shortest form), give
+/// the same fingerprint.
+fn obus(data: &[u8]) {
+    let mut it = iter_obus(data);
+    let mut again = Vec::new();
+    for o in it.by_ref() {
+        again.push(o.header | 0x02);
+        again.extend(o.extension);
+        let mut n = o.payload.len();
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                again.push(b);
+                break;
+            }
+            again.push(b | 0x80);
+        }
+        again.extend_from_slice(o.payload);
+    }
+    if !it.is_truncated() {
+        assert_eq!(fingerprint_obus(&again), fingerprint_obus(data));
     }
 }

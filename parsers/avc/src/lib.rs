@@ -1,4 +1,4 @@
-//! H.264 / HEVC NAL units and the **frame fingerprint**.
+//! H.264 / HEVC NAL units, AV1 OBUs and the **frame fingerprint**.
 //!
 //! lagtap matches a video frame sent by a broadcaster over RTMP (FLV, AVCC framing)
 //! with the same frame received by a viewer over HLS (MPEG-TS, Annex-B framing).
@@ -10,6 +10,10 @@
 //! codes. Both sides of lagtap call the same function, which is the point of this
 //! crate.
 //!
+//! AV1 and VP9 frames get fingerprints too, so matching works whatever the codec:
+//! AV1 over its picture OBUs ([`obu`]), VP9 over the whole frame (neither FLV nor
+//! ISOBMFF re-frames a VP9 frame; see [`fingerprint_frame`]).
+//!
 //! Design: pure, borrow-only, no allocation ([`nal`] iterators over `&[u8]`; a slice
 //! is hashed where it lies, or streamed run by run when it holds emulation-prevention
 //! bytes; [`NalTypes`] are held inline).
@@ -18,6 +22,7 @@
 #[doc(hidden)]
 pub mod fuzz;
 pub mod nal;
+pub mod obu;
 
 pub use nal::{iter_annexb, iter_avcc, Nal};
 
@@ -26,13 +31,25 @@ pub use nal::{iter_annexb, iter_avcc, Nal};
 /// allocation per frame; more than 16 spill to the heap.
 pub type NalTypes = smallvec::SmallVec<[u8; 16]>;
 
-/// Which codec's NAL unit header layout to use.
+/// Which video codec a coded picture is in: it decides how the picture is framed
+/// and which of its parts the fingerprint covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Codec {
     /// H.264 / AVC: one-byte NAL header, `nal_unit_type` in the low 5 bits.
     H264,
     /// H.265 / HEVC: two-byte NAL header, `nal_unit_type` in bits 1..7 of the first byte.
     Hevc,
+    /// AV1: OBUs in the low overhead bitstream format, no NAL units ([`obu`]).
+    Av1,
+    /// VP9: one frame (or superframe) as the encoder wrote it, no NAL units.
+    Vp9,
+}
+
+impl Codec {
+    /// Whether pictures of this codec are NAL units (H.264, HEVC).
+    pub fn has_nal_units(self) -> bool {
+        matches!(self, Codec::H264 | Codec::Hevc)
+    }
 }
 
 /// H.264 `nal_unit_type` values lagtap names.
@@ -75,10 +92,12 @@ pub mod hevc {
 /// are slices too (Extended profile); no packager rewrites them.
 /// HEVC: the VCL types 0–31. Everything else (AUD, parameter sets, SEI, filler,
 /// end of sequence...) is skipped because packagers add, drop or rewrite it.
+/// AV1 and VP9 have no NAL units: never.
 pub fn is_slice(codec: Codec, t: u8) -> bool {
     match codec {
         Codec::H264 => (h264::SLICE..=h264::IDR).contains(&t),
         Codec::Hevc => t <= hevc::VCL_MAX,
+        Codec::Av1 | Codec::Vp9 => false,
     }
 }
 
@@ -199,6 +218,20 @@ fn hash_rbsp(nal: &[u8], has_emulation_prevention: bool, seed: u64) -> u64 {
 /// Fingerprint of a coded picture in AVCC framing (FLV/RTMP, MP4).
 pub fn fingerprint_avcc(data: &[u8], length_size: u8, codec: Codec) -> Option<Fingerprint> {
     fingerprint_nals(iter_avcc(data, length_size), codec)
+}
+
+/// Fingerprint of one coded picture as FLV/Enhanced RTMP and ISOBMFF carry it, for
+/// any codec: AVCC NAL units with `length_size`-byte lengths (H.264, HEVC), OBUs
+/// (AV1, [`obu::fingerprint_obus`]), or the whole frame (VP9: XXH3-64 of its bytes,
+/// which both containers carry unchanged, superframe index included); `None` when
+/// it holds no coded picture data (an empty VP9 frame).
+pub fn fingerprint_frame(data: &[u8], length_size: u8, codec: Codec) -> Option<Fingerprint> {
+    match codec {
+        Codec::H264 | Codec::Hevc => fingerprint_avcc(data, length_size, codec),
+        Codec::Av1 => obu::fingerprint_obus(data),
+        Codec::Vp9 => (!data.is_empty())
+            .then(|| Fingerprint(twox_hash::XxHash3_64::oneshot_with_seed(0, data))),
+    }
 }
 
 /// Fingerprint of a coded picture in Annex-B framing (MPEG-TS PES payload of one

@@ -30,11 +30,12 @@ impl<'a> Nal<'a> {
         self.0.first().map(|b| (b >> 1) & 0x3f)
     }
 
-    /// The NAL unit type for `codec`.
+    /// The NAL unit type for `codec` (`None` for codecs without NAL units).
     pub fn nal_type(&self, codec: crate::Codec) -> Option<u8> {
         match codec {
             crate::Codec::H264 => self.h264_type(),
             crate::Codec::Hevc => self.hevc_type(),
+            crate::Codec::Av1 | crate::Codec::Vp9 => None,
         }
     }
 

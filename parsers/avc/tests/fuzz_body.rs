@@ -6,6 +6,7 @@ use avc::fuzz::nal;
 const SEEDS: &[&[u8]] = &[
     include_bytes!("../fuzz/seeds/keyframe_avcc"),
     include_bytes!("../fuzz/seeds/inter_avcc"),
+    include_bytes!("../fuzz/seeds/inter_av1_obus"),
 ];
 
 #[test]

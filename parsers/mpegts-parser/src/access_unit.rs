@@ -72,6 +72,8 @@ fn starts_new_unit(codec: Codec, nal: &Nal<'_>) -> bool {
             Some(0..=31) => b.get(2).is_some_and(|x| x & 0x80 != 0),
             _ => false,
         },
+        // No PMT stream type of lagtap's maps to these (no NAL units).
+        Codec::Av1 | Codec::Vp9 => false,
     }
 }
 
@@ -79,6 +81,7 @@ fn is_keyframe(codec: Codec, nal: &Nal<'_>) -> bool {
     match codec {
         Codec::H264 => nal.h264_type() == Some(avc::h264::IDR),
         Codec::Hevc => nal.hevc_type().is_some_and(|t| (16..=23).contains(&t)),
+        Codec::Av1 | Codec::Vp9 => false,
     }
 }
 

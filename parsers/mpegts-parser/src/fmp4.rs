@@ -18,9 +18,10 @@ use crate::{MAX_FRAME_LEN, MAX_META_BOX_LEN, MAX_SAMPLES_PER_RUN, MAX_STREAMS};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrackConfig {
     pub track_id: u32,
-    /// H.264 (`avc1`/`avc3`) or HEVC (`hvc1`/`hev1`) video; `None` for others.
+    /// H.264 (`avc1`/`avc3`), HEVC (`hvc1`/`hev1`), AV1 (`av01`) or VP9 (`vp09`)
+    /// video; `None` for others.
     pub codec: Option<Codec>,
-    /// NAL length prefix size from avcC/hvcC (1, 2 or 4).
+    /// NAL length prefix size from avcC/hvcC (1, 2 or 4; unused for AV1 and VP9).
     pub length_size: u8,
     /// Media timescale (ticks per second) from `mdhd`; 0 if unknown.
     pub timescale: u32,
@@ -226,6 +227,10 @@ fn parse_trak(trak: &[u8]) -> Option<TrackConfig> {
                     config.length_size = (b & 3) + 1;
                 }
             }
+            // AV1 binding §2.3 (`av01` + `av1C`), VP codec ISO binding (`vp09` +
+            // `vpcC`): samples are OBUs / whole frames, nothing to learn here.
+            b"av01" => config.codec = Some(Codec::Av1),
+            b"vp09" => config.codec = Some(Codec::Vp9),
             _ => {}
         }
     }
@@ -632,10 +637,12 @@ impl Fmp4Demuxer {
             p.sample.damaged = true;
         }
         if let Some((codec, length_size)) = p.codec {
-            p.sample.nal_types = avc::iter_avcc(&p.buf, length_size)
-                .filter_map(|n| n.nal_type(codec))
-                .collect();
-            p.sample.fingerprint = avc::fingerprint_avcc(&p.buf, length_size, codec);
+            if codec.has_nal_units() {
+                p.sample.nal_types = avc::iter_avcc(&p.buf, length_size)
+                    .filter_map(|n| n.nal_type(codec))
+                    .collect();
+            }
+            p.sample.fingerprint = avc::fingerprint_frame(&p.buf, length_size, codec);
         }
         self.out.push_back(Fmp4Message::Sample(p.sample));
     }

@@ -8,22 +8,7 @@ fn data(name: &str) -> Vec<u8> {
 
 mod common;
 
-/// Demuxes `bytes` cut at `cuts` with `d`.
-fn feed(
-    d: &mut Fmp4Demuxer,
-    bytes: &[u8],
-    cuts: impl IntoIterator<Item = usize>,
-) -> Vec<Fmp4Message> {
-    let mut out = Vec::new();
-    let end = common::feed_pieces(bytes, cuts, |offset, tail| {
-        let n = d.feed(offset, tail);
-        out.extend(d.drain());
-        n
-    });
-    d.end(end);
-    out.extend(d.drain());
-    out
-}
+use common::feed_fmp4 as feed;
 
 fn samples(messages: &[Fmp4Message]) -> Vec<&Sample> {
     messages

@@ -6,7 +6,8 @@ fn data(name: &str) -> Vec<u8> {
 }
 
 /// Seeds: control byte, then a segment. TS seeds are cut to 40 packets so that
-/// mutations stay cheap; the fMP4 seed is init + fragment.
+/// mutations stay cheap; the fMP4 seeds are init + fragment (H.264), and the AV1 and
+/// VP9 fragmented files.
 fn seeds() -> Vec<Vec<u8>> {
     let ts = data("nginx-test-0.ts");
     let mut fmp4 = data("init.mp4");
@@ -23,6 +24,9 @@ fn seeds() -> Vec<Vec<u8>> {
     let mut s = vec![0x10];
     s.extend_from_slice(&data("seg0-remux.ts"));
     out.push(s);
+    for f in ["av1-frag.mp4", "vp9-frag.mp4"] {
+        out.push([&[0x01][..], &data(f)].concat());
+    }
     out
 }
 

@@ -48,6 +48,13 @@ impl VideoCodec {
 
     /// The NAL-unit codec, if this codec frames its pictures as AVCC NAL units.
     pub fn nal_codec(self) -> Option<Codec> {
+        self.codec().filter(|c| c.has_nal_units())
+    }
+
+    /// The codec lagtap fingerprints frames of: H.264 and HEVC (AVCC NAL units),
+    /// AV1 (`av01`: OBUs, E-RTMP "Enhanced Video" with the AV1 ISOBMFF binding's
+    /// sample format) and VP9 (`vp09`: the frame as the encoder wrote it).
+    pub fn codec(self) -> Option<Codec> {
         match self {
             VideoCodec::Legacy(7) | VideoCodec::FourCc([b'a', b'v', b'c', b'1']) => {
                 Some(Codec::H264)
@@ -55,6 +62,8 @@ impl VideoCodec {
             VideoCodec::Legacy(12) | VideoCodec::FourCc([b'h', b'v', b'c', b'1']) => {
                 Some(Codec::Hevc)
             }
+            VideoCodec::FourCc([b'a', b'v', b'0', b'1']) => Some(Codec::Av1),
+            VideoCodec::FourCc([b'v', b'p', b'0', b'9']) => Some(Codec::Vp9),
             _ => None,
         }
     }
@@ -110,7 +119,8 @@ pub struct VideoInfo {
     pub config: Option<Box<DecoderConfig>>,
     /// NAL unit types of a coded frame, in order (AVC/HEVC only).
     pub nal_types: avc::NalTypes,
-    /// Fingerprint of the coded picture (slices only), see [`avc::fingerprint_nals`].
+    /// Fingerprint of the coded picture (slices, AV1 picture OBUs, the VP9 frame),
+    /// see [`avc::fingerprint_frame`].
     pub fingerprint: Option<Fingerprint>,
     /// The NAL length size used to split the frame, and whether it came from a
     /// sequence header (false: assumed 4).
@@ -511,17 +521,24 @@ impl VideoInfo {
 
 /// For AVC and HEVC: the decoder configuration of a sequence header, or the NAL
 /// types and fingerprint of a coded frame (AVCC framing with the stream's NAL
-/// length size).
+/// length size). For AV1 and VP9: the fingerprint of a coded frame.
 fn nal_part(info: &mut VideoInfo, body: &[u8], known_size: Option<u8>) -> Result<(), VideoError> {
     info.nal_length_size = known_size.unwrap_or(4);
-    let Some(nal_codec) = info.codec.nal_codec() else {
+    let Some(codec) = info.codec.codec() else {
         return Ok(());
     };
+    if !codec.has_nal_units() {
+        if info.packet == VideoPacket::CodedFrames {
+            info.fingerprint = avc::fingerprint_frame(body, 0, codec);
+        }
+        return Ok(());
+    }
+    let nal_codec = codec;
     match info.packet {
         VideoPacket::SequenceHeader => {
             let parsed = match nal_codec {
                 Codec::H264 => avc_config(body),
-                Codec::Hevc => hevc_config(body),
+                _ => hevc_config(body),
             };
             let (_, config) = parsed.map_err(|_| "rtmp.video_bad_decoder_config")?;
             info.nal_length_size = config.nal_length_size;

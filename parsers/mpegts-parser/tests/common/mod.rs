@@ -1,5 +1,8 @@
 //! Shared by the integration tests: feeding a body in pieces the way the HTTP
 //! layer does (unconsumed tails kept and passed again).
+#![allow(dead_code)] // each test binary uses a different subset
+
+use mpegts_parser::{Fmp4Demuxer, Fmp4Message};
 
 /// Feeds `bytes` cut at `cuts` through `feed(offset, tail) -> consumed`; returns
 /// the stream offset of the end (consumed plus held back).
@@ -17,4 +20,21 @@ pub fn feed_pieces(
         tail.drain(..n);
     }
     offset + tail.len() as u64
+}
+
+/// Demuxes `bytes` cut at `cuts` with `d`, ended at the end: every message.
+pub fn feed_fmp4(
+    d: &mut Fmp4Demuxer,
+    bytes: &[u8],
+    cuts: impl IntoIterator<Item = usize>,
+) -> Vec<Fmp4Message> {
+    let mut out = Vec::new();
+    let end = feed_pieces(bytes, cuts, |offset, tail| {
+        let n = d.feed(offset, tail);
+        out.extend(d.drain());
+        n
+    });
+    d.end(end);
+    out.extend(d.drain());
+    out
 }
