@@ -45,7 +45,7 @@ impl Anomalies {
 /// Damage to a capture file itself (cut short, corrupt, packets cut or lost before
 /// the tap), as opposed to what lagtap chose not to use: one entry per reason, with
 /// what it cost. `lagtap correlate` names damaged inputs with these.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Damage {
     /// The anomaly reason (`truncated_file`, `tcp.gap`, ...).
     pub reason: String,

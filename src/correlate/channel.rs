@@ -43,6 +43,26 @@ pub fn url_path(uri: &str) -> &str {
     rest.split(['?', '#']).next().unwrap_or(rest)
 }
 
+/// As the regexes' sources, in order (how `correlate --cluster` hands the pattern to
+/// its executors).
+impl serde::Serialize for ChannelPattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.patterns.iter().map(Regex::as_str))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ChannelPattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let sources = Vec::<String>::deserialize(d)?;
+        let patterns = sources
+            .iter()
+            .map(|p| Regex::new(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(serde::de::Error::custom)?;
+        Ok(ChannelPattern { patterns })
+    }
+}
+
 impl ChannelPattern {
     /// A user pattern (`--channel-pattern`), tried on the URL path before the
     /// defaults.

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::events::Event;
 
 /// Where a host's clock model came from.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockSource {
     /// Estimated from NTP exchanges in the host's capture.
@@ -70,7 +70,7 @@ pub const MAX_DRIFT_PPM: f64 = 500.0;
 const MAX_DELAY_NS: i64 = 1_000_000_000;
 
 /// A host's clock: `offset(t) = offset_ns + drift_ppm·1e-6·(t − t0_ns)`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ClockModel {
     pub source: ClockSource,
     /// Host − reference at `t0_ns`.
@@ -87,7 +87,8 @@ pub struct ClockModel {
     pub samples_used: usize,
     /// "fit" (least squares over time), "min_delay" (the single best sample),
     /// "manual" or "none".
-    pub method: &'static str,
+    #[serde(deserialize_with = "super::units::static_tag::deserialize")]
+    pub method: super::units::Tag,
 }
 
 impl ClockModel {

@@ -18,7 +18,7 @@ const SECOND: i64 = 1_000_000_000;
 const MAX_FILLED_GAP_NS: i64 = 3600 * SECOND;
 
 /// One second of one stream.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Window {
     /// Start of the second, reference clock.
     pub start_ns: i64,
@@ -51,7 +51,7 @@ pub struct Window {
     pub gaps: u32,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StreamHealth {
     pub broadcaster: String,
     pub stream: String,
@@ -65,7 +65,7 @@ pub struct StreamHealth {
     pub windows: Vec<Window>,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceHealth {
     pub streams: Vec<StreamHealth>,
 }

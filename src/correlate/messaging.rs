@@ -24,7 +24,7 @@ use super::stats::{grouped, Summary};
 use super::Ctx;
 
 /// One message as one receiver got it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessageSample {
     pub sender: String,
     pub receiver: String,
@@ -40,7 +40,8 @@ pub struct MessageSample {
     pub received_ns: i64,
     pub latency_ns: i64,
     pub error_ns: i64,
-    pub method: &'static str,
+    #[serde(deserialize_with = "super::units::static_tag::deserialize")]
+    pub method: super::units::Tag,
     /// The server's stamp (`time=` preferred, else `tmi-sent-ts`; millisecond
     /// resolution), read as reference-clock time.
     pub server_ns: Option<i64>,
@@ -49,7 +50,7 @@ pub struct MessageSample {
     pub downlink_ns: Option<i64>,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Messaging {
     pub samples: Vec<MessageSample>,
     pub summary: Summary,
@@ -102,29 +103,30 @@ fn lower(s: &str) -> String {
 /// (command, channel, sender nick, text, occurrence).
 type Key<'a> = (ChatCommand, String, String, &'a str, usize);
 
-/// Matches chat lines across hosts. The uplink/downlink legs read the chat server's
-/// millisecond stamps as reference-clock time: docs/methods.md says so once, the
-/// report does not warn about it on every run.
-pub(crate) fn correlate(ctx: &Ctx) -> Messaging {
-    let mut out = Messaging::default();
-    let bump = |m: &mut BTreeMap<String, u64>, k: &str| *m.entry(k.to_string()).or_default() += 1;
-
-    // Each host's own nick: from its sent lines, else from its received lines.
-    let mut host_nick: Vec<Option<String>> = vec![None; ctx.hosts.len()];
-    for (h, host) in ctx.hosts.iter().enumerate() {
-        for e in &host.events {
-            match e {
-                Event::ChatSent { nick: Some(n), .. } => {
-                    host_nick[h] = Some(lower(n));
-                    break;
-                }
-                Event::ChatReceived {
-                    own_nick: Some(n), ..
-                } if host_nick[h].is_none() => host_nick[h] = Some(lower(n)),
-                _ => {}
-            }
+/// A host's own chat nick, lowercase: from its sent lines, else from its received
+/// lines (part of the host unit: a host's nick is the same in every channel).
+pub fn own_nick(events: &[Event]) -> Option<String> {
+    let mut nick = None;
+    for e in events {
+        match e {
+            Event::ChatSent { nick: Some(n), .. } => return Some(lower(n)),
+            Event::ChatReceived {
+                own_nick: Some(n), ..
+            } if nick.is_none() => nick = Some(lower(n)),
+            _ => {}
         }
     }
+    nick
+}
+
+/// Matches chat lines across hosts: one channel's lines (the messaging unit, see
+/// `units.rs`), or any set of them. `host_nick[h]` is host h's [`own_nick`] over its
+/// whole timeline. The uplink/downlink legs read the chat server's millisecond
+/// stamps as reference-clock time: docs/methods.md says so once, the report does not
+/// warn about it on every run.
+pub(crate) fn correlate_lines(ctx: &Ctx, host_nick: &[Option<String>]) -> Messaging {
+    let mut out = Messaging::default();
+    let bump = |m: &mut BTreeMap<String, u64>, k: &str| *m.entry(k.to_string()).or_default() += 1;
 
     let mut sent: Vec<Sent> = Vec::new();
     let mut recvs: Vec<Recv> = Vec::new();
@@ -366,6 +368,13 @@ pub(crate) fn correlate(ctx: &Ctx) -> Messaging {
             }
         }
     }
+    summarise(&mut out);
+    out
+}
+
+/// Sorts the samples (by sent time, sender, receiver) and summarises them: the end
+/// of one channel's matching, and of merging channels' results.
+pub(crate) fn summarise(out: &mut Messaging) {
     out.samples.sort_by(|a, b| {
         (a.sent_ns, &a.sender, &a.receiver).cmp(&(b.sent_ns, &b.sender, &b.receiver))
     });
@@ -380,7 +389,6 @@ pub(crate) fn correlate(ctx: &Ctx) -> Messaging {
             .iter()
             .map(|s| (s.command.as_str().to_string(), s.latency_ns)),
     );
-    out
 }
 
 #[cfg(test)]

@@ -17,11 +17,12 @@ pub mod stats;
 pub mod switching;
 #[cfg(test)]
 mod testutil;
+pub mod units;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::anomalies::Damage;
 use crate::events::Event;
@@ -39,7 +40,7 @@ pub struct HostEvents {
 }
 
 /// How the broadcast distributions are grouped in the report (`--group-by`).
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     /// By viewer host.
@@ -63,8 +64,8 @@ impl FromStr for GroupBy {
     }
 }
 
-/// Options of `lagtap correlate`.
-#[derive(Clone, Debug)]
+/// Options of `lagtap correlate` (serde: a cluster executor gets them with the units).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CorrelateOptions {
     /// `--offset NAME=SECONDS`: host clock − reference clock, overriding NTP.
     pub offsets: BTreeMap<String, f64>,
@@ -127,7 +128,7 @@ pub fn parse_startup_segments(
 }
 
 /// What correlation found out about one host.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HostInfo {
     pub name: String,
     /// The input as a reader sees it: the file, or the first and last of a timeline.
@@ -174,7 +175,7 @@ fn capture_fact(events: &[Event], key: &str) -> Option<String> {
 }
 
 /// Everything `lagtap correlate` reports.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Correlation {
     pub hosts: Vec<HostInfo>,
     pub messaging: messaging::Messaging,
@@ -255,129 +256,25 @@ fn time_span(events: &[Event]) -> Option<(i64, i64)> {
     (lo <= hi).then_some((lo, hi))
 }
 
-/// Drops a host that is another one given twice: the same own address over
-/// overlapping capture time. The first one given is kept; a warning names both.
-fn drop_duplicate_hosts(
-    hosts: Vec<HostEvents>,
-    sides: Vec<roles::HostSides>,
-    warnings: &mut Vec<String>,
-) -> (Vec<HostEvents>, Vec<roles::HostSides>) {
-    let spans: Vec<Option<(i64, i64)>> = hosts.iter().map(|h| time_span(&h.events)).collect();
-    let mut dropped = vec![false; hosts.len()];
-    for j in 0..hosts.len() {
-        let twin = (0..j).filter(|&i| !dropped[i]).find(|&i| {
-            let same_address = sides[i].own.is_some() && sides[i].own == sides[j].own;
-            let overlap = match (spans[i], spans[j]) {
-                (Some((a0, a1)), Some((b0, b1))) => a0 <= b1 && b0 <= a1,
-                _ => false,
-            };
-            same_address && overlap
-        });
-        if let Some(i) = twin {
-            dropped[j] = true;
-            warnings.push(format!(
-                "inputs {} ({}) and {} ({}) are the same host given twice ({}, capture times \
-                 overlapping): counted once, as {}",
-                hosts[i].name,
-                hosts[i].file,
-                hosts[j].name,
-                hosts[j].file,
-                sides[j].own.as_deref().unwrap_or("?"),
-                hosts[i].name
-            ));
-        }
-    }
-    hosts
-        .into_iter()
-        .zip(sides)
-        .zip(dropped)
-        .filter(|(_, dropped)| !dropped)
-        .map(|(pair, _)| pair)
-        .unzip()
-}
-
-/// Correlate the hosts' timelines.
+/// Correlate the hosts' timelines: every unit of work (src/correlate/units.rs) run
+/// here, one after the other; `correlate --cluster` runs the same units on
+/// DataFusion or Ballista.
 pub fn correlate(hosts: Vec<HostEvents>, opts: &CorrelateOptions) -> Correlation {
-    let mut warnings = Vec::new();
-    let sides: Vec<roles::HostSides> = hosts.iter().map(|h| roles::infer(&h.events)).collect();
-    let (hosts, sides) = drop_duplicate_hosts(hosts, sides, &mut warnings);
-    warnings.extend(hosts.iter().filter_map(guards::tls_without_keys));
-    let mut info = Vec::with_capacity(hosts.len());
-    for (h, side) in hosts.iter().zip(&sides) {
-        let samples = clock::ntp_samples(&h.events, side.own.as_deref());
-        let capture_clock = capture_fact(&h.events, "clock");
-        let estimate = ClockModel::estimate(&samples);
-        let clock = if let Some(&offset_s) = opts.offsets.get(&h.name) {
-            if let Some(w) = estimate
-                .as_ref()
-                .and_then(|ntp| guards::offset_contradiction(&h.name, offset_s, ntp))
-            {
-                warnings.push(w);
-            }
-            ClockModel::manual(offset_s)
-        } else if let Some(model) = estimate {
-            model
-        } else {
-            if !side.roles.contains(&Role::Server) || !samples.is_empty() {
-                let note = capture_clock
-                    .as_ref()
-                    .map_or(String::new(), |c| format!(" (at capture: {c})"));
-                warnings.push(format!(
-                    "host {}: no NTP exchanges and no --offset: ASSUMED SYNCHRONISED, \
-                     its latencies carry an unknown clock error{note}",
-                    h.name
-                ));
-            }
-            ClockModel::unsynced()
-        };
-        let damage = summary(&h.events).map_or_else(Vec::new, |s| {
-            crate::anomalies::damage(s.anomalies, s.last_ns)
-        });
-        if !damage.is_empty() {
-            let lost: Vec<&str> = damage.iter().map(|d| d.lost.as_str()).collect();
-            warnings.push(format!(
-                "input {} ({}) is damaged: {}",
-                h.name,
-                h.file,
-                lost.join("; ")
-            ));
-        }
-        info.push(HostInfo {
-            name: h.name.clone(),
-            file: h.file.clone(),
-            files: capture_files(&h.events).unwrap_or_else(|| vec![h.file.clone()]),
-            address: side.own.clone(),
-            roles: side.roles.iter().copied().collect(),
-            clock,
-            capture_clock,
-            declared_role: capture_fact(&h.events, "role").filter(|r| r != "unspecified"),
-            damage,
-        });
-    }
-    for name in opts.offsets.keys() {
-        if !hosts.iter().any(|h| &h.name == name) {
-            warnings.push(format!("--offset names unknown host {name}"));
-        }
-    }
-    let ctx = Ctx {
-        hosts: &hosts,
-        info: &info,
-        sides: &sides,
-        opts,
-    };
-    let messaging = messaging::correlate(&ctx);
-    let broadcast = broadcast::correlate(&ctx, &mut warnings);
-    let switching = switching::correlate(&broadcast);
-    let source_health = health::correlate(&ctx, &broadcast);
-    Correlation {
-        hosts: info,
-        messaging,
-        broadcast,
-        switching,
-        source_health,
-        group_by: opts.group_by,
-        warnings,
-    }
+    let units: Vec<units::HostUnit> = hosts.iter().map(|h| units::host_unit(h, opts)).collect();
+    let plan = units::Hosts::plan(units, opts);
+    let hosts: Vec<HostEvents> = hosts
+        .into_iter()
+        .zip(&plan.kept)
+        .filter(|(_, kept)| **kept)
+        .map(|(h, _)| h)
+        .collect();
+    let messaging = units::merge_messaging(
+        units::chat_channels(&hosts)
+            .values()
+            .map(|channel| units::messaging_unit(channel, &plan.units, opts)),
+    );
+    let media = units::media_unit(&hosts, &plan.units, opts);
+    plan.assemble(messaging, media, opts)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::events::{Event, RtmpDirection};
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Published RTMP.
@@ -81,7 +81,7 @@ fn endpoints(e: &Event) -> Option<(u64, &str, &str)> {
 }
 
 /// What correlation needs to know about one host's part in its flows.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct HostSides {
     /// The host's own address, when the events tell.
     pub own: Option<String>,

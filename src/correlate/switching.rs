@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::broadcast::Broadcast;
 use super::stats::Summary;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Switch {
     pub viewer: String,
     pub from: String,
@@ -30,7 +30,7 @@ pub struct Switch {
     pub k: usize,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Switching {
     pub switches: Vec<Switch>,
     /// The headline: switch → new stream shown, over switches that got there.

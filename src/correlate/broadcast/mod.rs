@@ -41,7 +41,7 @@ pub const PLAYER_MODEL: &str = "start at the K-th newest segment of the playlist
      segment is late";
 
 /// A video frame as the broadcaster sent it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TxFrame {
     pub rtmp_ts_ms: u32,
     pub keyframe: bool,
@@ -55,7 +55,7 @@ pub struct TxFrame {
 }
 
 /// One published stream (one RTMP publish flow) of a broadcaster.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TxStream {
     pub host: usize,
     pub broadcaster: String,
@@ -76,7 +76,7 @@ pub struct TxStream {
 }
 
 /// One frame as one viewer received it, and saw it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FrameSample {
     pub broadcaster: String,
     pub viewer: String,
@@ -109,14 +109,15 @@ pub struct FrameSample {
     /// the playlist: kept in the samples, left out of summaries and time series.
     pub join_artefact: bool,
     pub error_ns: i64,
-    pub method: &'static str,
+    #[serde(deserialize_with = "super::units::static_tag::deserialize")]
+    pub method: super::units::Tag,
 }
 
 /// The display latency of one sample, leg by leg. `upload + packaging =
 /// to_listed` when the ingest server was captured (else both are `None`), and
 /// `to_listed + delivery + buffering = display latency` whenever the frame was
 /// shown.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Legs {
     /// Ingest had the message − it left the broadcaster.
     pub upload_ns: Option<i64>,
@@ -131,7 +132,7 @@ pub struct Legs {
 }
 
 /// One media segment a viewer received.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SegmentRecord {
     pub viewer: String,
     pub channel: Option<String>,
@@ -155,7 +156,7 @@ pub struct SegmentRecord {
 }
 
 /// Where a player session's K came from.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KSource {
     /// `--startup-segments viewer=K` or `--startup-segments K`.
@@ -167,7 +168,7 @@ pub enum KSource {
 }
 
 /// One viewer's playback of one channel session under the player model.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlayerSession {
     pub viewer: String,
     pub channel: String,
@@ -191,7 +192,7 @@ pub struct PlayerSession {
 }
 
 /// Summaries of the display latency's legs, over the samples in the headline.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LegSummaries {
     pub upload: Summary,
     pub packaging: Summary,
@@ -200,7 +201,7 @@ pub struct LegSummaries {
     pub buffering: Summary,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Broadcast {
     pub streams: Vec<TxStream>,
     pub samples: Vec<FrameSample>,

@@ -1,0 +1,347 @@
+//! The units of correlation work, each a function of its own events: what lets the
+//! same code run in this process (`correlate`) or as user-defined aggregates on
+//! DataFusion and Ballista (`correlate --cluster`, src/cluster/), with no second copy
+//! of any logic.
+//!
+//! - **host**: one host's timeline alone gives its roles and flows' sides, its clock
+//!   model (NTP or `--offset`), its chat nick, its damage and its notes
+//!   ([`host_unit`]).
+//! - **messaging**: one chat channel's lines on every host ([`messaging_unit`]): a
+//!   copy of a message is received in the channel it was sent to, so channels never
+//!   need each other's lines. Their results add up ([`merge_messaging`]).
+//! - **media**: the broadcast, switching and source-health work over the hosts'
+//!   RTMP, HTTP, HLS and TCP events ([`media_unit`]). It is one unit: a viewer's
+//!   switch joins two channels' sessions and a segment's frames are looked up in
+//!   every published stream, so it is not split by stream yet.
+//!
+//! Between the host units and the others sits one step over all hosts' units
+//! ([`Hosts::plan`]: a host given twice is dropped), then [`Hosts::assemble`] puts
+//! the results together into the report's [`Correlation`]. Every unit's result is
+//! serde data, so a cluster executor can hand it back as JSON.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    broadcast, capture_fact, capture_files, clock, guards, health, messaging, roles, summary,
+    switching, time_span, ClockModel, CorrelateOptions, Correlation, Ctx, HostEvents, HostInfo,
+    Role,
+};
+use crate::events::Event;
+
+/// What one host's timeline alone says (the clock-model unit).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostUnit {
+    pub info: HostInfo,
+    pub sides: roles::HostSides,
+    /// Capture time span: two inputs of one address overlapping in time are one host.
+    pub span: Option<(i64, i64)>,
+    /// The host's own chat nick (lowercase): from its sent lines, else its received.
+    pub nick: Option<String>,
+    /// TLS flows it could not decrypt for want of keys, as a note.
+    pub tls_note: Option<String>,
+    /// Clock and damage warnings, in the order the report gives them.
+    pub warnings: Vec<String>,
+}
+
+/// The host unit: roles, clock model, nick and notes of one host's timeline.
+pub fn host_unit(h: &HostEvents, opts: &CorrelateOptions) -> HostUnit {
+    let side = roles::infer(&h.events);
+    let mut warnings = Vec::new();
+    let samples = clock::ntp_samples(&h.events, side.own.as_deref());
+    let capture_clock = capture_fact(&h.events, "clock");
+    let estimate = ClockModel::estimate(&samples);
+    let clock = if let Some(&offset_s) = opts.offsets.get(&h.name) {
+        if let Some(w) = estimate
+            .as_ref()
+            .and_then(|ntp| guards::offset_contradiction(&h.name, offset_s, ntp))
+        {
+            warnings.push(w);
+        }
+        ClockModel::manual(offset_s)
+    } else if let Some(model) = estimate {
+        model
+    } else {
+        if !side.roles.contains(&Role::Server) || !samples.is_empty() {
+            let note = capture_clock
+                .as_ref()
+                .map_or(String::new(), |c| format!(" (at capture: {c})"));
+            warnings.push(format!(
+                "host {}: no NTP exchanges and no --offset: ASSUMED SYNCHRONISED, \
+                 its latencies carry an unknown clock error{note}",
+                h.name
+            ));
+        }
+        ClockModel::unsynced()
+    };
+    let damage = summary(&h.events).map_or_else(Vec::new, |s| {
+        crate::anomalies::damage(s.anomalies, s.last_ns)
+    });
+    if !damage.is_empty() {
+        let lost: Vec<&str> = damage.iter().map(|d| d.lost.as_str()).collect();
+        warnings.push(format!(
+            "input {} ({}) is damaged: {}",
+            h.name,
+            h.file,
+            lost.join("; ")
+        ));
+    }
+    let info = HostInfo {
+        name: h.name.clone(),
+        file: h.file.clone(),
+        files: capture_files(&h.events).unwrap_or_else(|| vec![h.file.clone()]),
+        address: side.own.clone(),
+        roles: side.roles.iter().copied().collect(),
+        clock,
+        capture_clock,
+        declared_role: capture_fact(&h.events, "role").filter(|r| r != "unspecified"),
+        damage,
+    };
+    HostUnit {
+        info,
+        span: time_span(&h.events),
+        nick: messaging::own_nick(&h.events),
+        tls_note: guards::tls_without_keys(h),
+        sides: side,
+        warnings,
+    }
+}
+
+/// The hosts correlation goes on with, after the one step over all host units.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hosts {
+    /// The units of the hosts kept, in input order.
+    pub units: Vec<HostUnit>,
+    /// Per input host: kept (false: the same host given twice, dropped).
+    pub kept: Vec<bool>,
+    /// Warnings about the hosts, in the report's order.
+    pub warnings: Vec<String>,
+}
+
+impl Hosts {
+    /// Drops a host that is another one given twice (the same own address over
+    /// overlapping capture time; the first one given is kept, a warning names
+    /// both) and gathers the hosts' warnings.
+    pub fn plan(units: Vec<HostUnit>, opts: &CorrelateOptions) -> Hosts {
+        let mut warnings = Vec::new();
+        let mut kept = vec![true; units.len()];
+        for j in 0..units.len() {
+            let twin = (0..j).filter(|&i| kept[i]).find(|&i| {
+                let (a, b) = (&units[i], &units[j]);
+                let same_address = a.sides.own.is_some() && a.sides.own == b.sides.own;
+                let overlap = match (a.span, b.span) {
+                    (Some((a0, a1)), Some((b0, b1))) => a0 <= b1 && b0 <= a1,
+                    _ => false,
+                };
+                same_address && overlap
+            });
+            if let Some(i) = twin {
+                kept[j] = false;
+                let (a, b) = (&units[i].info, &units[j].info);
+                warnings.push(format!(
+                    "inputs {} ({}) and {} ({}) are the same host given twice ({}, capture \
+                     times overlapping): counted once, as {}",
+                    a.name,
+                    a.file,
+                    b.name,
+                    b.file,
+                    units[j].sides.own.as_deref().unwrap_or("?"),
+                    a.name
+                ));
+            }
+        }
+        let units: Vec<HostUnit> = units
+            .into_iter()
+            .zip(&kept)
+            .filter(|(_, k)| **k)
+            .map(|(u, _)| u)
+            .collect();
+        warnings.extend(units.iter().filter_map(|u| u.tls_note.clone()));
+        warnings.extend(units.iter().flat_map(|u| u.warnings.iter().cloned()));
+        for name in opts.offsets.keys() {
+            if !units.iter().any(|u| &u.info.name == name) {
+                warnings.push(format!("--offset names unknown host {name}"));
+            }
+        }
+        Hosts {
+            units,
+            kept,
+            warnings,
+        }
+    }
+
+    /// The report from the units' results.
+    pub fn assemble(
+        self,
+        messaging: messaging::Messaging,
+        media: Media,
+        opts: &CorrelateOptions,
+    ) -> Correlation {
+        let mut warnings = self.warnings;
+        warnings.extend(media.warnings);
+        Correlation {
+            hosts: self.units.into_iter().map(|u| u.info).collect(),
+            messaging,
+            broadcast: media.broadcast,
+            switching: media.switching,
+            source_health: media.source_health,
+            group_by: opts.group_by,
+            warnings,
+        }
+    }
+}
+
+/// Runs `f` on the context of `hosts` (one per unit, in order) and their units.
+fn with_ctx<T>(
+    hosts: &[HostEvents],
+    units: &[HostUnit],
+    opts: &CorrelateOptions,
+    f: impl FnOnce(&Ctx) -> T,
+) -> T {
+    let info: Vec<HostInfo> = units.iter().map(|u| u.info.clone()).collect();
+    let sides: Vec<roles::HostSides> = units.iter().map(|u| u.sides.clone()).collect();
+    f(&Ctx {
+        hosts,
+        info: &info,
+        sides: &sides,
+        opts,
+    })
+}
+
+/// The chat channel a chat line counts in (messaging compares channels lowercase),
+/// `None` for any other event.
+pub fn chat_channel(e: &Event) -> Option<String> {
+    match e {
+        Event::ChatSent { channel, .. } | Event::ChatReceived { channel, .. } => {
+            Some(channel.to_lowercase())
+        }
+        _ => None,
+    }
+}
+
+/// The hosts' chat lines split by channel: for each channel, every host (in order)
+/// with its lines in that channel.
+pub fn chat_channels(hosts: &[HostEvents]) -> BTreeMap<String, Vec<HostEvents>> {
+    let mut out: BTreeMap<String, Vec<HostEvents>> = BTreeMap::new();
+    for (i, h) in hosts.iter().enumerate() {
+        for e in &h.events {
+            let Some(ch) = chat_channel(e) else { continue };
+            let per_host = out.entry(ch).or_insert_with(|| {
+                hosts
+                    .iter()
+                    .map(|h| HostEvents {
+                        name: h.name.clone(),
+                        file: h.file.clone(),
+                        events: Vec::new(),
+                    })
+                    .collect()
+            });
+            per_host[i].events.push(e.clone());
+        }
+    }
+    out
+}
+
+/// The messaging unit: one channel's chat lines of every host (`hosts[i]` is the
+/// host of `units[i]`).
+pub fn messaging_unit(
+    hosts: &[HostEvents],
+    units: &[HostUnit],
+    opts: &CorrelateOptions,
+) -> messaging::Messaging {
+    let nicks: Vec<Option<String>> = units.iter().map(|u| u.nick.clone()).collect();
+    with_ctx(hosts, units, opts, |ctx| {
+        messaging::correlate_lines(ctx, &nicks)
+    })
+}
+
+/// The channels' messaging results as one, in the order of `parts`.
+pub fn merge_messaging(
+    parts: impl IntoIterator<Item = messaging::Messaging>,
+) -> messaging::Messaging {
+    let mut out = messaging::Messaging::default();
+    let add = |to: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>| {
+        for (k, v) in from {
+            *to.entry(k).or_default() += v;
+        }
+    };
+    for p in parts {
+        out.samples.extend(p.samples);
+        out.sent += p.sent;
+        add(&mut out.unmatched, p.unmatched);
+        add(&mut out.ignored, p.ignored);
+    }
+    messaging::summarise(&mut out);
+    out
+}
+
+/// The kinds of event the media unit reads (see [`media_unit`]).
+pub const MEDIA_KINDS: [&str; 7] = [
+    "rtmp_publish",
+    "rtmp_video",
+    "rtmp_audio",
+    "http_exchange",
+    "hls_playlist",
+    "hls_segment",
+    "tcp_event",
+];
+
+/// What the media unit found.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Media {
+    pub broadcast: broadcast::Broadcast,
+    pub switching: switching::Switching,
+    pub source_health: health::SourceHealth,
+    pub warnings: Vec<String>,
+}
+
+/// The media unit: broadcast, switching and source health from the hosts' events
+/// (only the [`MEDIA_KINDS`] are read; `hosts[i]` is the host of `units[i]`).
+pub fn media_unit(hosts: &[HostEvents], units: &[HostUnit], opts: &CorrelateOptions) -> Media {
+    with_ctx(hosts, units, opts, |ctx| {
+        let mut warnings = Vec::new();
+        let broadcast = broadcast::correlate(ctx, &mut warnings);
+        let switching = switching::correlate(&broadcast);
+        let source_health = health::correlate(ctx, &broadcast);
+        Media {
+            broadcast,
+            switching,
+            source_health,
+            warnings,
+        }
+    })
+}
+
+/// A method or source named by fixed text. An alias, so serde does not take the
+/// `&'static str` for text borrowed from its input (see [`static_tag`]).
+pub type Tag = &'static str;
+
+/// Serde for the `&'static str` tags in results (methods and sources of an estimate):
+/// read back as the same static text, so a result from a cluster executor equals the
+/// one made here.
+pub(crate) mod static_tag {
+    use serde::{Deserialize, Deserializer};
+
+    /// Every tag a result can carry.
+    const TAGS: [&str; 10] = [
+        "fit",
+        "min_delay",
+        "manual",
+        "none",
+        "msg_id",
+        "client_nonce",
+        "text_occurrence",
+        "fingerprint",
+        "pts_map",
+        "program_date_time",
+    ];
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        let s = String::deserialize(d)?;
+        TAGS.iter()
+            .find(|t| **t == s)
+            .copied()
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown tag {s:?}")))
+    }
+}
