@@ -84,6 +84,7 @@ pub fn frame(dts: i64, fp: Option<&str>) -> SegmentFrame {
         keyframe: false,
         fingerprint: fp.map(named_fingerprint),
         size: 1000,
+        received_ns: None,
     }
 }
 

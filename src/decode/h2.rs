@@ -55,12 +55,10 @@ impl H2Decoder {
                     path.as_deref().unwrap_or_default(),
                     content_type.as_deref(),
                 ),
-                Message::BodyChunk(c) => self.media.body_bytes(
-                    c.id,
-                    c.body_offset,
-                    c.bytes(input_offset, input),
-                    c.wire.end - c.wire.start,
-                ),
+                Message::BodyChunk(c) => {
+                    self.media
+                        .body_bytes(c.id, &c, c.bytes(input_offset, input))
+                }
                 Message::BodyGap {
                     stream_id,
                     body_offset,
@@ -137,6 +135,8 @@ impl Decoder for H2Decoder {
     }
 
     fn collect(&mut self, ctx: &mut Ctx<'_>) {
+        self.media
+            .stamp(&mut ctx.times[Dir::ServerToClient.index()]);
         for x in std::mem::take(&mut self.pending) {
             self.exchange_events(&x, ctx);
         }

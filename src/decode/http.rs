@@ -6,10 +6,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use http_parser::{BodyMode, Direction, Exchange, Message, Session};
+use http_parser::{BodyChunk, BodyMode, Direction, Exchange, Message, Session};
 use mpegts_parser::{Fmp4Demuxer, Fmp4Message, TrackConfig, TsDemuxer, TsMessage, Unwrapper};
 
-use super::timemap::{Fed, Tail};
+use super::arrival::Arrivals;
+use super::timemap::{Fed, Tail, TimeMap};
 use super::{channel_of, Ctx, Decoder};
 use crate::anomalies::Anomalies;
 use crate::events::{Event, PlaylistEntry, SegmentFrame};
@@ -25,6 +26,8 @@ pub(super) struct SegmentState {
     pub demux: Demux,
     tail: Tail,
     pub frames: Vec<SegmentFrame>,
+    /// Where each frame's last byte lay on the wire, until `stamp` gives it a time.
+    arrivals: Arrivals,
 }
 
 /// What an HTTP connection's media responses need, whatever the HTTP version: the
@@ -62,17 +65,36 @@ impl Media {
         );
     }
 
-    pub fn body_bytes(&mut self, id: u64, body_offset: u64, bytes: Option<&[u8]>, wire_len: u64) {
+    /// Body bytes at `body_offset` of exchange `id`, carried by the wire bytes
+    /// `wire` of the server-to-client stream (`chunk.in_input`: byte for byte).
+    pub fn body_bytes(&mut self, id: u64, chunk: &BodyChunk, bytes: Option<&[u8]>) {
         let Some(seg) = self.segments.get_mut(&id) else {
             return;
         };
+        let wire_len = chunk.wire.end - chunk.wire.start;
         match bytes {
-            Some(bytes) => seg.feed(body_offset, bytes, &mut self.anomalies),
+            Some(bytes) => {
+                seg.arrivals.body_chunk(
+                    chunk.body_offset,
+                    bytes.len() as u64,
+                    chunk.wire.clone(),
+                    chunk.in_input,
+                );
+                seg.feed(chunk.body_offset, bytes, &mut self.anomalies);
+            }
             None => {
                 // Cannot happen with the sessions' contract; never silently, though.
                 self.anomalies.count("decode.body_chunk_not_in_input");
-                seg.gap(body_offset, wire_len);
+                seg.gap(chunk.body_offset, wire_len);
             }
+        }
+    }
+
+    /// Gives the frames that came out of the demuxers since the last call the time
+    /// their last byte was delivered (`times`: the server-to-client time map).
+    pub fn stamp(&mut self, times: &mut TimeMap) {
+        for seg in self.segments.values_mut() {
+            seg.arrivals.stamp(times, &mut seg.frames);
         }
     }
 
@@ -87,7 +109,10 @@ impl Media {
     pub fn exchange_done(&mut self, x: Finished<'_>, ctx: &mut Ctx<'_>) {
         let channel = channel_of(x.uri);
         if let Some(mut seg) = self.segments.remove(&x.id) {
-            if let Some(tracks) = seg.finish(x.body_decoded_len) {
+            let tracks = seg.finish(x.body_decoded_len);
+            seg.arrivals
+                .stamp(&mut ctx.times[Dir::ServerToClient.index()], &mut seg.frames);
+            if let Some(tracks) = tracks {
                 if !tracks.is_empty() {
                     self.fmp4_tracks = tracks;
                 }
@@ -172,12 +197,10 @@ impl HttpDecoder {
                     let uri = uri.unwrap_or_default();
                     self.media.body_start(id, &uri, content_type.as_deref());
                 }
-                Message::BodyChunk(c) => self.media.body_bytes(
-                    c.id,
-                    c.body_offset,
-                    c.bytes(input_offset, input),
-                    c.wire.end - c.wire.start,
-                ),
+                Message::BodyChunk(c) => {
+                    self.media
+                        .body_bytes(c.id, &c, c.bytes(input_offset, input))
+                }
                 Message::BodyGap {
                     id,
                     body_offset,
@@ -225,6 +248,7 @@ impl SegmentState {
             demux,
             tail: Tail::default(),
             frames: Vec::new(),
+            arrivals: Arrivals::default(),
         }
     }
 
@@ -260,13 +284,20 @@ impl SegmentState {
                             keyframe: au.keyframe,
                             fingerprint: au.fingerprint,
                             size: au.size as u32,
+                            received_ns: None,
                         });
+                        self.arrivals.frame(au.end.saturating_sub(1));
                     }
                 }
             }
             Demux::Fmp4(d) => {
                 for m in d.drain() {
                     if let Fmp4Message::Sample(s) = m {
+                        // Only pictures are frames: a CMAF segment may carry audio
+                        // beside the video (a track whose handler is unknown counts).
+                        if s.handler != *b"vide" && s.handler != [0; 4] {
+                            continue;
+                        }
                         // Express fMP4 times in 90 kHz like MPEG-TS PTS.
                         let scale = |t: i64| match s.timescale {
                             Some(ts) if ts > 0 => t * 90_000 / i64::from(ts),
@@ -279,7 +310,9 @@ impl SegmentState {
                             keyframe: s.sync,
                             fingerprint: s.fingerprint,
                             size: s.size,
+                            received_ns: None,
                         });
+                        self.arrivals.frame(s.end.saturating_sub(1));
                     }
                 }
             }
@@ -453,6 +486,8 @@ impl Decoder for HttpDecoder {
     }
 
     fn collect(&mut self, ctx: &mut Ctx<'_>) {
+        self.media
+            .stamp(&mut ctx.times[Dir::ServerToClient.index()]);
         let mut pending = std::mem::take(&mut self.pending);
         for m in pending.drain(..) {
             match m {

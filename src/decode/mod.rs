@@ -5,6 +5,7 @@
 //! they report becomes [`Event`]s stamped with the right one of each byte's two
 //! times. Decoding one file needs nothing from other hosts.
 
+mod arrival;
 mod h2;
 mod http;
 mod irc;

@@ -120,6 +120,9 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
                 o.bool(key!("keyframe"), f.keyframe);
                 o.fingerprint(key!("fingerprint"), f.fingerprint);
                 o.number(key!("size"), f.size);
+                if let Some(t) = f.received_ns {
+                    o.number(key!("received_ns"), t);
+                }
                 o.raw(b"}");
             }
             o.raw(b"]}");
@@ -322,6 +325,7 @@ mod tests {
                         keyframe: true,
                         fingerprint: None,
                         size: 3074,
+                        received_ns: None,
                     },
                     SegmentFrame {
                         pts: 8_589_934_592 + 3000,
@@ -329,6 +333,7 @@ mod tests {
                         keyframe: false,
                         fingerprint: Some(Fingerprint(u64::MAX)),
                         size: u32::MAX,
+                        received_ns: Some(i64::MIN),
                     },
                 ],
             },

@@ -28,6 +28,12 @@ pub struct SegmentFrame {
     pub keyframe: bool,
     pub fingerprint: Option<Fingerprint>,
     pub size: u32,
+    /// When the host had the frame's own last byte in order (`delivered`): inside a
+    /// segment that streams in (chunked transfer, HTTP/2 DATA frames, a prefetch
+    /// fetched while it is made) a frame arrives long before the segment completes.
+    /// Absent in event files from before it (read as the segment's `complete_ns`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_ns: Option<i64>,
 }
 
 /// A media playlist's segment entry.

@@ -262,6 +262,7 @@ mod with_parquet {
                             c("keyframe", Boolean),
                             o("fingerprint", Utf8),
                             c("size", UInt32),
+                            o("received_ns", ts()),
                         ]
                         .into(),
                     )),

@@ -102,7 +102,14 @@ pub(crate) fn broadcast_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
     }
     rows.push(("  delivery (→ received)".into(), &b.legs.delivery));
     rows.push(("  buffering (→ shown)".into(), &b.legs.buffering));
-    rows.push(("wire (sent → received)".into(), &b.wire_summary));
+    rows.push((
+        "wire by segment completion (→ received)".into(),
+        &b.wire_summary,
+    ));
+    rows.push((
+        "wire by frame arrival (→ its last byte)".into(),
+        &b.arrival_summary,
+    ));
     rows.push(("source clock (→ received)".into(), &b.source_summary));
     rows.push(("per segment (wire)".into(), &b.segment_summary));
     rows.extend(

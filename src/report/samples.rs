@@ -106,6 +106,9 @@ const BROADCAST: &[(&str, Ty)] = &[
     ("sent_ns", Int),
     ("received_ns", Int),
     ("shown_ns", Int),
+    ("arrived", Time),
+    ("arrival_latency_ms", Ms),
+    ("arrived_ns", Int),
 ];
 
 const SWITCHING: &[(&str, Ty)] = &[
@@ -236,6 +239,9 @@ impl SampleTable {
                         Cell::Int(s.sent_ns),
                         Cell::Int(s.received_ns),
                         opt(s.shown_ns, Cell::Int),
+                        Cell::Time(s.arrived_ns),
+                        Cell::Ms(s.arrival_latency_ns),
+                        Cell::Int(s.arrived_ns),
                     ])?;
                 }
             }

@@ -54,6 +54,9 @@ impl TrackConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sample {
     pub track_id: u32,
+    /// Its track's `hdlr` handler type (`vide`, `soun`, ...), zeros if the track
+    /// is unknown.
+    pub handler: [u8; 4],
     /// `mfhd` sequence number of its fragment.
     pub fragment: u32,
     /// Decode time in timescale ticks (`tfdt` + preceding durations).
@@ -575,6 +578,7 @@ impl Fmp4Demuxer {
                 out.push(Pending {
                     sample: Sample {
                         track_id,
+                        handler: t.map_or([0; 4], |t| t.handler),
                         fragment,
                         decode_time,
                         composition_offset,

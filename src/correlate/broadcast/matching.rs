@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::events::Fingerprint;
+use crate::events::{Fingerprint, SegmentFrame};
 
 use super::super::Ctx;
 use super::segments::{median, segment_duration, RxSegment};
@@ -188,6 +188,7 @@ pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) ->
                 continue;
             };
             matched += 1;
+            let arrived_ns = arrival(ctx, seg, f);
             let s = &streams[si];
             let tx = &s.video[fi];
             if i == 0 {
@@ -212,8 +213,10 @@ pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) ->
                 ingest_ns: tx.ingest_ns,
                 listed_ns,
                 received_ns: seg.complete_ns,
+                arrived_ns,
                 shown_ns: None,
                 latency_ns: seg.complete_ns.saturating_sub(tx.first_byte_ns),
+                arrival_latency_ns: arrived_ns.saturating_sub(tx.first_byte_ns),
                 source_latency_ns: s.wire_start_ns.map(|w| {
                     seg.complete_ns
                         .saturating_sub(w.saturating_add(tx.rtmp_ts_ms as i64 * 1_000_000))
@@ -228,6 +231,7 @@ pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) ->
         if matched == 0 {
             if let (Some(pdt), Some(f)) = (seg.listing.pdt_ns, seg.frames.first()) {
                 let bc = streams.iter().find(|s| s.key == ch);
+                let arrived_ns = arrival(ctx, seg, f);
                 first_sample = Some(out.samples.len());
                 out.samples.push(FrameSample {
                     broadcaster: bc.map(|s| s.broadcaster.clone()).unwrap_or_default(),
@@ -244,8 +248,10 @@ pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) ->
                     ingest_ns: None,
                     listed_ns,
                     received_ns: seg.complete_ns,
+                    arrived_ns,
                     shown_ns: None,
                     latency_ns: seg.complete_ns.saturating_sub(pdt),
+                    arrival_latency_ns: arrived_ns.saturating_sub(pdt),
                     source_latency_ns: None,
                     display_latency_ns: None,
                     legs: wire_legs(pdt, None, listed_ns, seg.complete_ns),
@@ -274,6 +280,14 @@ pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) ->
         });
     }
     out
+}
+
+/// When the viewer had the frame's own last byte (reference clock): its
+/// `received_ns` from the decode, else (an event file from before frames carried
+/// it) the segment's completion.
+fn arrival(ctx: &Ctx, seg: &RxSegment, f: &SegmentFrame) -> i64 {
+    f.received_ns
+        .map_or(seg.complete_ns, |t| ctx.to_ref(seg.host, t))
 }
 
 /// The legs up to the segment's completion; buffering comes from the player.

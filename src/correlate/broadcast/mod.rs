@@ -97,9 +97,15 @@ pub struct FrameSample {
     pub ingest_ns: Option<i64>,
     pub listed_ns: i64,
     pub received_ns: i64,
+    /// The viewer had the frame's own last byte: before `received_ns` when the
+    /// segment streamed in (chunked transfer, HTTP/2, a prefetch), at most the
+    /// TCP segments after it otherwise.
+    pub arrived_ns: i64,
     pub shown_ns: Option<i64>,
-    /// Wire latency: received − sent.
+    /// Wire latency by segment completion: received − sent.
     pub latency_ns: i64,
+    /// Wire latency by frame arrival: arrived − sent.
+    pub arrival_latency_ns: i64,
     pub source_latency_ns: Option<i64>,
     /// The headline: shown − sent.
     pub display_latency_ns: Option<i64>,
@@ -211,8 +217,12 @@ pub struct Broadcast {
     /// frame that is not a join artefact.
     pub display_summary: Summary,
     pub legs: LegSummaries,
-    /// Wire latency (segment complete − sent) over every sample not a join artefact.
+    /// Wire latency by segment completion (segment complete − sent) over every
+    /// sample not a join artefact.
     pub wire_summary: Summary,
+    /// Wire latency by frame arrival (the frame's last byte at the viewer − sent),
+    /// over the same samples.
+    pub arrival_summary: Summary,
     pub source_summary: Summary,
     /// One sample per segment: its first frame's wire latency.
     pub segment_summary: Summary,
@@ -289,6 +299,7 @@ fn summarise(out: &mut Broadcast, group_by: GroupBy) {
     // Wire and source-clock latency need no player: every counted sample.
     let counted = || out.samples.iter().filter(|s| !s.join_artefact);
     out.wire_summary = Summary::of_iter(counted().map(|s| s.latency_ns));
+    out.arrival_summary = Summary::of_iter(counted().map(|s| s.arrival_latency_ns));
     out.source_summary = Summary::of_iter(counted().filter_map(|s| s.source_latency_ns));
     out.segment_summary = Summary::of_iter(
         out.segments
