@@ -1,7 +1,8 @@
 //! Fragmented MP4 (ISO/IEC 14496-12): init segment (`moov`) and media fragments
 //! (`moof` + `mdat`) → samples, fed in arbitrary pieces.
 //!
-//! Metadata boxes (`moov`, `moof`) are small and assembled whole (capped at
+//! Metadata boxes (`moov`, `moof`, and the packager's `prft` and `emsg`, parsed in
+//! `producer.rs`) are small and assembled whole (capped at
 //! [`MAX_META_BOX_LEN`]); `mdat` is never held: its bytes are cut into the samples
 //! the preceding `moof` announced, and only the video sample being assembled is
 //! buffered (for its fingerprint).
@@ -11,6 +12,7 @@ use std::collections::VecDeque;
 use avc::{Codec, Fingerprint};
 
 use crate::anomalies::Anomalies;
+use crate::producer::{parse_emsg, parse_prft, EventMessage, ProducerTime};
 use crate::{MAX_FRAME_LEN, MAX_META_BOX_LEN, MAX_SAMPLES_PER_RUN, MAX_STREAMS};
 
 /// What the demuxer knows about one track (from `moov`, or given by the caller
@@ -85,6 +87,10 @@ pub enum Fmp4Message {
     /// A track learned from `moov`.
     Track(TrackConfig),
     Sample(Sample),
+    /// A `prft` box: the packager's wall clock at a media time.
+    ProducerTime(ProducerTime),
+    /// An `emsg` box: a DASH event message.
+    EventMessage(EventMessage),
 }
 
 enum State {
@@ -130,10 +136,10 @@ impl Default for Fmp4Demuxer {
 }
 
 /// Big-endian reader over a box body; every read is checked.
-struct Reader<'a>(&'a [u8]);
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if self.0.len() < n {
             return None;
         }
@@ -141,19 +147,26 @@ impl<'a> Reader<'a> {
         self.0 = rest;
         Some(head)
     }
-    fn u32(&mut self) -> Option<u32> {
+    pub(crate) fn u32(&mut self) -> Option<u32> {
         self.take(4)
             .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
-    fn u64(&mut self) -> Option<u64> {
+    pub(crate) fn u64(&mut self) -> Option<u64> {
         let hi = self.u32()?;
         let lo = self.u32()?;
         Some(u64::from(hi) << 32 | u64::from(lo))
     }
     /// version and flags of a full box.
-    fn full(&mut self) -> Option<(u8, u32)> {
+    pub(crate) fn full(&mut self) -> Option<(u8, u32)> {
         let v = self.u32()?;
         Some(((v >> 24) as u8, v & 0x00ff_ffff))
+    }
+    /// A null-terminated UTF-8 string (lossy), without its terminator.
+    pub(crate) fn cstr(&mut self) -> Option<String> {
+        let end = self.0.iter().position(|&b| b == 0)?;
+        let s = String::from_utf8_lossy(&self.0[..end]).into_owned();
+        self.0 = &self.0[end + 1..];
+        Some(s)
     }
 }
 
@@ -384,13 +397,15 @@ impl Fmp4Demuxer {
             (b"mdat", _) => State::Mdat {
                 end: body.map(|b| at + header + b),
             },
-            (b"moov" | b"moof", Some(b)) if b <= MAX_META_BOX_LEN => State::Collect {
-                kind,
-                start: at,
-                remaining: b,
-                buf: Vec::new(),
-            },
-            (b"moov" | b"moof", _) => {
+            (b"moov" | b"moof" | b"prft" | b"emsg", Some(b)) if b <= MAX_META_BOX_LEN => {
+                State::Collect {
+                    kind,
+                    start: at,
+                    remaining: b,
+                    buf: Vec::new(),
+                }
+            }
+            (b"moov" | b"moof" | b"prft" | b"emsg", _) => {
                 self.anomalies.bump("fmp4.box_too_large");
                 State::Skip { remaining: body }
             }
@@ -415,6 +430,14 @@ impl Fmp4Demuxer {
         };
         match &kind {
             b"moov" => self.moov(&buf),
+            b"prft" => match parse_prft(start, &buf) {
+                Some(p) => self.out.push_back(Fmp4Message::ProducerTime(p)),
+                None => self.anomalies.bump("fmp4.bad_prft"),
+            },
+            b"emsg" => match parse_emsg(start, &buf) {
+                Some(e) => self.out.push_back(Fmp4Message::EventMessage(e)),
+                None => self.anomalies.bump("fmp4.bad_emsg"),
+            },
             _ => self.moof(start, &buf),
         }
     }

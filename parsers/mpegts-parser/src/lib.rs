@@ -7,7 +7,8 @@
 //!   garbage. H.264/HEVC PES payloads are split into access units.
 //! * [`Fmp4Demuxer`]: fragmented MP4 (ISO/IEC 14496-12): the init segment's
 //!   `moov` (tracks, timescales, avcC length size) and each fragment's
-//!   `moof/traf/tfhd/tfdt/trun` plus `mdat` → samples.
+//!   `moof/traf/tfhd/tfdt/trun` plus `mdat` → samples; the packager's `prft`
+//!   (producer reference time) and `emsg` (DASH event messages) boxes.
 //!
 //! Both take a segment body in arbitrary pieces (`feed(offset, input) ->
 //! consumed`, the caller keeps the unconsumed tail), hold at most one frame per
@@ -24,6 +25,7 @@ mod access_unit;
 mod anomalies;
 pub mod fmp4;
 mod pes;
+pub mod producer;
 mod psi;
 mod timestamp;
 pub mod ts;
@@ -31,6 +33,7 @@ pub mod ts;
 pub use access_unit::AccessUnit;
 pub use avc::{Codec, Fingerprint};
 pub use fmp4::{Fmp4Demuxer, Fmp4Message, Sample, TrackConfig};
+pub use producer::{EventMessage, ProducerTime};
 
 pub use psi::{ElementaryStream, ProgramMap, StreamType};
 pub use timestamp::{Timestamp, Unwrapper};

@@ -27,6 +27,11 @@ fn seeds() -> Vec<Vec<u8>> {
     for f in ["av1-frag.mp4", "vp9-frag.mp4"] {
         out.push([&[0x01][..], &data(f)].concat());
     }
+    // Low-latency fMP4 with a prft before every fragment (ffmpeg's dash muxer).
+    let mut s = vec![0x03];
+    s.extend_from_slice(&data("lldash-init.m4s"));
+    s.extend_from_slice(&data("lldash-1.m4s"));
+    out.push(s);
     out
 }
 
