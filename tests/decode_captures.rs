@@ -193,7 +193,11 @@ fn viewers_segments_and_chat_lines_agree_with_the_clients_logs() {
                 .collect();
             for s in &logged {
                 let uri = s["uri"].as_str().unwrap();
-                let path_part = uri.find("/hls/").map_or(uri, |i| &uri[i..]);
+                // The request target: the logged URL without scheme and authority.
+                let path_part = uri
+                    .split_once("://")
+                    .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+                    .unwrap_or(uri);
                 let got = decoded.get(path_part).unwrap_or_else(|| {
                     panic!("{}: {host} segment {uri} not decoded", dir.display())
                 });

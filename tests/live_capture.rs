@@ -24,14 +24,7 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 /// missing one is reported).
 fn prerequisites() -> bool {
     const CHECK: &str = "live capture on a veth pair";
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
-        });
-    if uid.as_deref() != Some("0") {
+    if !tools::is_root() {
         tools::missing(CHECK, "not root: network namespaces need root");
         return false;
     }

@@ -15,6 +15,8 @@ import re
 import subprocess
 import sys
 
+from ll_frames import frame_arrivals
+
 SCHEMA = "lagtap-testbed-truth/1"
 
 
@@ -96,7 +98,7 @@ def viewer_truth(viewer_logs):
                        "first_byte_ns": r["first_byte_ns"], "done_ns": r["done_ns"]}
                 if r["kind"] == "segment":
                     segments.append({**row, "seq": r["seq"]})
-                else:
+                elif r["kind"] == "playlist":
                     playlists.append(row)
             elif r["event"] == "switch":
                 switches.append({"viewer": host, "from": r["from"], "to": r["to"],
@@ -184,6 +186,7 @@ def main():
     irc_server = next((e["name"] for e in events if e["event"] == "irc_server"), None)
     offsets = {e["host"]: e for e in events if e["event"] == "clock_offset"}
     tls = next((e for e in events if e["event"] == "tls"), None)
+    ll = next((e for e in events if e["event"] == "ll"), None)
     keys = {e["host"]: e for e in events if e["event"] == "keys"}
     clients = logs_by_client(log_dir)
 
@@ -247,6 +250,9 @@ def main():
                              "dsb": k["dsb"] or None} for h, k in keys.items()},
         }
         truth["tls_sessions"] = tls_sessions(clients)
+    if ll:
+        truth["server"]["ll_playlist_url"] = ll["origin"]
+        truth["frame_arrivals"] = frame_arrivals(log_dir, clients.get("viewer", {}), frames)
     # One record per line for the long lists keeps the file diffable and greppable.
     text = json.dumps(truth, indent=1)
     text = re.sub(r"\{\n\s+([^{}\[\]]*?)\n\s+\}",

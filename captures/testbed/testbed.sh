@@ -7,7 +7,7 @@
 #
 #   captures/testbed/testbed.sh SCENARIO OUTDIR [options]
 #
-# Scenarios: basic, skew, switch, uplink, bitrates, tls. Needs root.
+# Scenarios: basic, skew, switch, uplink, bitrates, tls, lowlatency. Needs root.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,6 +34,13 @@ scenarios:
             and 1.2, HTTP/2 on TLS 1.3), IRC over TLS and over wss; every client
             writes a key log; OUTDIR gets <host>.keys beside each capture and
             dsb/<host>.pcapng with the keys embedded
+  lowlatency  ffmpeg's dash muxer on the server repackages the ingest into fMP4
+            low-latency HLS (-hls_playlist 1 -lhls 1 -streaming 1 -ldash 1, a
+            fragment per frame, prft boxes) and uploads it by chunked HTTP PUT to
+            a small origin (ll_origin.py, port 8080) that relays growing segments
+            with chunked transfer; llviewer fetches each segment while it is
+            written (EXT-X-PREFETCH), viewer fetches listed segments whole; both
+            log every read; OUTDIR/logs/segments/<host>/ keeps the bodies
 
 options:
   --duration S     seconds of traffic (scenario default otherwise)
@@ -75,7 +82,7 @@ while (($#)); do
     esac
 done
 case $SCENARIO in
-    basic | skew | switch | uplink | bitrates | tls) ;;
+    basic | skew | switch | uplink | bitrates | tls | lowlatency) ;;
     *) echo "unknown scenario: $SCENARIO" >&2; usage >&2; exit 2 ;;
 esac
 
@@ -493,6 +500,64 @@ scenario_tls() {
     tls_args mobile viewer
     run_viewer mobile lagtap desktop $((d - delay)) 0 --https --http2 --tls-version 1.3 \
         "${TLS_ARGS[@]}"
+    wait_clients $((d - delay + 30))
+}
+
+# ---------------------------------------------------------------- lowlatency
+LL_PORT=8080
+
+# The packager: ffmpeg plays the channel from nginx-rtmp on the server itself (its
+# own address: the kernel routes it over loopback, so eth0's capture has none of
+# it) and writes fMP4 low-latency HLS by HTTP PUT (chunked transfer, a fragment per
+# frame) to the origin; video only (-an): the viewers follow one rendition.
+run_ll_packager() {  # run_ll_packager CHANNEL SECONDS
+    local ch=$1 seconds=$2
+    bg_in_host "$SERVER_HOST" "server.packager" timeout "$seconds" ffmpeg -nostdin \
+        -hide_banner -loglevel warning -fflags nobuffer -analyzeduration 1000000 \
+        -i "rtmp://$SERVER_ADDR/live/$ch" -map 0:v -c:v copy -f dash -strict experimental \
+        -seg_duration 2 -streaming 1 -ldash 1 -lhls 1 -hls_playlist 1 -window_size 6 \
+        -extra_window_size 4 -use_timeline 0 -write_prft 1 \
+        -utc_timing_url "http://$SERVER_ADDR:$LL_PORT/time" \
+        -init_seg_name "$ch-init.\$ext\$" -media_seg_name "$ch-\$Number%05d\$.\$ext\$" \
+        -format_options movflags=+cmaf -method PUT \
+        "http://127.0.0.1:$LL_PORT/ll/$ch/manifest.mpd"
+    SERVER_PIDS+=("$LAST_PID")
+}
+
+run_ll_viewer() {  # run_ll_viewer HOST CHANNEL SECONDS [EXTRA-ARGS...]
+    local host=$1 ch=$2 seconds=$3
+    shift 3
+    py_in_host "$host" "$host.viewer" ll_viewer.py --server "$SERVER_ADDR" --port "$LL_PORT" \
+        --channel "$ch" --duration "$seconds" --save "$LOG_DIR/segments/$host" \
+        --log "$LOG_DIR/$host.viewer.jsonl" "$@"
+}
+
+scenario_lowlatency() {
+    local d=${DURATION:-30} delay=8 h
+    add_host "$SERVER_HOST" server 1 eth0
+    add_host broadcaster broadcaster 11 eth0
+    add_host llviewer viewer 21 eth0
+    add_host viewer viewer 22 eth0
+    start_platform
+    # The origin: the dash muxer names its media playlist media_0.m3u8; viewers ask
+    # for index.m3u8 (lagtap reads the channel from /<app>/<channel>/index.m3u8).
+    bg_in_host "$SERVER_HOST" "server.origin" env LAGTAP_HOST="$SERVER_HOST" \
+        PYTHONDONTWRITEBYTECODE=1 "$PYTHON" "$HERE/ll_origin.py" --port "$LL_PORT" \
+        --alias "/ll/lagtap/index.m3u8=/ll/lagtap/media_0.m3u8" \
+        --log "$LOG_DIR/server.origin.jsonl"
+    SERVER_PIDS+=("$LAST_PID")
+    wait_for_port "$SERVER_HOST" tcp "$LL_PORT"
+    tb_event "\"event\":\"ll\",\"origin\":\"http://$SERVER_ADDR:$LL_PORT/ll/<channel>/index.m3u8\""
+    for h in broadcaster llviewer viewer; do run_ntp "$h" "$d"; done
+    run_broadcaster broadcaster lagtap "$LOW_KBPS" "$d"
+    pause 2
+    run_ll_packager lagtap $((d + 5))
+    say "packaging low-latency HLS; viewers join in $delay s"
+    pause "$delay"
+    # The viewers stop 4 s before the broadcaster does: no fetch waits on a segment
+    # that will never be finished.
+    run_ll_viewer llviewer lagtap $((d - delay - 6)) --prefetch
+    run_ll_viewer viewer lagtap $((d - delay - 6))
     wait_clients $((d - delay + 30))
 }
 

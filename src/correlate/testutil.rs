@@ -107,6 +107,8 @@ pub fn segment(
         first_byte_ns: request_ns.saturating_add(1_000_000),
         complete_ns,
         frames,
+        prft: Vec::new(),
+        emsg: Vec::new(),
     }
 }
 
@@ -123,6 +125,7 @@ pub fn playlist(flow: u64, uri: &str, request_ns: i64, entries: &[(&str, Option<
             .iter()
             .enumerate()
             .map(|(i, (u, pdt))| crate::events::PlaylistEntry {
+                prefetch: false,
                 uri: (*u).into(),
                 media_sequence: i as u64,
                 duration_s: 4.0,

@@ -13,7 +13,7 @@ use super::arrival::Arrivals;
 use super::timemap::{Fed, Tail, TimeMap};
 use super::{channel_of, Ctx, Decoder};
 use crate::anomalies::Anomalies;
-use crate::events::{Event, PlaylistEntry, SegmentFrame};
+use crate::events::{Event, PlaylistEntry, SegmentEmsg, SegmentFrame, SegmentPrft};
 use crate::flow::Dir;
 
 pub(super) enum Demux {
@@ -28,7 +28,16 @@ pub(super) struct SegmentState {
     pub frames: Vec<SegmentFrame>,
     /// Where each frame's last byte lay on the wire, until `stamp` gives it a time.
     arrivals: Arrivals,
+    /// The packager's `prft` and `emsg` boxes (fMP4), at most [`MAX_BOXES`] each.
+    prft: Vec<SegmentPrft>,
+    emsg: Vec<SegmentEmsg>,
+    /// The first `prft` still waiting for the frame it stamps.
+    prft_open: usize,
 }
+
+/// `prft` / `emsg` boxes kept per segment: one per fragment is ffmpeg's most (a
+/// fragment per frame); more is a packager gone wrong, counted, not kept.
+const MAX_BOXES: usize = 4096;
 
 /// What an HTTP connection's media responses need, whatever the HTTP version: the
 /// segments streaming in, the PTS unwrapper and fMP4 tracks carried from one
@@ -126,6 +135,7 @@ impl Media {
             if seg.frames.is_empty() && is_fmp4(x.uri, x.content_type) {
                 return; // an init segment: tracks, no pictures
             }
+            let (prft, emsg) = (std::mem::take(&mut seg.prft), std::mem::take(&mut seg.emsg));
             ctx.out.push(Event::HlsSegment {
                 flow: ctx.meta.id,
                 uri: x.uri.to_string(),
@@ -137,6 +147,8 @@ impl Media {
                 first_byte_ns: x.first_ns,
                 complete_ns: x.last_ns,
                 frames: seg.frames,
+                prft,
+                emsg,
             });
             return;
         }
@@ -249,10 +261,23 @@ impl SegmentState {
             tail: Tail::default(),
             frames: Vec::new(),
             arrivals: Arrivals::default(),
+            prft: Vec::new(),
+            emsg: Vec::new(),
+            prft_open: 0,
         }
     }
 
     pub(super) fn feed(&mut self, offset: u64, data: &[u8], anomalies: &mut Anomalies) {
+        self.feed_only(offset, data, anomalies);
+        if self.prft.len() > MAX_BOXES || self.emsg.len() > MAX_BOXES {
+            self.prft.truncate(MAX_BOXES);
+            self.prft_open = self.prft_open.min(MAX_BOXES);
+            self.emsg.truncate(MAX_BOXES);
+            anomalies.count("decode.fmp4_boxes_dropped");
+        }
+    }
+
+    fn feed_only(&mut self, offset: u64, data: &[u8], anomalies: &mut Anomalies) {
         let demux = &mut self.demux;
         let fed = self.tail.feed(offset, data, |off, bytes| match demux {
             Demux::Ts(d) => d.feed(off, bytes),
@@ -292,20 +317,46 @@ impl SegmentState {
             }
             Demux::Fmp4(d) => {
                 for m in d.drain() {
-                    if let Fmp4Message::Sample(s) = m {
+                    let s = match m {
+                        Fmp4Message::Sample(s) => s,
+                        Fmp4Message::ProducerTime(p) => {
+                            self.prft.push(SegmentPrft {
+                                track_id: p.reference_track_id,
+                                flags: p.flags,
+                                time_ns: p.unix_ns(),
+                                media_time: p.media_time,
+                                pts: None,
+                            });
+                            continue;
+                        }
+                        Fmp4Message::EventMessage(e) => {
+                            self.emsg.push(emsg_event(e));
+                            continue;
+                        }
+                        Fmp4Message::Track(_) => continue,
+                    };
+                    {
                         // Only pictures are frames: a CMAF segment may carry audio
                         // beside the video (a track whose handler is unknown counts).
                         if s.handler != *b"vide" && s.handler != [0; 4] {
                             continue;
                         }
                         // Express fMP4 times in 90 kHz like MPEG-TS PTS.
-                        let scale = |t: i64| match s.timescale {
-                            Some(ts) if ts > 0 => t * 90_000 / i64::from(ts),
-                            _ => t,
-                        };
-                        let dts = scale(s.decode_time as i64);
+                        let dts = to_90khz(i128::from(s.decode_time), s.timescale);
+                        let pts = dts.saturating_add(to_90khz(
+                            i128::from(s.composition_offset),
+                            s.timescale,
+                        ));
+                        // A prft stamps a frame of the fragment after it
+                        // (§8.16.5); it is anchored on that fragment's first frame,
+                        // not on its media_time, which ffmpeg 5.1 writes on its input's
+                        // timeline (2.02 s past tfdt in captures/lowlatency).
+                        for p in &mut self.prft[self.prft_open..] {
+                            p.pts = Some(pts);
+                        }
+                        self.prft_open = self.prft.len();
                         self.frames.push(SegmentFrame {
-                            pts: dts + scale(s.composition_offset),
+                            pts,
                             dts,
                             keyframe: s.sync,
                             fingerprint: s.fingerprint,
@@ -386,6 +437,31 @@ impl HttpDecoder {
     }
 }
 
+/// fMP4 ticks of `timescale` (none: already 90 kHz) as 90 kHz ticks like MPEG-TS
+/// PTS, saturating: a damaged `tfdt` must not overflow.
+fn to_90khz(t: i128, timescale: Option<u32>) -> i64 {
+    let t = match timescale {
+        Some(ts) if ts > 0 => t * 90_000 / i128::from(ts),
+        _ => t,
+    };
+    t.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+/// An `emsg` box as the event lists it.
+fn emsg_event(e: mpegts_parser::EventMessage) -> SegmentEmsg {
+    SegmentEmsg {
+        version: e.version,
+        scheme_id_uri: e.scheme_id_uri,
+        value: e.value,
+        timescale: e.timescale,
+        presentation_time: e.presentation_time,
+        event_duration: e.event_duration,
+        id: e.id,
+        data: e.message_data.iter().map(|b| format!("{b:02x}")).collect(),
+        data_bytes: e.data_len,
+    }
+}
+
 /// The number at the end of a segment's file name (`lagtap-12.ts` → 12), which is
 /// its media sequence number in the layouts nginx-rtmp and most packagers use.
 pub(super) fn sequence_of(uri: &str) -> Option<u64> {
@@ -398,6 +474,42 @@ pub(super) fn sequence_of(uri: &str) -> Option<u64> {
         .take_while(|c| c.is_ascii_digit())
         .collect();
     digits.chars().rev().collect::<String>().parse().ok()
+}
+
+/// A media playlist's segments as events list them: the listed ones, then those
+/// named by a prefetch tag (numbered on from the last listed one).
+fn playlist_entries(uri: &str, m: &hls_parser::MediaPlaylist) -> Vec<PlaylistEntry> {
+    let mut out: Vec<PlaylistEntry> = m
+        .segments
+        .iter()
+        .map(|s| PlaylistEntry {
+            uri: hls_parser::resolve_uri(uri, &s.uri),
+            media_sequence: s.sequence,
+            duration_s: s.duration,
+            program_date_time_ns: s.program_date_time_ns,
+            discontinuity: s.discontinuity,
+            ad: s.ad,
+            parts: u32::try_from(s.parts.len()).unwrap_or(u32::MAX),
+            prefetch: false,
+        })
+        .collect();
+    let next = m
+        .segments
+        .last()
+        .map_or(m.media_sequence, |s| s.sequence.wrapping_add(1));
+    for (i, p) in m.prefetch_uris().enumerate() {
+        out.push(PlaylistEntry {
+            uri: hls_parser::resolve_uri(uri, p),
+            media_sequence: next.wrapping_add(i as u64),
+            duration_s: 0.0,
+            program_date_time_ns: None,
+            discontinuity: false,
+            ad: false,
+            parts: 0,
+            prefetch: true,
+        });
+    }
+    out
 }
 
 pub(super) fn playlist_event(
@@ -444,19 +556,7 @@ pub(super) fn playlist_event(
             media_sequence: Some(m.media_sequence),
             target_duration_s: m.target_duration.map(|t| t as f64),
             endlist: m.end_list,
-            segments: m
-                .segments
-                .iter()
-                .map(|s| PlaylistEntry {
-                    uri: hls_parser::resolve_uri(uri, &s.uri),
-                    media_sequence: s.sequence,
-                    duration_s: s.duration,
-                    program_date_time_ns: s.program_date_time_ns,
-                    discontinuity: s.discontinuity,
-                    ad: s.ad,
-                    parts: u32::try_from(s.parts.len()).unwrap_or(u32::MAX),
-                })
-                .collect(),
+            segments: playlist_entries(uri, &m),
             variants: Vec::new(),
             request_ns,
             received_ns,

@@ -96,6 +96,8 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
             first_byte_ns,
             complete_ns,
             frames,
+            prft,
+            emsg,
         } => {
             let mut o = Obj::begin(out, b"{\"kind\":\"hls_segment\"");
             o.number(key!("flow"), *flow);
@@ -125,7 +127,17 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
                 }
                 o.raw(b"}");
             }
-            o.raw(b"]}");
+            o.raw(b"]");
+            // Rare (fMP4 from packagers that write them): serde's own writing.
+            if !prft.is_empty() {
+                o.raw(key!("prft"));
+                serde_json::to_writer(&mut *o.out, prft)?;
+            }
+            if !emsg.is_empty() {
+                o.raw(key!("emsg"));
+                serde_json::to_writer(&mut *o.out, emsg)?;
+            }
+            o.raw(b"}");
         }
         other => serde_json::to_writer(&mut *out, other)?,
     }
@@ -307,6 +319,24 @@ mod tests {
                 first_byte_ns: 0,
                 complete_ns: 7,
                 frames: vec![],
+                prft: vec![crate::events::SegmentPrft {
+                    track_id: 1,
+                    flags: 0x18,
+                    time_ns: None,
+                    media_time: u64::MAX,
+                    pts: Some(-3),
+                }],
+                emsg: vec![crate::events::SegmentEmsg {
+                    version: 1,
+                    scheme_id_uri: "urn:scte:scte35:2013:bin\"\u{1}".into(),
+                    value: String::new(),
+                    timescale: 90_000,
+                    presentation_time: 1,
+                    event_duration: u32::MAX,
+                    id: 7,
+                    data: "fc30".into(),
+                    data_bytes: 2,
+                }],
             },
             Event::HlsSegment {
                 flow: 20,
@@ -318,6 +348,8 @@ mod tests {
                 request_ns: 1,
                 first_byte_ns: 2,
                 complete_ns: 3,
+                prft: vec![],
+                emsg: vec![],
                 frames: vec![
                     SegmentFrame {
                         pts: -1,

@@ -36,6 +36,46 @@ pub struct SegmentFrame {
     pub received_ns: Option<i64>,
 }
 
+/// A `prft` box of an fMP4 segment (ISO/IEC 14496-12 §8.16.5): the packager's wall
+/// clock at one media time of a track. A clock of its own, like a playlist's
+/// `EXT-X-PROGRAM-DATE-TIME`: read as reference time only when the packager is
+/// NTP-synchronised.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SegmentPrft {
+    pub track_id: u32,
+    /// As written (0: the frame entered the encoder, 1: left it, 2: the fragment
+    /// was finalised, 4: written; ffmpeg 5.1 writes 0x18).
+    pub flags: u32,
+    /// The NTP timestamp as ns since the Unix epoch, on the packager's clock (null
+    /// if it cannot be one).
+    pub time_ns: Option<i64>,
+    /// The media time it stamps, in the track's timescale.
+    pub media_time: u64,
+    /// The PTS (90 kHz, like the frames') of the frame it stamps: the first frame
+    /// of the fragment after it (null if none followed). Not derived from
+    /// `media_time`, which ffmpeg 5.1 writes on its input's timeline.
+    pub pts: Option<i64>,
+}
+
+/// An `emsg` box of an fMP4 segment (ISO/IEC 23009-1 §5.10.3.3): a DASH event
+/// message (SCTE-35 splice, ID3 timed metadata, ...).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SegmentEmsg {
+    pub version: u8,
+    pub scheme_id_uri: String,
+    pub value: String,
+    pub timescale: u32,
+    /// Version 0: delta from the segment's earliest presentation time; version 1:
+    /// on the track's media timeline. In `timescale` units.
+    pub presentation_time: u64,
+    pub event_duration: u32,
+    pub id: u32,
+    /// message_data in hex, at most 4096 bytes of it.
+    pub data: String,
+    /// The whole message_data's length in the box.
+    pub data_bytes: u64,
+}
+
 /// A media playlist's segment entry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlaylistEntry {
@@ -51,6 +91,11 @@ pub struct PlaylistEntry {
     /// LL-HLS parts listed for this segment (`EXT-X-PART`), 0 for plain HLS.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub parts: u32,
+    /// Named by `#EXT-X-PREFETCH` or `#EXT-X-TWITCH-PREFETCH`, not listed yet: the
+    /// segment being made, which a low-latency player fetches as it streams
+    /// (`duration_s` 0). Written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prefetch: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -242,6 +287,12 @@ pub enum Event {
         /// Last byte delivered in order: the viewer has the whole segment.
         complete_ns: i64,
         frames: Vec<SegmentFrame>,
+        /// fMP4 `prft` boxes, in order (written only when there are some).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        prft: Vec<SegmentPrft>,
+        /// fMP4 `emsg` boxes, in order (written only when there are some).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        emsg: Vec<SegmentEmsg>,
     },
     /// A chat line this host sent (client → server), first byte first seen.
     ChatSent {

@@ -236,6 +236,7 @@ mod with_parquet {
                             c("discontinuity", Boolean),
                             c("ad", Boolean),
                             c("parts", UInt32),
+                            c("prefetch", Boolean),
                         ]
                         .into(),
                     )),
@@ -267,6 +268,8 @@ mod with_parquet {
                         .into(),
                     )),
                 ),
+                o("prft", Utf8),
+                o("emsg", Utf8),
             ],
             "chat_sent" | "chat_received" => {
                 let mut v = vec![
@@ -345,8 +348,12 @@ mod with_parquet {
 
     /// Fields whose values are open-ended JSON (any keys, any value types), kept as
     /// JSON text rather than a schema that would change with the encoder.
-    const JSON_TEXT: [(&str, &str); 2] =
-        [("rtmp_publish", "metadata"), ("hls_playlist", "variants")];
+    const JSON_TEXT: [(&str, &str); 4] = [
+        ("rtmp_publish", "metadata"),
+        ("hls_playlist", "variants"),
+        ("hls_segment", "prft"),
+        ("hls_segment", "emsg"),
+    ];
 
     /// An event as a row of its kind's table.
     fn to_row(e: &Event, seq: u64) -> anyhow::Result<(usize, Map<String, Value>)> {
@@ -378,6 +385,7 @@ mod with_parquet {
                     for s in segments.iter_mut().filter_map(Value::as_object_mut) {
                         s.entry("ad").or_insert(false.into());
                         s.entry("parts").or_insert(0.into());
+                        s.entry("prefetch").or_insert(false.into());
                     }
                 }
             }
@@ -420,6 +428,10 @@ mod with_parquet {
                     let text = v.as_str().unwrap_or("null");
                     *v = serde_json::from_str(text)
                         .with_context(|| format!("{kind}.{name} is not JSON"))?;
+                }
+                // A list JSON Lines leave out when empty is a null cell.
+                if row.get(name).is_some_and(Value::is_null) && kind == "hls_segment" {
+                    row.remove(name);
                 }
             }
         }
@@ -595,6 +607,7 @@ mod with_parquet {
                 discontinuity: false,
                 ad,
                 parts,
+                prefetch: ad,
             };
             let events = vec![
                 Event::Capture {

@@ -209,6 +209,7 @@ impl<W: Write> Printer<W> {
                 first_byte_ns,
                 complete_ns,
                 frames,
+                ..
             } => {
                 let who = self.client(*flow);
                 let name = channel.clone().unwrap_or_else(|| uri.clone());

@@ -111,6 +111,12 @@ pub(crate) fn broadcast_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
         &b.arrival_summary,
     ));
     rows.push(("source clock (→ received)".into(), &b.source_summary));
+    if b.prft_summary.count > 0 {
+        rows.push((
+            "packager clock, prft (→ its last byte)".into(),
+            &b.prft_summary,
+        ));
+    }
     rows.push(("per segment (wire)".into(), &b.segment_summary));
     rows.extend(
         natural(&b.by_viewer)

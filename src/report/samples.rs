@@ -109,6 +109,8 @@ const BROADCAST: &[(&str, Ty)] = &[
     ("arrived", Time),
     ("arrival_latency_ms", Ms),
     ("arrived_ns", Int),
+    ("produced", Time),
+    ("prft_latency_ms", Ms),
 ];
 
 const SWITCHING: &[(&str, Ty)] = &[
@@ -242,6 +244,8 @@ impl SampleTable {
                         Cell::Time(s.arrived_ns),
                         Cell::Ms(s.arrival_latency_ns),
                         Cell::Int(s.arrived_ns),
+                        opt(s.produced_ns, Cell::Time),
+                        opt(s.prft_latency_ns, Cell::Ms),
                     ])?;
                 }
             }

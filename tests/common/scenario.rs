@@ -9,7 +9,15 @@ use lagtap::correlate::HostEvents;
 use serde_json::Value;
 
 /// Every scenario in captures/, each a real testbed run with its truth.json.
-pub const SCENARIOS: &[&str] = &["basic", "bitrates", "skew", "switch", "uplink", "tls"];
+pub const SCENARIOS: &[&str] = &[
+    "basic",
+    "bitrates",
+    "skew",
+    "switch",
+    "uplink",
+    "tls",
+    "lowlatency",
+];
 
 pub fn dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

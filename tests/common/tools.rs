@@ -120,6 +120,19 @@ pub fn output(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Whether this test runs as root (uid 0): the testbed's network namespaces, tc and
+/// captures need it.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
 /// A prerequisite CI provides is missing: fail in CI, else skip `check` visibly.
 pub fn missing(check: &str, why: &str) {
     if strict() {

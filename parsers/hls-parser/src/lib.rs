@@ -158,6 +158,10 @@ pub struct MediaPlaylist {
     /// `#EXT-X-SKIP:SKIPPED-SEGMENTS=` of a delta update (§4.4.5.2): the segments
     /// left out before the first listed, which is numbered after them.
     pub skipped_segments: u64,
+    /// `#EXT-X-PREFETCH:URI`, in order: the community low-latency HLS draft's
+    /// segments after the last listed one, requested before they are complete
+    /// (ffmpeg's dash muxer writes it with `-hls_playlist 1 -lhls 1`).
+    pub prefetch: Vec<String>,
     /// Twitch's own tags, when present.
     pub twitch: Twitch,
     /// Playlist-level tags not understood here, verbatim.
@@ -200,6 +204,15 @@ pub struct Segment {
 }
 
 impl MediaPlaylist {
+    /// The segments named before they are listed, numbered on from the last
+    /// listed one: `#EXT-X-PREFETCH`, then Twitch's `#EXT-X-TWITCH-PREFETCH`.
+    pub fn prefetch_uris(&self) -> impl Iterator<Item = &str> {
+        self.prefetch
+            .iter()
+            .chain(&self.twitch.prefetch)
+            .map(String::as_str)
+    }
+
     /// Start time of every segment, ns since the epoch: its own
     /// `EXT-X-PROGRAM-DATE-TIME`, else the previous segment's time plus its
     /// duration, unless a discontinuity intervenes (then unknown until the next

@@ -187,6 +187,11 @@ pub(crate) fn media_tag(
             let a = parse_attributes(value);
             p.skipped_segments = num(a.get("SKIPPED-SEGMENTS"), anomalies).unwrap_or(0);
         }
+        "#EXT-X-PREFETCH" => {
+            if p.prefetch.len() < MAX_ENTRIES {
+                p.prefetch.push(value.trim().to_string());
+            }
+        }
         "#EXT-X-TWITCH-PREFETCH" => {
             if p.twitch.prefetch.len() < MAX_ENTRIES {
                 p.twitch.prefetch.push(value.trim().to_string());

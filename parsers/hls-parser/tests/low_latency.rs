@@ -159,3 +159,25 @@ fn twitch_stitched_ad_segments_are_marked_by_their_daterange() {
     assert_eq!(p.twitch.live_sequence, Some(4100));
     assert_eq!(p.twitch.prefetch, ["live14.ts", "live15.ts"]);
 }
+
+/// ffmpeg 5.1's dash muxer with `-hls_playlist 1 -lhls 1` (captures/lowlatency): the
+/// segment being written is named by `#EXT-X-PREFETCH` (the community LHLS draft)
+/// after the listed ones, and numbered on from them like Twitch's prefetch.
+#[test]
+fn lhls_prefetch_as_ffmpeg_writes_it() {
+    let p = media(
+        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n\
+         #EXT-X-MAP:URI=\"lagtap-init.m4s\"\n\
+         #EXTINF:2.000000,\n#EXT-X-PROGRAM-DATE-TIME:2026-12-02T14:30:49.000+0000\n\
+         lagtap-00001.m4s\n\
+         #EXTINF:2.000000,\n#EXT-X-PROGRAM-DATE-TIME:2026-12-02T14:30:51.000+0000\n\
+         lagtap-00002.m4s\n\
+         #EXT-X-PREFETCH:lagtap-00003.m4s\n",
+    );
+    assert_eq!(p.segments.len(), 2);
+    assert_eq!(p.prefetch, ["lagtap-00003.m4s"]);
+    assert!(p.twitch.prefetch.is_empty());
+    let all: Vec<&str> = p.prefetch_uris().collect();
+    assert_eq!(all, ["lagtap-00003.m4s"]);
+    assert!(p.other_tags.is_empty(), "{:?}", p.other_tags);
+}

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::events::{Fingerprint, SegmentFrame};
 
 use super::super::Ctx;
-use super::segments::{median, segment_duration, RxSegment};
+use super::segments::{median, segment_duration, ticks_to_ns, RxSegment};
 use super::{FrameSample, Legs, SegmentRecord, TxStream};
 
 enum Found {
@@ -189,6 +189,7 @@ pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) ->
             };
             matched += 1;
             let arrived_ns = arrival(ctx, seg, f);
+            let produced_ns = produced(seg, f);
             let s = &streams[si];
             let tx = &s.video[fi];
             if i == 0 {
@@ -217,6 +218,8 @@ pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) ->
                 shown_ns: None,
                 latency_ns: seg.complete_ns.saturating_sub(tx.first_byte_ns),
                 arrival_latency_ns: arrived_ns.saturating_sub(tx.first_byte_ns),
+                produced_ns,
+                prft_latency_ns: produced_ns.map(|p| arrived_ns.saturating_sub(p)),
                 source_latency_ns: s.wire_start_ns.map(|w| {
                     seg.complete_ns
                         .saturating_sub(w.saturating_add(tx.rtmp_ts_ms as i64 * 1_000_000))
@@ -232,6 +235,7 @@ pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) ->
             if let (Some(pdt), Some(f)) = (seg.listing.pdt_ns, seg.frames.first()) {
                 let bc = streams.iter().find(|s| s.key == ch);
                 let arrived_ns = arrival(ctx, seg, f);
+                let produced_ns = produced(seg, f);
                 first_sample = Some(out.samples.len());
                 out.samples.push(FrameSample {
                     broadcaster: bc.map(|s| s.broadcaster.clone()).unwrap_or_default(),
@@ -252,6 +256,8 @@ pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) ->
                     shown_ns: None,
                     latency_ns: seg.complete_ns.saturating_sub(pdt),
                     arrival_latency_ns: arrived_ns.saturating_sub(pdt),
+                    produced_ns,
+                    prft_latency_ns: produced_ns.map(|p| arrived_ns.saturating_sub(p)),
                     source_latency_ns: None,
                     display_latency_ns: None,
                     legs: wire_legs(pdt, None, listed_ns, seg.complete_ns),
@@ -288,6 +294,18 @@ pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) ->
 fn arrival(ctx: &Ctx, seg: &RxSegment, f: &SegmentFrame) -> i64 {
     f.received_ns
         .map_or(seg.complete_ns, |t| ctx.to_ref(seg.host, t))
+}
+
+/// The frame's time on the packager's clock from the segment's `prft` stamps: the
+/// last stamp at or before the frame's PTS (else the first), carried to the frame by
+/// the PTS difference. Read as reference time, like a playlist's program date.
+fn produced(seg: &RxSegment, f: &SegmentFrame) -> Option<i64> {
+    let stamps = || seg.prft.iter().filter_map(|p| Some((p.pts?, p.time_ns?)));
+    let (pts, time) = stamps()
+        .filter(|(pts, _)| *pts <= f.pts)
+        .max_by_key(|(pts, _)| *pts)
+        .or_else(|| stamps().next())?;
+    Some(time.saturating_add(ticks_to_ns(f.pts.saturating_sub(pts))))
 }
 
 /// The legs up to the segment's completion; buffering comes from the player.

@@ -106,6 +106,11 @@ pub struct FrameSample {
     pub latency_ns: i64,
     /// Wire latency by frame arrival: arrived − sent.
     pub arrival_latency_ns: i64,
+    /// The frame's time on the packager's clock (fMP4 `prft`), if the segment had
+    /// stamps: a clock of its own, read as reference time.
+    pub produced_ns: Option<i64>,
+    /// Arrived − produced: from the packager's stamp to the viewer.
+    pub prft_latency_ns: Option<i64>,
     pub source_latency_ns: Option<i64>,
     /// The headline: shown − sent.
     pub display_latency_ns: Option<i64>,
@@ -187,6 +192,9 @@ pub struct PlayerSession {
     pub start_sequence: Option<u64>,
     /// Segments listed in the playlist the viewer held at its first fetch.
     pub listed_at_start: Option<usize>,
+    /// Of those, the segments a prefetch tag named (still being made): the K
+    /// start-up segments that are among them are live, not join artefacts.
+    pub prefetch_at_start: Option<usize>,
     pub first_request_ns: i64,
     pub first_segment_ns: Option<i64>,
     pub playback_start_ns: Option<i64>,
@@ -223,6 +231,9 @@ pub struct Broadcast {
     /// Wire latency by frame arrival (the frame's last byte at the viewer − sent),
     /// over the same samples.
     pub arrival_summary: Summary,
+    /// From the packager's `prft` clock to the frame's arrival, over the samples
+    /// whose segment carried `prft` stamps.
+    pub prft_summary: Summary,
     pub source_summary: Summary,
     /// One sample per segment: its first frame's wire latency.
     pub segment_summary: Summary,
@@ -300,6 +311,7 @@ fn summarise(out: &mut Broadcast, group_by: GroupBy) {
     let counted = || out.samples.iter().filter(|s| !s.join_artefact);
     out.wire_summary = Summary::of_iter(counted().map(|s| s.latency_ns));
     out.arrival_summary = Summary::of_iter(counted().map(|s| s.arrival_latency_ns));
+    out.prft_summary = Summary::of_iter(counted().filter_map(|s| s.prft_latency_ns));
     out.source_summary = Summary::of_iter(counted().filter_map(|s| s.source_latency_ns));
     out.segment_summary = Summary::of_iter(
         out.segments

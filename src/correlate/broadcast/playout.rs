@@ -124,11 +124,15 @@ pub(super) fn play_sessions(
             }
 
             // Join artefacts: segments already listed when the viewer joined (in the
-            // session's first playlist); without playlists, frames sent before the
-            // session's first request.
+            // session's first playlist; a segment it named by a prefetch tag was
+            // still being made, so its frames are live); without playlists, frames
+            // sent before the session's first request.
             for &i in &all {
-                let listed_at_join = first_playlist
-                    .is_some_and(|p| p.files.iter().any(|f| f == file_name(rx[i].uri)));
+                let listed_at_join = first_playlist.is_some_and(|p| {
+                    p.files[..p.listed]
+                        .iter()
+                        .any(|f| f == file_name(rx[i].uri))
+                });
                 let (lo, hi) = ranges[i];
                 for smp in &mut out.samples[lo..hi] {
                     smp.join_artefact = if first_playlist.is_some() {
@@ -151,6 +155,7 @@ pub(super) fn play_sessions(
                 k_source,
                 start_sequence: played.first().and_then(|&i| rx[i].seq),
                 listed_at_start: held.map(|p| p.files.len()),
+                prefetch_at_start: held.map(|p| p.files.len() - p.listed),
                 first_request_ns: s.first_request_ns,
                 first_segment_ns: idx.iter().map(|&i| rx[i].complete_ns).min(),
                 playback_start_ns: p.start_ns,

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::events::{Event, SegmentFrame};
+use crate::events::{Event, SegmentFrame, SegmentPrft};
 
 use super::super::channel::url_path;
 use super::super::sessions::Session;
@@ -30,7 +30,10 @@ pub(super) struct ViewerPlaylist {
     pub request_ns: i64,
     pub received_ns: i64,
     pub channel: Option<String>,
+    /// The listed segments, then those a prefetch tag named (the one being made).
     pub files: Vec<String>,
+    /// How many of `files` are listed, complete segments.
+    pub listed: usize,
 }
 
 /// The last path element of a URI: playlists list segments relative to
@@ -50,6 +53,8 @@ pub(super) struct RxSegment<'a> {
     pub first_byte_ns: i64,
     pub complete_ns: i64,
     pub frames: &'a [SegmentFrame],
+    /// The packager's `prft` stamps (fMP4).
+    pub prft: &'a [SegmentPrft],
     pub listing: Listing,
 }
 
@@ -81,6 +86,7 @@ pub(super) fn viewer_playlists(ctx: &Ctx) -> Vec<Vec<ViewerPlaylist>> {
                             .iter()
                             .map(|s| file_name(&s.uri).to_string())
                             .collect(),
+                        listed: segments.iter().filter(|s| !s.prefetch).count(),
                     }),
                     _ => None,
                 })
@@ -117,7 +123,10 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
                 for entry in segments {
                     let l = listings.entry(file_name(&entry.uri)).or_default();
                     l.channel = ch.clone();
-                    l.duration_ns = Some((entry.duration_s * 1e9) as i64);
+                    // A prefetch entry has no duration yet; a later listing gives it.
+                    if !entry.prefetch {
+                        l.duration_ns = Some((entry.duration_s * 1e9) as i64);
+                    }
                     l.pdt_ns = entry.program_date_time_ns;
                     l.ad |= entry.ad;
                     l.listed_ns = Some(l.listed_ns.map_or(received, |t| t.min(received)));
@@ -136,6 +145,8 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
                 first_byte_ns,
                 complete_ns,
                 frames,
+                prft,
+                ..
             } = e
             {
                 if side.served(*flow) || !(200..300).contains(status) {
@@ -156,6 +167,7 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
                     first_byte_ns: ctx.to_ref(h, *first_byte_ns),
                     complete_ns: ctx.to_ref(h, *complete_ns),
                     frames,
+                    prft,
                     listing,
                 });
             }

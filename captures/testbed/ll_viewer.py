@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""A low-latency HLS viewer for the lagtap testbed: follows an fMP4 media playlist
+(`#EXT-X-MAP`, `#EXT-X-PREFETCH` as ffmpeg's dash muxer writes with -lhls 1) over one
+persistent HTTP/1.1 connection and logs every read of every response body.
+
+- --prefetch (the low-latency player): fetches the init segment, then the segment
+  the playlist's `#EXT-X-PREFETCH` names, at once, while the packager still writes
+  it: the origin streams it with chunked transfer, so its frames arrive one by one;
+  after each segment it reloads the playlist and fetches the next prefetch.
+- without it (a classic player): fetches listed segments only, complete, newest
+  first at start, reloading the playlist every half target duration.
+
+The HTTP client is written on a plain socket (no http.client) so that every recv()
+is seen: for each response it logs the decoded body bytes in hand after every
+recv() that brought body bytes, with the time recv() returned and the kernel's
+receive time of the newest packet that recv() consumed (SO_TIMESTAMPNS: when the
+bytes reached this host, whatever the scheduler did to the Python process after). `--save DIR` keeps
+each media body (and the init segment) as DIR/<file name>, for make_truth.py to find
+each frame's bytes with ffprobe.
+
+Log (JSON Lines), all times wall-clock ns:
+  request: url, kind (playlist|init|segment), channel, seq (segments), req_ns (just
+           before the request was written), first_byte_ns (the recv() that brought
+           the status line), done_ns (body complete), status, bytes, chunked,
+           reads: [[t_ns, body bytes in hand, kernel_ns], ...] (every recv() with body
+           bytes: when recv() returned, and when the kernel received the newest
+           packet it read)
+  start:   channel, k (the first segment's place from the end of the playlist's
+           segments, prefetch ones included: 1 = the newest), start_seq
+"""
+
+import argparse
+import os
+import socket
+import struct
+import time
+
+from tblog import Deadline, JsonlLog, host_name, now_ns
+
+USER_AGENT = "lagtap-testbed-ll-viewer"
+# Linux's SO_TIMESTAMPNS (= SCM_TIMESTAMPNS), which Python's socket module does not
+# name: recvmsg() then carries the receive time of the newest skb it consumed.
+SO_TIMESTAMPNS = 35
+
+
+def parse_playlist(text):
+    """(target_s, first_seq, [(seq, uri)], init_uri, prefetch_uris, ended)"""
+    target, first_seq, init, prefetch, ended, uris = 2.0, 0, None, [], False, []
+    for line in (x.strip() for x in text.splitlines()):
+        if line.startswith("#EXT-X-TARGETDURATION:"):
+            target = float(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            first_seq = int(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-MAP:"):
+            init = line.split('URI="', 1)[1].split('"', 1)[0]
+        elif line.startswith("#EXT-X-PREFETCH:"):
+            prefetch.append(line.split(":", 1)[1])
+        elif line == "#EXT-X-ENDLIST":
+            ended = True
+        elif line and not line.startswith("#"):
+            uris.append(line)
+    segs = [(first_seq + i, u) for i, u in enumerate(uris)]
+    return target, first_seq, segs, init, prefetch, ended
+
+
+def seq_of(uri):
+    """The number at the end of a segment's file name (lagtap-00012.m4s: 12)."""
+    stem, tail = os.path.splitext(os.path.basename(uri))[0], ""
+    for c in reversed(stem):
+        if not c.isdigit():
+            break
+        tail = c + tail
+    return int(tail) if tail else None
+
+
+class Conn:
+    """One persistent HTTP/1.1 connection on a plain socket."""
+
+    def __init__(self, server, port):
+        self.server, self.port = server, port
+        self.sock, self.buf, self.kernel_ns = None, b"", None
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.buf = None, b""
+
+    def _recv(self):
+        data, anc, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(16))
+        t = now_ns()
+        if not data:
+            raise ConnectionError("closed")
+        self.kernel_ns = None
+        for level, kind, value in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+                sec, nsec = struct.unpack("qq", value[:16])
+                self.kernel_ns = sec * 1_000_000_000 + nsec
+        return data, t
+
+    def get(self, path):
+        """GET path: (status, body, req_ns, first_byte_ns, done_ns, chunked, reads)."""
+        for attempt in (1, 2):
+            if self.sock is None:
+                self.sock = socket.create_connection((self.server, self.port), timeout=5)
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            try:
+                return self._get(path)
+            except (ConnectionError, OSError):
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _get(self, path):
+        req_ns = now_ns()
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {self.server}\r\n"
+                          f"User-Agent: {USER_AGENT}\r\n\r\n".encode())
+        first_ns = None
+        while b"\r\n\r\n" not in self.buf:
+            data, t = self._recv()
+            first_ns = first_ns or t
+            self.buf += data
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip()
+                   for k, v in (x.split(":", 1) for x in lines[1:] if ":" in x)}
+        chunked = headers.get("transfer-encoding", "").lower() == "chunked"
+        body, reads = bytearray(), []
+        t_last = first_ns
+        if not chunked:
+            n = int(headers.get("content-length", "0"))
+            while True:
+                take = self.buf[: n - len(body)]
+                self.buf = self.buf[len(take):]
+                if take:
+                    body += take
+                    reads.append([t_last, len(body), self.kernel_ns])
+                if len(body) >= n:
+                    break
+                data, t_last = self._recv()
+                self.buf += data
+            return status, bytes(body), req_ns, first_ns, t_last, False, reads
+        # Chunked: decode as bytes come; a read is logged with the body in hand.
+        while True:
+            progressed = False
+            while True:
+                if b"\r\n" not in self.buf:
+                    break
+                size_line, rest = self.buf.split(b"\r\n", 1)
+                size = int(size_line.split(b";")[0], 16)
+                if size == 0:
+                    if b"\r\n" not in rest:
+                        break
+                    self.buf = rest.split(b"\r\n", 1)[1]  # no trailers from our origin
+                    if progressed:
+                        reads.append([t_last, len(body), self.kernel_ns])
+                    return status, bytes(body), req_ns, first_ns, t_last, True, reads
+                if len(rest) < size + 2:
+                    # A chunk still coming: take what is here, keep the rest framed.
+                    if rest:
+                        body += rest
+                        progressed = True
+                        self.buf = b"%x\r\n" % (size - len(rest))
+                    break
+                body += rest[:size]
+                progressed = True
+                self.buf = rest[size + 2:]
+            if progressed:
+                reads.append([t_last, len(body), self.kernel_ns])
+            data, t_last = self._recv()
+            self.buf += data
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--port", type=int, default=8080)
+    ap.add_argument("--channel", default="lagtap")
+    ap.add_argument("--app", default="ll")
+    ap.add_argument("--duration", type=float, required=True)
+    ap.add_argument("--prefetch", action="store_true",
+                    help="fetch the segment being written (EXT-X-PREFETCH) as it streams")
+    ap.add_argument("--save", help="directory to keep media bodies in")
+    ap.add_argument("--log", required=True)
+    a = ap.parse_args()
+    log = JsonlLog(a.log, host_name())
+    deadline = Deadline(a.duration)
+    conn = Conn(a.server, a.port)
+    base = f"/{a.app}/{a.channel}/"
+    if a.save:
+        os.makedirs(a.save, exist_ok=True)
+
+    def fetch(uri, kind, seq=None):
+        status, body, req, first, done, chunked, reads = conn.get(base + uri)
+        log.write("request", url=f"http://{a.server}:{a.port}{base}{uri}", kind=kind,
+                  channel=a.channel, seq=seq, req_ns=req, first_byte_ns=first,
+                  done_ns=done, status=status, bytes=len(body), chunked=chunked,
+                  reads=reads if kind != "playlist" else [], t_ns=done)
+        if a.save and kind != "playlist" and status == 200:
+            with open(os.path.join(a.save, os.path.basename(uri)), "wb") as f:
+                f.write(body)
+        return status, body
+
+    have_init, last_seq = False, None
+    while not deadline.done():
+        try:
+            status, body = fetch("index.m3u8", "playlist")
+        except OSError:
+            break  # the origin went away (end of the run)
+        if status != 200:
+            time.sleep(0.5)
+            continue
+        target, _, segs, init, prefetch, ended = parse_playlist(body.decode("utf-8", "replace"))
+        if init and not have_init:
+            have_init = fetch(init, "init")[0] == 200
+        named = segs + [(seq_of(u), u) for u in prefetch]
+        if a.prefetch:
+            segs = named
+        # Start at the live edge (the newest listed segment, or the one being
+        # written), then take every later one in order.
+        todo = segs[-1:] if last_seq is None else [x for x in segs if x[0] > last_seq]
+        if not todo:
+            if ended:
+                break
+            time.sleep(0.1 if a.prefetch else target / 2)
+            continue
+        for seq, uri in todo:
+            if deadline.done():
+                break
+            if last_seq is None:
+                # k: the start's place from the end of every segment the playlist
+                # names, prefetch ones included (1: the newest).
+                k = len(named) - named.index((seq, uri))
+                log.write("start", channel=a.channel, k=k, start_seq=seq)
+            try:
+                st, _ = fetch(uri, "segment", seq)
+            except OSError:
+                break
+            if st == 200:
+                last_seq = seq
+    conn.close()
+    log.close()
+
+
+if __name__ == "__main__":
+    main()
