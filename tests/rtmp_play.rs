@@ -30,45 +30,6 @@ fn play_capture(check: &str) -> Option<PathBuf> {
     }
 }
 
-/// tshark's count of the capture's media messages: (coded video frames, of which
-/// key frames, audio messages). A video message whose data (after the FLV frame
-/// type/codec byte tshark decodes as `rtmpt.video.type`) starts with AVCPacketType
-/// 1 is a coded frame (0 is the sequence header).
-fn tshark_counts(file: &std::path::Path) -> (usize, usize, usize) {
-    let out = tshark(&[
-        "-r",
-        file.to_str().unwrap(),
-        "-Y",
-        "rtmpt",
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-E",
-        "aggregator= ",
-        "-e",
-        "rtmpt.video.type",
-        "-e",
-        "rtmpt.video.data",
-        "-e",
-        "rtmpt.audio.format",
-    ]);
-    let (mut frames, mut key, mut audio) = (0, 0, 0);
-    for line in out.lines() {
-        let f: Vec<&str> = line.split('|').collect();
-        let types = f[0].split_whitespace();
-        let data = f.get(1).map_or("", |d| *d).split_whitespace();
-        for (t, d) in types.zip(data) {
-            if d.starts_with("01") {
-                frames += 1;
-                key += usize::from(t == "1");
-            }
-        }
-        audio += f.get(2).map_or(0, |a| a.split_whitespace().count());
-    }
-    (frames, key, audio)
-}
-
 #[test]
 fn cdn_playback_frames_equal_tsharks() {
     let Some(file) = play_capture("RTMP play counts on the public CDN capture") else {
@@ -113,7 +74,7 @@ fn cdn_playback_frames_equal_tsharks() {
     assert_eq!(config, 1, "one AVC sequence header");
     assert_eq!(published, 0, "a player publishes nothing");
     if tshark_available("RTMP play counts against tshark") {
-        assert_eq!((frames, key, audio), tshark_counts(&file));
+        assert_eq!((frames, key, audio), tshark_rtmp_media_counts(&file));
     }
 }
 

@@ -25,6 +25,7 @@ pub fn publish(flow: u64, key: &str) -> Event {
         server: format!("{SERVER}:1935"),
         app: Some("live".into()),
         tc_url: None,
+        tunnel: None,
         stream_key: key.into(),
         time_ns: 0,
         metadata: BTreeMap::new(),

@@ -2,14 +2,17 @@
 //! `hls_segment` events with every frame of every segment fingerprinted.
 //!
 //! Segment bodies are streamed from the HTTP parser into an MPEG-TS (or fMP4)
-//! demuxer as they arrive, so a segment is never held whole.
+//! demuxer as they arrive, so a segment is never held whole. RTMPT requests and
+//! responses (RTMP tunnelled over HTTP) have their bodies streamed into the RTMP
+//! decoder instead ([`super::rtmpt`]).
 
 use std::collections::{BTreeMap, HashMap};
 
-use http_parser::{BodyChunk, BodyMode, Direction, Exchange, Message, Session};
+use http_parser::{BodyChunk, BodyMode, Direction, Exchange, Message, Request, Response, Session};
 use mpegts_parser::{Fmp4Demuxer, Fmp4Message, TrackConfig, TsDemuxer, TsMessage, Unwrapper};
 
 use super::arrival::Arrivals;
+use super::rtmpt::{self, Tunnels};
 use super::timemap::{Fed, Tail, TimeMap};
 use super::{channel_of, Ctx, Decoder};
 use crate::anomalies::Anomalies;
@@ -170,6 +173,7 @@ impl Media {
 pub struct HttpDecoder {
     session: Session,
     media: Media,
+    tunnels: Tunnels,
     exchanges: u64,
     /// Messages other than body messages, waiting for `collect` to stamp them.
     pending: Vec<Message>,
@@ -180,8 +184,11 @@ impl HttpDecoder {
         HttpDecoder {
             // Body chunks point into the bytes fed, which `take_messages` hands to
             // the demuxer before they are gone: no copy of the segments.
-            session: Session::new().borrowing_bodies(),
+            session: Session::with_body_policy(body_policy)
+                .streaming_request_bodies(rtmpt::is_tunnel_request)
+                .borrowing_bodies(),
             media: Media::default(),
+            tunnels: Tunnels::default(),
             exchanges: 0,
             pending: Vec::new(),
         }
@@ -192,15 +199,16 @@ impl HttpDecoder {
     /// handled at once, because a chunk's bytes are only in that input; the rest
     /// wait in `pending` for `collect`, which can stamp events.
     fn take_messages(&mut self, dir: Dir, input_offset: u64, input: &[u8]) {
-        // Body bytes travel server to client: a chunk reported while the other
-        // direction was fed cannot point into that input.
-        let input = if dir == Dir::ServerToClient {
-            input
-        } else {
-            &[]
+        // Response bodies travel server to client, request bodies client to
+        // server: a chunk reported while the other direction was fed cannot point
+        // into that input.
+        let (c2s, s2c): (&[u8], &[u8]) = match dir {
+            Dir::ClientToServer => (input, &[]),
+            Dir::ServerToClient => (&[], input),
         };
         for m in self.session.drain() {
             match m {
+                Message::BodyStart { id, .. } if self.tunnels.owns(id) => {}
                 Message::BodyStart {
                     id,
                     uri,
@@ -209,18 +217,45 @@ impl HttpDecoder {
                     let uri = uri.unwrap_or_default();
                     self.media.body_start(id, &uri, content_type.as_deref());
                 }
+                Message::BodyChunk(c) if self.tunnels.owns(c.id) => {
+                    self.tunnels.response_bytes(&c, c.bytes(input_offset, s2c));
+                }
                 Message::BodyChunk(c) => {
-                    self.media
-                        .body_bytes(c.id, &c, c.bytes(input_offset, input))
+                    self.media.body_bytes(c.id, &c, c.bytes(input_offset, s2c))
                 }
                 Message::BodyGap {
                     id,
                     body_offset,
                     len,
+                } if self.tunnels.owns(id) => self.tunnels.body_gap(id, false, body_offset, len),
+                Message::BodyGap {
+                    id,
+                    body_offset,
+                    len,
                 } => self.media.body_gap(id, body_offset, len),
+                Message::RequestBodyStart { id, uri } => self.tunnels.request_start(id, &uri),
+                Message::RequestBodyChunk(c) => {
+                    self.tunnels.request_bytes(&c, c.bytes(input_offset, c2s));
+                }
+                Message::RequestBodyGap {
+                    id,
+                    body_offset,
+                    len,
+                } => self.tunnels.body_gap(id, true, body_offset, len),
                 other => self.pending.push(other),
             }
         }
+    }
+}
+
+/// HLS bodies as [`http_parser::hls_body_policy`] has them; RTMPT response bodies
+/// (successful ones) streamed, since they carry the server's RTMP bytes.
+fn body_policy(request: Option<&Request>, response: &Response) -> BodyMode {
+    match request {
+        Some(r) if rtmpt::is_tunnel_request(r) && (200..300).contains(&response.status) => {
+            BodyMode::Stream
+        }
+        _ => http_parser::hls_body_policy(request, response),
     }
 }
 
@@ -591,13 +626,21 @@ impl Decoder for HttpDecoder {
         let mut pending = std::mem::take(&mut self.pending);
         for m in pending.drain(..) {
             match m {
-                Message::Exchange(x) => self.exchange_events(&x, ctx),
+                Message::Exchange(x) => {
+                    self.tunnels.exchange_done(x.id);
+                    self.exchange_events(&x, ctx);
+                }
                 Message::Upgraded(_) => self.media.anomalies.count("http.upgraded_after_detection"),
                 // Body messages were handled when they came.
                 _ => {}
             }
         }
         self.pending = pending;
+        self.tunnels.collect(ctx);
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx<'_>) {
+        self.tunnels.finish(ctx);
     }
 
     fn anomalies(&self, out: &mut Anomalies) {
@@ -605,6 +648,7 @@ impl Decoder for HttpDecoder {
             out.add(k, *v);
         }
         out.merge(&self.media.anomalies);
+        self.tunnels.anomalies(out);
     }
 
     fn undecodable(&self) -> Option<&'static str> {

@@ -12,6 +12,7 @@ mod irc;
 pub mod keys;
 mod ntp;
 mod rtmp;
+mod rtmpt;
 pub mod timemap;
 mod tls;
 

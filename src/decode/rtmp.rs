@@ -24,6 +24,8 @@ pub struct RtmpDecoder {
     /// A publish held back until the encoder's metadata (sent right after it) is seen.
     publish: Option<Event>,
     mid_connection: bool,
+    /// The tunnel the RTMP session came through (`rtmpt`), for its publish event.
+    tunnel: Option<&'static str>,
     /// The codec names of the frames last seen, one `Arc` shared by every frame of
     /// a codec rather than one allocation per frame.
     codecs: Vec<Arc<str>>,
@@ -52,10 +54,20 @@ impl RtmpDecoder {
             stream_key: None,
             publish: None,
             mid_connection: !saw_syn,
+            tunnel: None,
             codecs: Vec::new(),
             messages: 0,
             unknown_timestamps: 0,
             scratch: Vec::new(),
+        }
+    }
+
+    /// The decoder of an RTMP session rebuilt from a tunnel (`rtmpt`): from its
+    /// start, its publish marked with the tunnel.
+    pub fn tunnelled(tunnel: &'static str) -> Self {
+        RtmpDecoder {
+            tunnel: Some(tunnel),
+            ..RtmpDecoder::new(true)
         }
     }
 
@@ -145,6 +157,7 @@ impl Decoder for RtmpDecoder {
                             server: ctx.meta.server.to_string(),
                             app: self.app.clone(),
                             tc_url: self.tc_url.clone(),
+                            tunnel: self.tunnel.map(str::to_string),
                             stream_key: key,
                             time_ns,
                             metadata: BTreeMap::new(),

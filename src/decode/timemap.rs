@@ -36,13 +36,21 @@ pub struct TimeMap {
 
 impl TimeMap {
     pub fn push(&mut self, chunk: &Chunk<'_>) {
-        let end = chunk.offset + chunk.data.len() as u64;
+        self.push_range(Range {
+            start: chunk.offset,
+            end: chunk.offset + chunk.data.len() as u64,
+            first_seen: chunk.first_seen,
+            delivered: chunk.delivered,
+        });
+    }
+
+    fn push_range(&mut self, r: Range) {
         if let Some(last) = self.ranges.back_mut() {
-            if last.end == chunk.offset
-                && last.first_seen == chunk.first_seen
-                && last.delivered == chunk.delivered
+            if last.end == r.start
+                && last.first_seen == r.first_seen
+                && last.delivered == r.delivered
             {
-                last.end = end;
+                last.end = r.end;
                 return;
             }
         }
@@ -50,12 +58,27 @@ impl TimeMap {
             self.ranges.pop_front();
             self.cursor = self.cursor.saturating_sub(1);
         }
-        self.ranges.push_back(Range {
-            start: chunk.offset,
-            end,
-            first_seen: chunk.first_seen,
-            delivered: chunk.delivered,
-        });
+        self.ranges.push_back(r);
+    }
+
+    /// Gives the bytes `from..to` of this stream, with the times each of them came
+    /// with, to `dest` at `dest_offset` onwards: a stream carried inside this one
+    /// (RTMP in RTMPT's HTTP bodies) keeps every byte's capture times.
+    pub fn copy_into(&mut self, from: u64, to: u64, dest: &mut TimeMap, dest_offset: u64) {
+        let mut at = from;
+        while at < to {
+            let Some(r) = self.find(at) else { return };
+            // A byte before the oldest kept range (or in a gap) takes the times of
+            // the range found, up to its end; past the last range, to the end.
+            let end = if r.end > at { r.end.min(to) } else { to };
+            dest.push_range(Range {
+                start: dest_offset + (at - from),
+                end: dest_offset + (end - from),
+                first_seen: r.first_seen,
+                delivered: r.delivered,
+            });
+            at = end;
+        }
     }
 
     /// The index of the first range ending after `offset` (the ranges' ends increase).
@@ -213,5 +236,24 @@ mod tests {
         assert_eq!(map.evicted_lookups, 0);
         assert_eq!(map.first_seen(0), Some(Timestamp(1000)));
         assert_eq!(map.evicted_lookups, 1);
+    }
+
+    /// Bytes copied into another map keep their own times, range by range.
+    #[test]
+    fn copied_bytes_keep_each_ones_times() {
+        let data = [0u8; 10];
+        let mut tcp = TimeMap::default();
+        tcp.push(&chunk(0, &data[..4], 100));
+        tcp.push(&chunk(4, &data[..6], 200));
+        tcp.push(&chunk(10, &data[..10], 300));
+        let mut inner = TimeMap::default();
+        inner.push(&chunk(0, &data[..5], 50));
+        // Body bytes 2..13 of the outer stream become inner bytes 5..16.
+        tcp.copy_into(2, 13, &mut inner, 5);
+        let times: Vec<i64> = (0..16).map(|o| inner.first_seen(o).unwrap().0).collect();
+        let mut want = vec![50; 5];
+        want.extend([100, 100, 200, 200, 200, 200, 200, 200, 300, 300, 300]);
+        assert_eq!(times, want);
+        assert_eq!(inner.delivered(15), Some(Timestamp(301)));
     }
 }

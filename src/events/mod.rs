@@ -181,6 +181,10 @@ pub enum Event {
         server: String,
         app: Option<String>,
         tc_url: Option<String>,
+        /// The tunnel the RTMP session came through: `rtmpt` (RTMP over HTTP),
+        /// null for plain RTMP. Event files from before RTMPT was decoded lack it.
+        #[serde(default)]
+        tunnel: Option<String>,
         stream_key: String,
         /// First byte of the publish command on the wire.
         time_ns: i64,

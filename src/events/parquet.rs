@@ -175,6 +175,7 @@ mod with_parquet {
                 c("server", Utf8),
                 o("app", Utf8),
                 o("tc_url", Utf8),
+                o("tunnel", Utf8),
                 c("stream_key", Utf8),
                 c("time_ns", ts()),
                 c("metadata", Utf8),

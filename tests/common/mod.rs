@@ -91,6 +91,45 @@ pub fn tshark(args: &[&str]) -> String {
     tools::output(Command::new("tshark").args(args))
 }
 
+/// tshark's count of the capture's media messages: (coded video frames, of which
+/// key frames, audio messages). A video message whose data (after the FLV frame
+/// type/codec byte tshark decodes as `rtmpt.video.type`) starts with AVCPacketType
+/// 1 is a coded frame (0 is the sequence header).
+pub fn tshark_rtmp_media_counts(file: &std::path::Path) -> (usize, usize, usize) {
+    let out = tshark(&[
+        "-r",
+        file.to_str().unwrap(),
+        "-Y",
+        "rtmpt",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-E",
+        "aggregator= ",
+        "-e",
+        "rtmpt.video.type",
+        "-e",
+        "rtmpt.video.data",
+        "-e",
+        "rtmpt.audio.format",
+    ]);
+    let (mut frames, mut key, mut audio) = (0, 0, 0);
+    for line in out.lines() {
+        let f: Vec<&str> = line.split('|').collect();
+        let types = f[0].split_whitespace();
+        let data = f.get(1).map_or("", |d| *d).split_whitespace();
+        for (t, d) in types.zip(data) {
+            if d.starts_with("01") {
+                frames += 1;
+                key += usize::from(t == "1");
+            }
+        }
+        audio += f.get(2).map_or(0, |a| a.split_whitespace().count());
+    }
+    (frames, key, audio)
+}
+
 /// One TCP stream as tshark's "Follow TCP stream" (raw) shows it.
 #[derive(Debug, Default)]
 pub struct Followed {

@@ -323,7 +323,17 @@ pub enum Message {
     Exchange(Box<Exchange>),
     /// The connection left HTTP; see [`Upgrade`].
     Upgraded(Upgrade),
+    /// A request [`Session::streaming_request_bodies`] selected: its head was read,
+    /// its body (if any) follows as [`Message::RequestBodyChunk`]s (c2s offsets).
+    RequestBodyStart { id: u64, uri: String },
+    /// Body bytes of a selected request (the exchange's id; `wire` is c2s).
+    RequestBodyChunk(BodyChunk),
+    /// `len` bytes of a selected request's body were lost in a capture gap.
+    RequestBodyGap { id: u64, body_offset: u64, len: u64 },
 }
+
+/// Chooses the requests whose bodies are reported ([`Session::streaming_request_bodies`]).
+pub type RequestBodyFilter = fn(&Request) -> bool;
 
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
@@ -338,6 +348,8 @@ enum ReqState {
     Body {
         framing: Framing,
         then_await: bool,
+        /// A streamed request body: its exchange id and the body bytes so far.
+        streamed: Option<(u64, u64)>,
     },
     /// After a request asking for Upgrade/CONNECT: wait for its response before
     /// reading further, since the bytes that follow may not be HTTP.
@@ -538,6 +550,7 @@ pub struct Session {
     policy: BodyPolicy,
     out: Emitter,
     borrow_bodies: bool,
+    request_bodies: Option<RequestBodyFilter>,
 }
 
 impl Default for Session {
@@ -652,6 +665,7 @@ impl Session {
             policy: Box::new(policy),
             out: Emitter::default(),
             borrow_bodies: false,
+            request_bodies: None,
         }
     }
 
@@ -661,6 +675,16 @@ impl Session {
     /// fresh vector was a visible share of `lagtap decode`'s time.
     pub fn borrowing_bodies(mut self) -> Session {
         self.borrow_bodies = true;
+        self
+    }
+
+    /// Also reports the bodies of the requests `filter` selects (most request
+    /// bodies are uploads nobody measures; RTMP tunnelled over HTTP carries the
+    /// client's whole RTMP stream in them): [`Message::RequestBodyStart`], then
+    /// [`Message::RequestBodyChunk`]s, borrowed from the input like response chunks
+    /// if [`Session::borrowing_bodies`] is on, and [`Message::RequestBodyGap`]s.
+    pub fn streaming_request_bodies(mut self, filter: RequestBodyFilter) -> Session {
+        self.request_bodies = Some(filter);
         self
     }
 
@@ -699,7 +723,21 @@ impl Session {
         match dir {
             Direction::ClientToServer => {
                 let absorbed = match &mut self.req {
-                    ReqState::Body { framing, .. } => framing.skip_gap(len),
+                    ReqState::Body {
+                        framing, streamed, ..
+                    } => {
+                        let absorbed = framing.skip_gap(len);
+                        if let (true, Some((id, body_offset))) = (absorbed, streamed.as_mut()) {
+                            let at = *body_offset;
+                            *body_offset += len;
+                            self.out.push(Message::RequestBodyGap {
+                                id: *id,
+                                body_offset: at,
+                                len,
+                            });
+                        }
+                        absorbed
+                    }
                     ReqState::Dead | ReqState::Upgraded => return,
                     _ => false,
                 };
@@ -708,6 +746,7 @@ impl Session {
                     if let ReqState::Body {
                         framing: Framing::Length { remaining: 0 },
                         then_await,
+                        ..
                     } = self.req
                     {
                         self.req = if then_await {
@@ -855,8 +894,28 @@ impl Session {
                 ReqState::Body {
                     framing,
                     then_await,
+                    streamed,
                 } => match (framing.step(rest), *then_await) {
-                    (Step::Body(n) | Step::Framing(n), _) => {
+                    (Step::Body(n), _) => {
+                        if let Some((id, body_offset)) = streamed.as_mut() {
+                            let borrow = self.borrow_bodies;
+                            self.out.push(Message::RequestBodyChunk(BodyChunk {
+                                id: *id,
+                                body_offset: *body_offset,
+                                wire: at..at + n as u64,
+                                data: if borrow {
+                                    Vec::new()
+                                } else {
+                                    rest[..n].to_vec()
+                                },
+                                in_input: borrow,
+                            }));
+                            *body_offset += n as u64;
+                        }
+                        pos += n;
+                        self.extend_last_request(offset + pos as u64);
+                    }
+                    (Step::Framing(n), _) => {
                         pos += n;
                         self.extend_last_request(offset + pos as u64);
                     }
@@ -943,11 +1002,19 @@ impl Session {
             }
         }
         let id = self.new_id();
+        let streamed = self.request_bodies.is_some_and(|f| f(&request));
+        if streamed {
+            self.out.push(Message::RequestBodyStart {
+                id,
+                uri: request.uri.clone(),
+            });
+        }
         self.pending.push_back((id, request));
         self.req = match framing {
             Some(framing) => ReqState::Body {
                 framing,
                 then_await: wants_switch,
+                streamed: streamed.then_some((id, 0)),
             },
             None if wants_switch => ReqState::AwaitUpgrade,
             None => ReqState::Head,
@@ -1178,7 +1245,8 @@ pub mod fuzzing {
         let Some((&control, rest)) = data.split_first() else {
             return;
         };
-        let mut session = Session::new();
+        // Request bodies streamed too (as lagtap reads RTMPT): only more messages.
+        let mut session = Session::new().streaming_request_bodies(|_| true);
         let mut tails: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
         let mut offsets = [0u64; 2];
         let piece = usize::from(control % 61) + 1;
@@ -1233,6 +1301,9 @@ pub mod fuzzing {
     }
 
     fn check(m: &super::Message) {
+        if let super::Message::RequestBodyChunk(c) = m {
+            assert_eq!(c.wire.end - c.wire.start, c.data.len() as u64);
+        }
         if let super::Message::Exchange(e) = m {
             if let Some(r) = &e.request {
                 assert!(r.start <= r.head_end && r.head_end <= r.end);

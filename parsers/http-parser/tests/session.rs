@@ -268,11 +268,12 @@ fn response_cut_by_the_end_of_capture_is_reported_incomplete() {
 fn fuzz_body_survives_seeds_and_pseudo_random_mutations() {
     let dir = format!("{}/tests/data", env!("CARGO_MANIFEST_DIR"));
     let mut seeds: Vec<Vec<u8>> = Vec::new();
-    for n in [0, 2, 3, 4, 5] {
-        let c = std::fs::read(format!("{dir}/tcp{n}.c2s")).unwrap();
-        let s = std::fs::read(format!("{dir}/tcp{n}.s2c")).unwrap();
+    for n in ["tcp0", "tcp2", "tcp3", "tcp4", "tcp5", "rtmpt"] {
+        let c = std::fs::read(format!("{dir}/{n}.c2s")).unwrap();
+        let s = std::fs::read(format!("{dir}/{n}.s2c")).unwrap();
         seeds.push(http_parser::fuzzing::seed(&c, &s));
     }
+
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
         state ^= state << 13;
@@ -306,11 +307,11 @@ fn write_fuzz_seed_corpus() {
     let root = env!("CARGO_MANIFEST_DIR");
     let out = format!("{root}/fuzz/corpus/session");
     std::fs::create_dir_all(&out).unwrap();
-    for n in 0..6 {
-        let c = std::fs::read(format!("{root}/tests/data/tcp{n}.c2s")).unwrap();
-        let s = std::fs::read(format!("{root}/tests/data/tcp{n}.s2c")).unwrap();
+    for n in ["tcp0", "tcp1", "tcp2", "tcp3", "tcp4", "tcp5", "rtmpt"] {
+        let c = std::fs::read(format!("{root}/tests/data/{n}.c2s")).unwrap();
+        let s = std::fs::read(format!("{root}/tests/data/{n}.s2c")).unwrap();
         let mut seed = http_parser::fuzzing::seed(&c, &s);
         seed.truncate(64 * 1024);
-        std::fs::write(format!("{out}/tcp{n}"), seed).unwrap();
+        std::fs::write(format!("{out}/{n}"), seed).unwrap();
     }
 }
