@@ -388,6 +388,17 @@ pub fn decode_all(inputs: &[Input]) -> anyhow::Result<Vec<HostEvents>> {
     decode_all_with(inputs, &KeyLog::default())
 }
 
+/// The size of an input's files (0 for those that cannot be read: the decode says
+/// why).
+fn input_bytes(input: &Input) -> u64 {
+    input
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
 /// On a terminal, a bar of the capture bytes read against the inputs' sizes, with
 /// rate and time left (indicatif), and the hosts done; nothing when stderr is a pipe
 /// or a file, so logs stay clean.
@@ -395,12 +406,7 @@ fn progress_bar(inputs: &[Input]) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let total: u64 = inputs
-        .iter()
-        .flat_map(|i| &i.files)
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
+    let total: u64 = inputs.iter().map(input_bytes).sum();
     let bar = indicatif::ProgressBar::new(total);
     let style = indicatif::ProgressStyle::with_template(
         "decoding {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta} left",
@@ -434,6 +440,14 @@ pub fn decode_all_jobs(
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<anyhow::Result<HostEvents>>>> =
         Mutex::new((0..inputs.len()).map(|_| None).collect());
+    // Largest inputs first: with one host per thread, a large host started last
+    // would leave the other cores idle while it finishes alone.
+    let mut order: Vec<(u64, usize)> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| (input_bytes(input), i))
+        .collect();
+    order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let bar = progress_bar(inputs);
     let start = crate::capture::input::file_bytes_read();
     let finished = std::sync::atomic::AtomicBool::new(false);
@@ -452,8 +466,10 @@ pub fn decode_all_jobs(
         let workers: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(input) = inputs.get(i) else { break };
+                    let Some(&(_, i)) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
+                    let input = &inputs[i];
                     let r = decode_input(input, keylog);
                     if let Ok(mut slots) = results.lock() {
                         slots[i] = Some(r);
