@@ -153,16 +153,27 @@ pub struct HostInfo {
 
 /// The files the decode's `capture` event lists (none for event files written before
 /// timelines).
+/// The host's `capture` event: the first of its events (`lagtap decode` writes it
+/// first). Only the first is looked at, so a host without one costs nothing: a
+/// search that went on past it would read every event of a long capture once per
+/// question asked of it.
+fn capture_event(events: &[Event]) -> Option<&Event> {
+    events
+        .iter()
+        .take(1)
+        .find(|e| matches!(e, Event::Capture { .. }))
+}
+
 fn capture_files(events: &[Event]) -> Option<Vec<String>> {
-    events.iter().find_map(|e| match e {
+    match capture_event(events)? {
         Event::Capture { files, .. } if !files.is_empty() => Some(files.clone()),
         _ => None,
-    })
+    }
 }
 
 /// A `key: value` line of the `lagtap capture` section comment.
 fn capture_fact(events: &[Event], key: &str) -> Option<String> {
-    events.iter().find_map(|e| match e {
+    match capture_event(events)? {
         Event::Capture { comments, .. } => comments
             .iter()
             .filter(|c| c.starts_with("lagtap capture"))
@@ -171,7 +182,7 @@ fn capture_fact(events: &[Event], key: &str) -> Option<String> {
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty()),
         _ => None,
-    })
+    }
 }
 
 /// Everything `lagtap correlate` reports.
