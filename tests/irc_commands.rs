@@ -176,9 +176,7 @@ fn lagtap_chat(host: &str, sent: bool) -> Vec<(i64, String)> {
             Event::ChatSent {
                 command, time_ns, ..
             } if sent => Some((time_ns, command.as_str().to_string())),
-            Event::ChatReceived {
-                command, time_ns, ..
-            } if !sent => Some((time_ns, command.as_str().to_string())),
+            Event::ChatReceived(c) if !sent => Some((c.time_ns, c.command.as_str().to_string())),
             _ => None,
         })
         .collect()

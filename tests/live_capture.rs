@@ -555,21 +555,14 @@ fn keylog_secrets_go_into_the_capture_and_decrypt_it_alone() {
     let mut blobs = 0;
     for e in &events {
         match e {
-            lagtap::events::Event::TlsSession {
-                keys, undecrypted, ..
-            } => {
+            lagtap::events::Event::TlsSession(t) => {
                 sessions += 1;
-                assert_eq!(keys, "found");
-                assert_eq!(*undecrypted, [0, 0]);
+                assert_eq!(t.keys, "found");
+                assert_eq!(t.undecrypted, [0, 0]);
             }
-            lagtap::events::Event::HttpExchange {
-                uri,
-                status,
-                body_bytes,
-                ..
-            } => {
-                assert_eq!((uri.as_str(), *status), ("/blob.bin", Some(200)));
-                assert_eq!(*body_bytes, 600_000);
+            lagtap::events::Event::HttpExchange(x) => {
+                assert_eq!((x.uri.as_str(), x.status), ("/blob.bin", Some(200)));
+                assert_eq!(x.body_bytes, 600_000);
                 blobs += 1;
             }
             _ => {}

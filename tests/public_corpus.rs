@@ -49,12 +49,7 @@ fn fq_http_over_ipv4_fragments_is_decoded() {
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::HttpExchange {
-                method,
-                uri,
-                status,
-                ..
-            } => Some((method.clone(), uri.clone(), *status)),
+            Event::HttpExchange(x) => Some((x.method.clone(), x.uri.clone(), x.status)),
             _ => None,
         })
         .collect();

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::tools;
-use lagtap::events::Event;
+use lagtap::events::{Event, TlsSession};
 use tls_decrypt::KeyLog;
 
 const DECRYPTABLE: &[&str] = &[
@@ -40,19 +40,13 @@ fn exchanges(events: &[Event]) -> (Exchanges, Option<&Event>) {
     let ex = events
         .iter()
         .filter_map(|e| match e {
-            Event::HttpExchange {
-                method,
-                uri,
-                status,
-                request_ns,
-                ..
-            } => Some((method.clone(), uri.clone(), *status, *request_ns)),
+            Event::HttpExchange(x) => {
+                Some((x.method.clone(), x.uri.clone(), x.status, x.request_ns))
+            }
             _ => None,
         })
         .collect();
-    let tls = events
-        .iter()
-        .find(|e| matches!(e, Event::TlsSession { .. }));
+    let tls = events.iter().find(|e| matches!(e, Event::TlsSession(_)));
     (ex, tls)
 }
 
@@ -132,7 +126,10 @@ fn keys_beside_the_capture_decrypt_every_flow_as_tshark_does() {
         .unwrap();
         let events = decode(&pcap, &KeyLog::new());
         let (ex, tls) = exchanges(&events);
-        let Some(Event::TlsSession {
+        let Some(Event::TlsSession(t)) = tls else {
+            panic!("{name}: no tls_session event");
+        };
+        let TlsSession {
             keys,
             inner,
             undecrypted,
@@ -140,10 +137,7 @@ fn keys_beside_the_capture_decrypt_every_flow_as_tshark_does() {
             decrypted,
             sni,
             ..
-        }) = tls
-        else {
-            panic!("{name}: no tls_session event");
-        };
+        } = &**t;
         assert_eq!(keys, "found", "{name}");
         assert_eq!(inner.as_deref(), Some("http"), "{name}");
         assert_eq!(*undecrypted, [0, 0], "{name}: every record decrypts");
@@ -207,7 +201,10 @@ fn without_keys_the_flow_is_described_and_the_summary_says_how_to_get_them() {
     let events = decode(&alone("tls13-chacha20"), &KeyLog::new());
     let (ex, tls) = exchanges(&events);
     assert!(ex.is_empty());
-    let Some(Event::TlsSession {
+    let Some(Event::TlsSession(t)) = tls else {
+        panic!("no tls_session event");
+    };
+    let TlsSession {
         keys,
         version,
         cipher_suite,
@@ -215,10 +212,7 @@ fn without_keys_the_flow_is_described_and_the_summary_says_how_to_get_them() {
         records,
         undecrypted,
         ..
-    }) = tls
-    else {
-        panic!("no tls_session event");
-    };
+    } = &**t;
     assert_eq!(keys, "missing");
     assert_eq!(version.as_deref(), Some("TLS 1.3"));
     assert_eq!(
@@ -269,9 +263,10 @@ fn bad_key_logs_give_counted_anomalies_never_a_panic() {
         k.add(what, text.as_bytes());
         let events = decode(&alone(name), &k);
         let (ex, tls) = exchanges(&events);
-        let Some(Event::TlsSession { keys, bad_mac, .. }) = tls else {
+        let Some(Event::TlsSession(t)) = tls else {
             panic!("{what}: no tls_session");
         };
+        let TlsSession { keys, bad_mac, .. } = &**t;
         let Some(Event::Summary { anomalies, .. }) = events.last() else {
             panic!("{what}: no summary");
         };

@@ -135,10 +135,8 @@ fn keys_embedded_as_secrets_blocks_give_the_same_events_as_the_key_file() {
         let mut v: Vec<String> = ev
             .iter()
             .filter_map(|e| match e {
-                lagtap::events::Event::HttpExchange { uri, status, .. } => {
-                    Some(format!("{uri} {status:?}"))
-                }
-                lagtap::events::Event::ChatReceived { text, .. } => Some(text.clone()),
+                lagtap::events::Event::HttpExchange(x) => Some(format!("{} {:?}", x.uri, x.status)),
+                lagtap::events::Event::ChatReceived(c) => Some(c.text.clone()),
                 _ => None,
             })
             .collect();
@@ -229,15 +227,15 @@ fn check_flows(dir: &std::path::Path) {
         let events = lagtap::decode::decode_file(&pcap, host).unwrap().events;
         let mut flows = 0;
         for e in &events {
-            if let lagtap::events::Event::TlsSession {
-                keys,
-                undecrypted,
-                bad_mac,
-                inner,
-                server,
-                ..
-            } = e
-            {
+            if let lagtap::events::Event::TlsSession(t) = e {
+                let lagtap::events::TlsSession {
+                    keys,
+                    undecrypted,
+                    bad_mac,
+                    inner,
+                    server,
+                    ..
+                } = &**t;
                 flows += 1;
                 assert_eq!(keys, "found", "{host} {server}");
                 assert_eq!(

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::events::{ChatCommand, Event};
+use crate::events::{ChatCommand, ChatReceived, Event};
 
 use super::stats::{grouped, Summary};
 use super::Ctx;
@@ -110,9 +110,11 @@ pub fn own_nick(events: &[Event]) -> Option<String> {
     for e in events {
         match e {
             Event::ChatSent { nick: Some(n), .. } => return Some(lower(n)),
-            Event::ChatReceived {
-                own_nick: Some(n), ..
-            } if nick.is_none() => nick = Some(lower(n)),
+            Event::ChatReceived(c) if nick.is_none() => {
+                if let Some(n) = &c.own_nick {
+                    nick = Some(lower(n));
+                }
+            }
             _ => {}
         }
     }
@@ -160,20 +162,21 @@ pub(crate) fn correlate_lines(ctx: &Ctx, host_nick: &[Option<String>]) -> Messag
                         t_ref: ctx.to_ref(h, *time_ns),
                     });
                 }
-                Event::ChatReceived {
-                    flow,
-                    command,
-                    channel,
-                    nick,
-                    text,
-                    msg_id,
-                    client_nonce,
-                    own_nick,
-                    server_time_ns,
-                    tmi_sent_ts_ns,
-                    time_ns,
-                    ..
-                } => {
+                Event::ChatReceived(ev) => {
+                    let ChatReceived {
+                        flow,
+                        command,
+                        channel,
+                        nick,
+                        text,
+                        msg_id,
+                        client_nonce,
+                        own_nick,
+                        server_time_ns,
+                        tmi_sent_ts_ns,
+                        time_ns,
+                        ..
+                    } = &**ev;
                     if side.served(*flow) || side.roles.contains(&super::Role::Server) {
                         bump(&mut out.ignored, "server_side");
                         continue;
@@ -411,7 +414,7 @@ mod tests {
     }
 
     fn recv(own: &str, nick: &str, text: &str, id: Option<&str>, t: i64) -> Event {
-        Event::ChatReceived {
+        Event::ChatReceived(Box::new(ChatReceived {
             flow: 1,
             command: ChatCommand::Privmsg,
             channel: "#LagTap".into(),
@@ -424,7 +427,7 @@ mod tests {
             tmi_sent_ts_ns: None,
             tags: BTreeMap::new(),
             time_ns: t,
-        }
+        }))
     }
 
     fn host(name: &str, events: Vec<Event>) -> HostEvents {

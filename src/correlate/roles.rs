@@ -64,18 +64,13 @@ fn endpoints(e: &Event) -> Option<(u64, &str, &str)> {
             server,
             ..
         }
-        | Event::HttpExchange {
-            flow,
-            client,
-            server,
-            ..
-        }
         | Event::NtpExchange {
             flow,
             client,
             server,
             ..
         } => Some((*flow, ip_of(client), ip_of(server))),
+        Event::HttpExchange(x) => Some((x.flow, ip_of(&x.client), ip_of(&x.server))),
         _ => None,
     }
 }
@@ -156,7 +151,7 @@ pub fn infer(events: &[Event]) -> HostSides {
             } if !sides.served(*flow) && !sides.roles.contains(&Role::Server) => {
                 sides.roles.insert(Role::Broadcaster);
             }
-            Event::HttpExchange { flow, .. } if sides.served(*flow) => {
+            Event::HttpExchange(x) if sides.served(x.flow) => {
                 sides.roles.insert(Role::Server);
             }
             Event::NtpExchange { flow, .. } if sides.served(*flow) => {
@@ -165,9 +160,10 @@ pub fn infer(events: &[Event]) -> HostSides {
             Event::HlsSegment { flow, status, .. } if !sides.served(*flow) && *status < 400 => {
                 sides.roles.insert(Role::Viewer);
             }
-            Event::ChatSent { flow, .. } | Event::ChatReceived { flow, .. }
-                if !sides.served(*flow) =>
-            {
+            Event::ChatSent { flow, .. } if !sides.served(*flow) => {
+                sides.roles.insert(Role::Chat);
+            }
+            Event::ChatReceived(c) if !sides.served(c.flow) => {
                 sides.roles.insert(Role::Chat);
             }
             _ => {}
@@ -176,8 +172,12 @@ pub fn infer(events: &[Event]) -> HostSides {
     // A server host's chat events are the lines it relayed, not its own.
     if sides.roles.contains(&Role::Server) && sides.own.is_some() {
         let relayed_chat = events.iter().any(|e| {
-            matches!(e, Event::ChatSent { flow, .. } | Event::ChatReceived { flow, .. }
-                if !sides.client_flows.contains(flow))
+            let flow = match e {
+                Event::ChatSent { flow, .. } => flow,
+                Event::ChatReceived(c) => &c.flow,
+                _ => return false,
+            };
+            !sides.client_flows.contains(flow)
         });
         if relayed_chat {
             sides.roles.remove(&Role::Chat);

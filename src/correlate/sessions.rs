@@ -36,12 +36,7 @@ fn channel_requests(ctx: &Ctx, h: usize) -> Vec<(i64, String)> {
     let mut reqs: Vec<(i64, String)> = Vec::new();
     for e in &ctx.hosts[h].events {
         let (flow, t, ch) = match e {
-            Event::HttpExchange {
-                flow,
-                uri,
-                request_ns,
-                ..
-            } => (*flow, *request_ns, pat.channel_of(uri)),
+            Event::HttpExchange(x) => (x.flow, x.request_ns, pat.channel_of(&x.uri)),
             Event::HlsPlaylist {
                 flow,
                 uri,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::events::{Event, Fingerprint, RtmpDirection, SegmentFrame};
+use crate::events::{Event, Fingerprint, HttpExchange, RtmpDirection, SegmentFrame};
 
 use super::HostEvents;
 
@@ -62,7 +62,7 @@ pub fn video(flow: u64, ts: u32, fp: Option<&str>, first_byte_ns: i64) -> Event 
 }
 
 pub fn http(flow: u64, uri: &str, request_ns: i64) -> Event {
-    Event::HttpExchange {
+    Event::HttpExchange(Box::new(HttpExchange {
         flow,
         client: format!("{VIEWER}:40000"),
         server: format!("{SERVER}:80"),
@@ -75,7 +75,7 @@ pub fn http(flow: u64, uri: &str, request_ns: i64) -> Event {
         request_ns,
         response_first_ns: Some(request_ns + 1_000_000),
         response_last_ns: Some(request_ns + 2_000_000),
-    }
+    }))
 }
 
 pub fn frame(dts: i64, fp: Option<&str>) -> SegmentFrame {

@@ -213,9 +213,8 @@ fn with_ctx<T>(
 /// `None` for any other event.
 pub fn chat_channel(e: &Event) -> Option<String> {
     match e {
-        Event::ChatSent { channel, .. } | Event::ChatReceived { channel, .. } => {
-            Some(channel.to_lowercase())
-        }
+        Event::ChatSent { channel, .. } => Some(channel.to_lowercase()),
+        Event::ChatReceived(c) => Some(c.channel.to_lowercase()),
         _ => None,
     }
 }

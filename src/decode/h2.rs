@@ -8,7 +8,7 @@ use h2_parser::{BodyMode, Direction, Exchange, Message, Session};
 use super::http::{Finished, Media};
 use super::{Ctx, Decoder};
 use crate::anomalies::Anomalies;
-use crate::events::Event;
+use crate::events::{Event, HttpExchange};
 use crate::flow::Dir;
 
 pub struct H2Decoder {
@@ -83,7 +83,7 @@ impl H2Decoder {
         let resp = x.response.as_ref();
         let first = resp.map(|r| ctx.delivered(Dir::ServerToClient, r.start));
         let last = resp.map(|r| ctx.delivered(Dir::ServerToClient, r.end.saturating_sub(1)));
-        ctx.out.push(Event::HttpExchange {
+        ctx.out.push(Event::HttpExchange(Box::new(HttpExchange {
             flow: ctx.meta.id,
             client: ctx.meta.client.to_string(),
             server: ctx.meta.server.to_string(),
@@ -96,7 +96,7 @@ impl H2Decoder {
             request_ns,
             response_first_ns: first,
             response_last_ns: last,
-        });
+        })));
         let Some(r) = resp else { return };
         self.media.exchange_done(
             Finished {

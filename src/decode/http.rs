@@ -16,7 +16,7 @@ use super::rtmpt::{self, Tunnels};
 use super::timemap::{Fed, Tail, TimeMap};
 use super::{channel_of, Ctx, Decoder};
 use crate::anomalies::Anomalies;
-use crate::events::{Event, PlaylistEntry, SegmentEmsg, SegmentFrame, SegmentPrft};
+use crate::events::{Event, HttpExchange, PlaylistEntry, SegmentEmsg, SegmentFrame, SegmentPrft};
 use crate::flow::Dir;
 
 pub(super) enum Demux {
@@ -438,7 +438,7 @@ impl HttpDecoder {
             ),
             None => (None, None, 0, None, None),
         };
-        ctx.out.push(Event::HttpExchange {
+        ctx.out.push(Event::HttpExchange(Box::new(HttpExchange {
             flow: ctx.meta.id,
             client: ctx.meta.client.to_string(),
             server: ctx.meta.server.to_string(),
@@ -451,7 +451,7 @@ impl HttpDecoder {
             request_ns,
             response_first_ns: first,
             response_last_ns: last,
-        });
+        })));
         let Some(r) = resp else { return };
         self.media.exchange_done(
             Finished {

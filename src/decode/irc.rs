@@ -10,7 +10,7 @@ use irc_parser::{ChatKind, Direction, Framing, Session};
 
 use super::{Ctx, Decoder};
 use crate::anomalies::Anomalies;
-use crate::events::{ChatCommand, Event};
+use crate::events::{ChatCommand, ChatReceived, Event};
 use crate::flow::Dir;
 
 pub struct IrcDecoder {
@@ -95,7 +95,7 @@ impl Decoder for IrcDecoder {
                 }
                 Direction::ServerToClient => {
                     let time_ns = ctx.delivered(Dir::ServerToClient, m.end.saturating_sub(1));
-                    ctx.out.push(Event::ChatReceived {
+                    ctx.out.push(Event::ChatReceived(Box::new(ChatReceived {
                         flow: ctx.meta.id,
                         command: command(chat.kind),
                         channel: chat.channel.clone(),
@@ -108,7 +108,7 @@ impl Decoder for IrcDecoder {
                         tmi_sent_ts_ns: chat.tmi_sent_ts_ns,
                         tags,
                         time_ns,
-                    });
+                    })));
                 }
             }
         }

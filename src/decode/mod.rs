@@ -530,12 +530,14 @@ pub fn event_time(e: &Event) -> i64 {
         Event::RtmpVideo { first_byte_ns, .. } | Event::RtmpAudio { first_byte_ns, .. } => {
             *first_byte_ns
         }
-        Event::HttpExchange { request_ns, .. } => *request_ns,
+        Event::HttpExchange(x) => x.request_ns,
         Event::HlsPlaylist { received_ns, .. } => *received_ns,
         Event::HlsSegment { complete_ns, .. } => *complete_ns,
-        Event::ChatSent { time_ns, .. } | Event::ChatReceived { time_ns, .. } => *time_ns,
+        Event::ChatSent { time_ns, .. } => *time_ns,
+        Event::ChatReceived(c) => c.time_ns,
         Event::NtpExchange { t4_ns, .. } => *t4_ns,
-        Event::TcpEvent { time_ns, .. } | Event::TlsSession { time_ns, .. } => *time_ns,
+        Event::TcpEvent { time_ns, .. } => *time_ns,
+        Event::TlsSession(t) => t.time_ns,
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tls_decrypt::{Direction, KeyLog, KeyStatus, Output, Session};
 
 use crate::anomalies::Anomalies;
-use crate::events::Event;
+use crate::events::{Event, TlsSession};
 use crate::flow::detect::{detect, Verdict, DETECT_PREFIX};
 use crate::flow::{Chunk, Dir, Protocol, TransportKind};
 use crate::time::Timestamp;
@@ -141,7 +141,7 @@ impl TlsDecoder {
 
     fn info_event(&self, ctx: &mut Ctx<'_>) -> Event {
         let i = self.session.info();
-        Event::TlsSession {
+        Event::TlsSession(Box::new(TlsSession {
             flow: ctx.meta.id,
             client: ctx.meta.client.to_string(),
             server: ctx.meta.server.to_string(),
@@ -164,7 +164,7 @@ impl TlsDecoder {
             undecrypted: i.undecrypted,
             bad_mac: i.bad_mac,
             time_ns: self.first_record_ns.unwrap_or(0),
-        }
+        }))
     }
 }
 

@@ -247,22 +247,7 @@ pub enum Event {
         last_byte_ns: i64,
     },
     /// An HTTP request and its response.
-    HttpExchange {
-        flow: u64,
-        client: String,
-        server: String,
-        method: String,
-        uri: String,
-        host: Option<String>,
-        status: Option<u16>,
-        content_type: Option<String>,
-        body_bytes: u64,
-        /// Request's first byte first seen.
-        request_ns: i64,
-        /// Response's first byte delivered, and its last byte delivered.
-        response_first_ns: Option<i64>,
-        response_last_ns: Option<i64>,
-    },
+    HttpExchange(Box<HttpExchange>),
     /// A playlist the host received.
     HlsPlaylist {
         flow: u64,
@@ -312,22 +297,7 @@ pub enum Event {
         time_ns: i64,
     },
     /// A chat line this host received (server → client), last byte delivered.
-    ChatReceived {
-        flow: u64,
-        #[serde(default)]
-        command: ChatCommand,
-        channel: String,
-        nick: Option<String>,
-        text: String,
-        msg_id: Option<String>,
-        client_nonce: Option<String>,
-        /// The receiving client's own nick (to tell echoes of its own lines).
-        own_nick: Option<String>,
-        server_time_ns: Option<i64>,
-        tmi_sent_ts_ns: Option<i64>,
-        tags: BTreeMap<String, String>,
-        time_ns: i64,
-    },
+    ChatReceived(Box<ChatReceived>),
     /// An NTP request/reply pair: T1/T4 capture times, T2/T3 from the reply.
     NtpExchange {
         flow: u64,
@@ -356,31 +326,7 @@ pub enum Event {
     },
     /// A TLS connection, decrypted or not: what its handshake said and what
     /// became of its records. Stamped with its first record's first byte.
-    TlsSession {
-        flow: u64,
-        client: String,
-        server: String,
-        sni: Option<String>,
-        /// Protocols the client offered, and the one the server chose.
-        alpn_offered: Vec<String>,
-        alpn: Option<String>,
-        /// `TLS 1.2`, `TLS 1.3`, ... (`null`: no ServerHello captured).
-        version: Option<String>,
-        cipher_suite: Option<String>,
-        /// `found`, `missing` (no secrets for this session), `unsupported_suite` or
-        /// `no_handshake`.
-        keys: String,
-        /// What the plaintext was decoded as (`http`, `irc`, ...), when decrypted.
-        inner: Option<String>,
-        /// Per direction [client→server, server→client]: records, record bytes,
-        /// records decrypted, left encrypted, and failing their tag.
-        records: [u64; 2],
-        bytes: [u64; 2],
-        decrypted: [u64; 2],
-        undecrypted: [u64; 2],
-        bad_mac: [u64; 2],
-        time_ns: i64,
-    },
+    TlsSession(Box<TlsSession>),
     /// Last line of every decode output: what the file held, what was decoded and
     /// what was skipped, why.
     Summary {
@@ -394,6 +340,78 @@ pub enum Event {
         anomalies: BTreeMap<String, u64>,
         events: u64,
     },
+}
+
+/// The fields of [`Event::HttpExchange`], boxed there: a rare event, and the largest, so
+/// that it does not set the size of every event a long capture holds in memory
+/// (`correlate` keeps all of a host's events: benches/correlate_scale.sh).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HttpExchange {
+    pub flow: u64,
+    pub client: String,
+    pub server: String,
+    pub method: String,
+    pub uri: String,
+    pub host: Option<String>,
+    pub status: Option<u16>,
+    pub content_type: Option<String>,
+    pub body_bytes: u64,
+    /// Request's first byte first seen.
+    pub request_ns: i64,
+    /// Response's first byte delivered, and its last byte delivered.
+    pub response_first_ns: Option<i64>,
+    pub response_last_ns: Option<i64>,
+}
+
+/// The fields of [`Event::ChatReceived`], boxed there: a rare event, and the largest, so
+/// that it does not set the size of every event a long capture holds in memory
+/// (`correlate` keeps all of a host's events: benches/correlate_scale.sh).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatReceived {
+    pub flow: u64,
+    #[serde(default)]
+    pub command: ChatCommand,
+    pub channel: String,
+    pub nick: Option<String>,
+    pub text: String,
+    pub msg_id: Option<String>,
+    pub client_nonce: Option<String>,
+    /// The receiving client's own nick (to tell echoes of its own lines).
+    pub own_nick: Option<String>,
+    pub server_time_ns: Option<i64>,
+    pub tmi_sent_ts_ns: Option<i64>,
+    pub tags: BTreeMap<String, String>,
+    pub time_ns: i64,
+}
+
+/// The fields of [`Event::TlsSession`], boxed there: a rare event, and the largest, so
+/// that it does not set the size of every event a long capture holds in memory
+/// (`correlate` keeps all of a host's events: benches/correlate_scale.sh).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TlsSession {
+    pub flow: u64,
+    pub client: String,
+    pub server: String,
+    pub sni: Option<String>,
+    /// Protocols the client offered, and the one the server chose.
+    pub alpn_offered: Vec<String>,
+    pub alpn: Option<String>,
+    /// `TLS 1.2`, `TLS 1.3`, ... (`null`: no ServerHello captured).
+    pub version: Option<String>,
+    pub cipher_suite: Option<String>,
+    /// `found`, `missing` (no secrets for this session), `unsupported_suite` or
+    /// `no_handshake`.
+    pub keys: String,
+    /// What the plaintext was decoded as (`http`, `irc`, ...), when decrypted.
+    pub inner: Option<String>,
+    /// Per direction [client→server, server→client]: records, record bytes,
+    /// records decrypted, left encrypted, and failing their tag.
+    pub records: [u64; 2],
+    pub bytes: [u64; 2],
+    pub decrypted: [u64; 2],
+    pub undecrypted: [u64; 2],
+    pub bad_mac: [u64; 2],
+    pub time_ns: i64,
 }
 
 #[cfg(test)]

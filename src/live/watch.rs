@@ -27,7 +27,7 @@ use std::time::Duration;
 use crate::anomalies::Anomalies;
 use crate::capture::{CaptureReader, Packet};
 use crate::decode::DecodeHandler;
-use crate::events::{Event, RtmpDirection};
+use crate::events::{ChatReceived, Event, HttpExchange, RtmpDirection};
 use crate::flow::FlowTable;
 use crate::pipeline::feed_packet;
 use crate::time::Timestamp;
@@ -128,16 +128,17 @@ impl<W: Write> Printer<W> {
 
     pub fn event(&mut self, e: &Event) -> io::Result<()> {
         match e {
-            Event::ChatReceived {
-                channel,
-                nick,
-                text,
-                own_nick,
-                server_time_ns,
-                tmi_sent_ts_ns,
-                time_ns,
-                ..
-            } => {
+            Event::ChatReceived(ev) => {
+                let ChatReceived {
+                    channel,
+                    nick,
+                    text,
+                    own_nick,
+                    server_time_ns,
+                    tmi_sent_ts_ns,
+                    time_ns,
+                    ..
+                } = &**ev;
                 let nick = nick.as_deref().unwrap_or("?");
                 let echo = own_nick.as_deref() == Some(nick);
                 let lat = match (server_time_ns, tmi_sent_ts_ns) {
@@ -164,7 +165,8 @@ impl<W: Write> Printer<W> {
                 clock(*time_ns),
                 nick.as_deref().unwrap_or("me")
             ),
-            Event::HttpExchange { flow, client, .. } => {
+            Event::HttpExchange(ev) => {
+                let HttpExchange { flow, client, .. } = &**ev;
                 if self.flow_client.len() >= MAX_REMEMBERED {
                     self.flow_client.clear();
                 }

@@ -151,7 +151,7 @@ mod export_tests {
     use super::samples::SampleTable;
     use super::Exporter;
     use crate::correlate::{correlate, CorrelateOptions, HostEvents};
-    use crate::events::{ChatCommand, Event};
+    use crate::events::{ChatCommand, ChatReceived, Event};
 
     const T: i64 = 1_795_581_166_231_124_062;
 
@@ -167,7 +167,7 @@ mod export_tests {
             tags: BTreeMap::new(),
             time_ns: T,
         };
-        let recv = Event::ChatReceived {
+        let recv = Event::ChatReceived(Box::new(ChatReceived {
             flow: 1,
             command: ChatCommand::Privmsg,
             channel: "#lagtap".into(),
@@ -180,7 +180,7 @@ mod export_tests {
             tmi_sent_ts_ns: None,
             tags: BTreeMap::new(),
             time_ns: T + 466_839,
-        };
+        }));
         let hosts = vec![
             HostEvents {
                 name: "desktop".into(),

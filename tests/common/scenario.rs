@@ -75,15 +75,9 @@ pub fn http_seen(events: &[lagtap::events::Event]) -> (Vec<(String, String)>, Ve
     let mut reqs = Vec::new();
     let mut statuses = Vec::new();
     for e in events {
-        if let lagtap::events::Event::HttpExchange {
-            method,
-            uri,
-            status,
-            ..
-        } = e
-        {
-            reqs.push((method.clone(), uri.clone()));
-            statuses.extend(*status);
+        if let lagtap::events::Event::HttpExchange(x) = e {
+            reqs.push((x.method.clone(), x.uri.clone()));
+            statuses.extend(x.status);
         }
     }
     reqs.sort();
