@@ -12,7 +12,10 @@
 #   decode-alone-sum   sum over hosts of `taskset -c 0 lagtap decode hostN.pcap`
 #   correlate --jobs 1 the same, decoding one host at a time
 #   correlate          `lagtap correlate host*.pcap` on all cores (wall, peak memory)
-#   speed-up           decode-alone-sum / correlate wall
+#   decode speed-up    decode-alone-sum / the decode phase of `correlate` (its
+#                      --timings): the hosts decoded one per core, events kept
+#   overall speed-up   decode-alone-sum / correlate wall (correlation included,
+#                      which runs after every host is decoded)
 #   correlate-events   `lagtap correlate host*.jsonl`: reading the decoded events and
 #                      correlating them (the embedded correlation, no packet decoding)
 #   ballista           not measured: the Ballista engine is not built (issue 15)
@@ -76,7 +79,16 @@ echo "correlate sees $hosts hosts"
 read -r wall peak <<<"$(timed 3 "$bin" correlate "$work"/hosts/host*.pcap)"
 read -r wall1 peak1 <<<"$(timed 3 "$bin" correlate --jobs 1 "$work"/hosts/host*.pcap)"
 read -r ev_wall ev_peak <<<"$(timed 3 "$bin" correlate "$work"/hosts/host*.jsonl)"
-"$bin" correlate --timings "$work"/hosts/host*.pcap 2>&1 >/dev/null | grep timings || true
+# The decode phase alone (--timings), best of 3: what runs one host per core.
+best_decode="" timings_line=""
+for _ in 1 2 3; do
+    line=$("$bin" correlate --timings "$work"/hosts/host*.pcap 2>&1 >/dev/null | grep 'timings:' || true)
+    d=$(sed -n 's/.*timings: decode \([0-9.]*\) s.*/\1/p' <<<"$line")
+    if [ -n "$d" ] && { [ -z "$best_decode" ] || awk -v a="$d" -v b="$best_decode" 'BEGIN { exit !(a < b) }'; }; then
+        best_decode=$d timings_line=$line
+    fi
+done
+echo "$timings_line"
 
 printf '%-18s %10s %10s %10s\n' what seconds MB/s peak-MB
 row() { awk -v n="$1" -v s="$2" -v k="$3" -v mb="$mb" \
@@ -85,6 +97,7 @@ row decode-alone-sum "$sum" "$peak_alone"
 row "correlate --jobs 1" "$wall1" "$peak1"
 row correlate "$wall" "$peak"
 row correlate-events "$ev_wall" "$ev_peak"
-awk -v a="$sum" -v b="$wall" 'BEGIN { printf "parallel speed-up: %.2fx (decode-alone-sum / correlate wall)\n", a / b }'
+awk -v a="$sum" -v b="$best_decode" 'BEGIN { printf "decode speed-up:   %.2fx (decode-alone-sum / correlate'"'"'s decode phase, %.3f s)\n", a / b, b }'
+awk -v a="$sum" -v b="$wall" 'BEGIN { printf "overall speed-up:  %.2fx (decode-alone-sum / correlate wall, correlation included)\n", a / b }'
 awk -v a="$wall1" -v b="$wall" 'BEGIN { printf "correlate on all cores against one: %.2fx\n", a / b }'
 echo "ballista: not measured (no Ballista engine in this build; issue 15)"
