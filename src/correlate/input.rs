@@ -465,18 +465,16 @@ pub fn decode_all_jobs(
         }
         let workers: Vec<_> = (0..workers)
             .map(|_| {
-                s.spawn(|| loop {
-                    let Some(&(_, i)) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                        break;
-                    };
-                    let input = &inputs[i];
-                    let r = decode_input(input, keylog);
-                    if let Ok(mut slots) = results.lock() {
-                        slots[i] = Some(r);
-                    }
-                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if let Some(bar) = &bar {
-                        bar.set_message(format!("{n}/{} hosts", inputs.len()));
+                s.spawn(|| {
+                    while let Some(&(_, i)) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let r = decode_input(&inputs[i], keylog);
+                        if let Ok(mut slots) = results.lock() {
+                            slots[i] = Some(r);
+                        }
+                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        if let Some(bar) = &bar {
+                            bar.set_message(format!("{n}/{} hosts", inputs.len()));
+                        }
                     }
                 })
             })
