@@ -419,6 +419,19 @@ mod tests {
     use super::{ChatCommand, Event};
 
     #[test]
+    fn an_event_stays_the_size_of_a_frame_event() {
+        // correlate holds every event of every host, nearly all of them RTMP
+        // frames; a large variant added unboxed would grow them all (it was 312
+        // bytes before tls_session, chat_received and http_exchange were boxed).
+        let size = std::mem::size_of::<Event>();
+        eprintln!("Event: {size} bytes");
+        assert!(
+            size <= 176,
+            "Event is {size} bytes: box the new large variant"
+        );
+    }
+
+    #[test]
     fn chat_lines_from_event_files_without_a_command_read_as_privmsg() {
         // A chat_sent line as `lagtap decode` wrote it before events named their
         // IRC command.
