@@ -33,6 +33,13 @@ pub fn nal(data: &[u8]) {
     }
     obus(data);
     let _ = fingerprint_frame(data, 4, Codec::Vp9);
+    // OBS Broadcast Performance Metrics, wherever they could be read from.
+    let _ = crate::bpm::parse_payload(data);
+    let _ = crate::bpm::sei_messages(data).count();
+    let _ = crate::bpm::in_obus(data);
+    for codec in [Codec::H264, Codec::Hevc] {
+        let _ = crate::bpm::in_nals(iter_avcc(data, 4), codec);
+    }
 }
 
 /// Iterate `data` as AV1 OBUs; when it frames cleanly, the same OBUs written again,

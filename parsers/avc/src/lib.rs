@@ -19,6 +19,7 @@
 //! bytes; [`NalTypes`] are held inline).
 #![forbid(unsafe_code)]
 
+pub mod bpm;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod nal;
@@ -84,6 +85,8 @@ pub mod hevc {
     pub const AUD: u8 = 35;
     /// Prefix SEI.
     pub const SEI_PREFIX: u8 = 39;
+    /// Suffix SEI (where OBS puts its Broadcast Performance Metrics).
+    pub const SEI_SUFFIX: u8 = 40;
 }
 
 /// Whether NAL unit type `t` carries slice data of a coded picture.

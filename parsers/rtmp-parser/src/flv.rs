@@ -136,6 +136,9 @@ pub struct VideoInfo {
     /// Enhanced RTMP v2 ModEx `TimestampOffsetNano`: nanoseconds to add to the
     /// message's millisecond timestamp.
     pub timestamp_offset_ns: Option<u32>,
+    /// OBS's Broadcast Performance Metrics in the frame's SEI (H.264, HEVC) or
+    /// metadata OBUs (AV1), see [`avc::bpm`]; empty without (no allocation).
+    pub bpm: Vec<avc::bpm::Bpm>,
 }
 
 /// A decoded audio message header.
@@ -515,6 +518,7 @@ impl VideoInfo {
             track_id: None,
             track_len: None,
             timestamp_offset_ns: None,
+            bpm: Vec::new(),
         }
     }
 }
@@ -530,6 +534,9 @@ fn nal_part(info: &mut VideoInfo, body: &[u8], known_size: Option<u8>) -> Result
     if !codec.has_nal_units() {
         if info.packet == VideoPacket::CodedFrames {
             info.fingerprint = avc::fingerprint_frame(body, 0, codec);
+            if codec == Codec::Av1 {
+                info.bpm = avc::bpm::in_obus(body);
+            }
         }
         return Ok(());
     }
@@ -549,6 +556,17 @@ fn nal_part(info: &mut VideoInfo, body: &[u8], known_size: Option<u8>) -> Result
             info.nal_types = it.by_ref().filter_map(|n| n.nal_type(nal_codec)).collect();
             info.nal_truncated = it.is_truncated();
             info.fingerprint = avc::fingerprint_avcc(body, info.nal_length_size, nal_codec);
+            let sei = match nal_codec {
+                Codec::H264 => avc::h264::SEI,
+                _ => avc::hevc::SEI_SUFFIX,
+            };
+            if info
+                .nal_types
+                .iter()
+                .any(|&t| t == sei || t == avc::hevc::SEI_PREFIX)
+            {
+                info.bpm = avc::bpm::in_nals(avc::iter_avcc(body, info.nal_length_size), nal_codec);
+            }
         }
         _ => {}
     }

@@ -11,30 +11,13 @@
 
 mod common;
 
-use common::feed_in_pieces;
+use common::{chunks, feed_in_pieces};
 use rtmp_parser::{
     Amf, Direction, Event, FrameType, KnownCommand, Message, Payload, Session, VideoCodec,
     VideoInfo, VideoPacket,
 };
 
 const C2S: Direction = Direction::ClientToServer;
-
-/// One message as chunks (RTMP 1.0 5.3.1): a type-0 header on chunk stream `csid`,
-/// then type-3 headers every 128 bytes.
-fn chunks(csid: u8, ts: u32, type_id: u8, msid: u32, payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![csid];
-    v.extend(&ts.to_be_bytes()[1..]);
-    v.extend(&(payload.len() as u32).to_be_bytes()[1..]);
-    v.push(type_id);
-    v.extend(msid.to_le_bytes());
-    for (i, c) in payload.chunks(128).enumerate() {
-        if i > 0 {
-            v.push(0xc0 | csid);
-        }
-        v.extend(c);
-    }
-    v
-}
 
 /// AMF0 string (2.4) without its marker: UI16 length, UTF-8.
 fn amf_key(s: &str) -> Vec<u8> {

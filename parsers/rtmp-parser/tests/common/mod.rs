@@ -46,3 +46,20 @@ pub fn decode_whole(dir: Direction, data: &[u8]) -> (Vec<Event>, Vec<(&'static s
     let events = s.drain().collect();
     (events, s.anomalies().to_vec())
 }
+
+/// One message as chunks (RTMP 1.0 5.3.1): a type-0 header on chunk stream `csid`,
+/// then type-3 headers every 128 bytes.
+pub fn chunks(csid: u8, ts: u32, type_id: u8, msid: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![csid];
+    v.extend(&ts.to_be_bytes()[1..]);
+    v.extend(&(payload.len() as u32).to_be_bytes()[1..]);
+    v.push(type_id);
+    v.extend(msid.to_le_bytes());
+    for (i, c) in payload.chunks(128).enumerate() {
+        if i > 0 {
+            v.push(0xc0 | csid);
+        }
+        v.extend(c);
+    }
+    v
+}
