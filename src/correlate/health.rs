@@ -7,6 +7,12 @@
 //! the wire: by the encoder or an OBS-like send queue); the count goes to the window
 //! of the frame after the gap. TCP retransmissions and zero windows are not in the
 //! event timeline yet and are not reported.
+//!
+//! Where the encoder says itself (OBS's Broadcast Performance Metrics on key
+//! frames), its own counts of frames dropped by its output and lagged by its
+//! compositor are reported beside the estimate, in the window of the key frame that
+//! carried them (they count since the previous one), and so is the encoder-to-wire
+//! time of those key frames (see [`super::broadcast::EncoderLeg`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -49,6 +55,12 @@ pub struct Window {
     pub zero_windows: u32,
     /// Upload bytes missing from the capture (gaps).
     pub gaps: u32,
+    /// The encoder's own counts (BPM) carried by the window's key frames: frames
+    /// its output dropped and its compositor lagged; `None` without metrics.
+    pub encoder_dropped: Option<u32>,
+    pub encoder_lagged: Option<u32>,
+    /// Longest encoder-to-wire time of the window's key frames with metrics.
+    pub encoder_to_wire_max_ns: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -62,6 +74,13 @@ pub struct StreamHealth {
     pub retransmissions: u64,
     pub zero_windows: u64,
     pub gaps: u64,
+    /// The encoder's own counts over the stream (BPM), `None` without metrics:
+    /// frames dropped by its output, lagged by its compositor.
+    pub encoder_dropped: Option<u64>,
+    pub encoder_lagged: Option<u64>,
+    /// Encoder-to-wire time of the key frames with metrics: mean and max.
+    pub encoder_to_wire_mean_ns: Option<i64>,
+    pub encoder_to_wire_max_ns: Option<i64>,
     pub windows: Vec<Window>,
 }
 
@@ -184,6 +203,7 @@ pub(crate) fn correlate(ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
         let ts: Vec<u32> = s.video.iter().map(|f| f.rtmp_ts_ms).collect();
         let (missing, median) = missing_frames(&ts);
         let mut sums: BTreeMap<i64, WindowLatency> = BTreeMap::new();
+        let mut to_wire = MeanMax::default();
         for (fi, f) in s.video.iter().enumerate() {
             let start = f.first_byte_ns.div_euclid(SECOND).saturating_mul(SECOND);
             let w = windows.entry(start).or_insert_with(|| Window {
@@ -197,6 +217,16 @@ pub(crate) fn correlate(ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
             w.missing_frames += missing[fi];
             w.first_rtmp_ts_ms = Some(w.first_rtmp_ts_ms.unwrap_or(f.rtmp_ts_ms));
             w.last_rtmp_ts_ms = Some(f.rtmp_ts_ms);
+            if let Some(e) = &f.encoder {
+                let add = |acc: Option<u32>, v: Option<u32>| match (acc, v) {
+                    (a, None) => a,
+                    (a, Some(v)) => Some(a.unwrap_or(0).saturating_add(v)),
+                };
+                w.encoder_dropped = add(w.encoder_dropped, e.dropped);
+                w.encoder_lagged = add(w.encoder_lagged, e.lagged);
+                w.encoder_to_wire_max_ns = w.encoder_to_wire_max_ns.max(e.to_wire_ns);
+                to_wire.add(e.to_wire_ns);
+            }
             for smp in lat.get(&(si, fi)).map(Vec::as_slice).unwrap_or(&[]) {
                 w.latency_count += 1;
                 let e = sums.entry(start).or_default();
@@ -265,10 +295,19 @@ pub(crate) fn correlate(ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
             retransmissions: windows.values().map(|w| u64::from(w.retransmissions)).sum(),
             zero_windows: windows.values().map(|w| u64::from(w.zero_windows)).sum(),
             gaps: windows.values().map(|w| u64::from(w.gaps)).sum(),
+            encoder_dropped: encoder_total(windows.values().map(|w| w.encoder_dropped)),
+            encoder_lagged: encoder_total(windows.values().map(|w| w.encoder_lagged)),
+            encoder_to_wire_mean_ns: to_wire.mean(),
+            encoder_to_wire_max_ns: to_wire.max,
             windows: windows.into_values().collect(),
         });
     }
     out
+}
+
+/// The sum of the counts that are there; `None` if none is.
+fn encoder_total(counts: impl Iterator<Item = Option<u32>>) -> Option<u64> {
+    counts.flatten().map(u64::from).reduce(|a, b| a + b)
 }
 
 #[cfg(test)]

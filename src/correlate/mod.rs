@@ -478,4 +478,52 @@ mod tests {
         let s = Summary::of(&[i64::MIN, 0, i64::MAX]);
         assert_eq!(s.count, 3);
     }
+
+    /// OBS's own counters on key frames go to the window of the frame that carried
+    /// them and add up over the stream; the encoder-to-wire time is first byte −
+    /// output time on the broadcaster's own clock.
+    #[test]
+    fn encoder_metrics_of_key_frames_make_source_health() {
+        use crate::events::{EncoderMetrics, Event};
+        use testutil::*;
+        let with = |mut e: Event, output_ns: i64, dropped: u32, lagged: u32| {
+            if let Event::RtmpVideo { encoder, .. } = &mut e {
+                *encoder = Some(Box::new(EncoderMetrics {
+                    output_ns: Some(output_ns),
+                    dropped: Some(dropped),
+                    lagged: Some(lagged),
+                    ..Default::default()
+                }));
+            }
+            e
+        };
+        const S: i64 = 1_000_000_000;
+        let caster = host(
+            "caster",
+            vec![
+                publish(1, "lagtap"),
+                with(video(1, 0, Some("a"), 10 * S), 10 * S - 7_000_000, 0, 0),
+                video(1, 40, Some("b"), 10 * S + 40_000_000),
+                with(video(1, 2000, Some("c"), 12 * S), 12 * S - 3_000_000, 5, 2),
+            ],
+        );
+        let c = correlate(vec![caster], &CorrelateOptions::default());
+        let h = &c.source_health.streams[0];
+        assert_eq!((h.encoder_dropped, h.encoder_lagged), (Some(5), Some(2)));
+        assert_eq!(h.encoder_to_wire_mean_ns, Some(5_000_000));
+        assert_eq!(h.encoder_to_wire_max_ns, Some(7_000_000));
+        let w: Vec<_> = h
+            .windows
+            .iter()
+            .map(|w| (w.encoder_dropped, w.encoder_to_wire_max_ns))
+            .collect();
+        assert_eq!(
+            w,
+            [
+                (Some(0), Some(7_000_000)),
+                (None, None),
+                (Some(5), Some(3_000_000))
+            ]
+        );
+    }
 }

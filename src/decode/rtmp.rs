@@ -157,7 +157,7 @@ impl Decoder for RtmpDecoder {
                             server: ctx.meta.server.to_string(),
                             app: self.app.clone(),
                             tc_url: self.tc_url.clone(),
-                            tunnel: self.tunnel.map(str::to_string),
+                            tunnel: self.tunnel.map(Box::from),
                             stream_key: key,
                             time_ns,
                             metadata: BTreeMap::new(),
@@ -203,6 +203,7 @@ impl Decoder for RtmpDecoder {
                         first_byte_ns,
                         last_byte_ns,
                         delivered_ns,
+                        encoder: crate::events::EncoderMetrics::from_bpm(&v.bpm),
                     });
                 }
                 Payload::Audio(a) => {

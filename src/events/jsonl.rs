@@ -39,6 +39,7 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
             first_byte_ns,
             last_byte_ns,
             delivered_ns,
+            encoder,
         } => {
             let mut o = Obj::begin(out, b"{\"kind\":\"rtmp_video\"");
             o.number(key!("flow"), *flow);
@@ -62,6 +63,12 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
             o.number(key!("first_byte_ns"), *first_byte_ns);
             o.number(key!("last_byte_ns"), *last_byte_ns);
             o.number(key!("delivered_ns"), *delivered_ns);
+            o.raw(key!("encoder"));
+            match encoder {
+                // Key frames of an OBS broadcast only: serde's writer is fast enough.
+                Some(m) => serde_json::to_writer(&mut *o.out, m)?,
+                None => o.raw(b"null"),
+            }
             o.raw(b"}");
         }
         Event::RtmpAudio {
@@ -279,6 +286,12 @@ mod tests {
                 first_byte_ns: i64::MIN,
                 last_byte_ns: -1,
                 delivered_ns: i64::MAX,
+                encoder: Some(Box::new(crate::events::EncoderMetrics {
+                    composed_ns: Some(i64::MIN),
+                    output_ns: Some(1_796_223_600_113_000_000),
+                    dropped: Some(u32::MAX),
+                    ..Default::default()
+                })),
             },
             Event::RtmpVideo {
                 flow: 0,
@@ -296,6 +309,7 @@ mod tests {
                 first_byte_ns: 0,
                 last_byte_ns: 0,
                 delivered_ns: 0,
+                encoder: None,
             },
             Event::RtmpAudio {
                 flow: 3,

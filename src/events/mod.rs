@@ -156,6 +156,60 @@ impl ChatCommand {
     }
 }
 
+/// OBS's Broadcast Performance Metrics of one frame (`avc::bpm`): wall-clock times
+/// of the broadcaster's own clock (the host's, the same clock its capture uses) and
+/// the counters since the previous key frame's metrics. Each is null where the
+/// frame's metrics leave it out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EncoderMetrics {
+    /// The compositor rendered the frame (BPM CTS).
+    pub composed_ns: Option<i64>,
+    /// The frame was handed to the encoder (FER) and came out encoded (FERC).
+    pub encode_start_ns: Option<i64>,
+    pub encoded_ns: Option<i64>,
+    /// The encoded frame was handed to the output to be sent (PIR).
+    pub output_ns: Option<i64>,
+    /// Session counters: frames rendered, lagged (the compositor missed them),
+    /// dropped (the output dropped them, congestion) and output.
+    pub rendered: Option<u32>,
+    pub lagged: Option<u32>,
+    pub dropped: Option<u32>,
+    pub output: Option<u32>,
+    /// This rendition's encoder: frames in, skipped, encoded.
+    pub encoder_input: Option<u32>,
+    pub encoder_skipped: Option<u32>,
+    pub encoded: Option<u32>,
+}
+
+impl EncoderMetrics {
+    /// The metrics of a frame's BPM messages; `None` without any.
+    pub fn from_bpm(bpm: &[avc::bpm::Bpm]) -> Option<Box<EncoderMetrics>> {
+        use avc::bpm::{event, rendition, session, Kind};
+        if bpm.is_empty() {
+            return None;
+        }
+        let time = |e: u8| bpm.iter().find_map(|b| b.time(e));
+        let count = |k: Kind, tag: u8| {
+            bpm.iter()
+                .filter(|b| b.kind == k)
+                .find_map(|b| b.counter(tag))
+        };
+        Some(Box::new(EncoderMetrics {
+            composed_ns: time(event::CTS),
+            encode_start_ns: time(event::FER),
+            encoded_ns: time(event::FERC),
+            output_ns: time(event::PIR),
+            rendered: count(Kind::Session, session::RENDERED),
+            lagged: count(Kind::Session, session::LAGGED),
+            dropped: count(Kind::Session, session::DROPPED),
+            output: count(Kind::Session, session::OUTPUT),
+            encoder_input: count(Kind::Rendition, rendition::INPUT),
+            encoder_skipped: count(Kind::Rendition, rendition::SKIPPED),
+            encoded: count(Kind::Rendition, rendition::OUTPUT),
+        }))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
@@ -183,8 +237,9 @@ pub enum Event {
         tc_url: Option<String>,
         /// The tunnel the RTMP session came through: `rtmpt` (RTMP over HTTP),
         /// null for plain RTMP. Event files from before RTMPT was decoded lack it.
+        /// A boxed `str`: a `String` here made `Event` 8 bytes larger.
         #[serde(default)]
-        tunnel: Option<String>,
+        tunnel: Option<Box<str>>,
         stream_key: String,
         /// First byte of the publish command on the wire.
         time_ns: i64,
@@ -227,6 +282,11 @@ pub enum Event {
         last_byte_ns: i64,
         /// When the last byte became deliverable in order.
         delivered_ns: i64,
+        /// The encoder's own clock and counters (OBS's Broadcast Performance
+        /// Metrics) where the frame carries them: OBS writes them into key frames.
+        /// Absent in event files written before they were read.
+        #[serde(default)]
+        encoder: Option<Box<EncoderMetrics>>,
     },
     /// One RTMP audio message (one per track of a multitrack message).
     RtmpAudio {

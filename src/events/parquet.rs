@@ -195,6 +195,25 @@ mod with_parquet {
                 c("first_byte_ns", ts()),
                 c("last_byte_ns", ts()),
                 c("delivered_ns", ts()),
+                o(
+                    "encoder",
+                    DataType::Struct(
+                        vec![
+                            o("composed_ns", ts()),
+                            o("encode_start_ns", ts()),
+                            o("encoded_ns", ts()),
+                            o("output_ns", ts()),
+                            o("rendered", UInt32),
+                            o("lagged", UInt32),
+                            o("dropped", UInt32),
+                            o("output", UInt32),
+                            o("encoder_input", UInt32),
+                            o("encoder_skipped", UInt32),
+                            o("encoded", UInt32),
+                        ]
+                        .into(),
+                    ),
+                ),
             ],
             "rtmp_audio" => vec![
                 o("stream_key", Utf8),

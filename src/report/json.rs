@@ -72,6 +72,9 @@ fn window(w: &Window) -> Value {
         "retransmissions": w.retransmissions,
         "zero_windows": w.zero_windows,
         "gaps": w.gaps,
+        "encoder_dropped": w.encoder_dropped,
+        "encoder_lagged": w.encoder_lagged,
+        "encoder_to_wire_max_ms": opt_ms(w.encoder_to_wire_max_ns),
     });
     with_instants(v, &[("start", Some(w.start_ns))])
 }
@@ -211,6 +214,10 @@ pub fn to_value(c: &Correlation) -> Value {
                 "retransmissions": s.retransmissions,
                 "zero_windows": s.zero_windows,
                 "gaps": s.gaps,
+                "encoder_dropped": s.encoder_dropped,
+                "encoder_lagged": s.encoder_lagged,
+                "encoder_to_wire_mean_ms": opt_ms(s.encoder_to_wire_mean_ns),
+                "encoder_to_wire_max_ms": opt_ms(s.encoder_to_wire_max_ns),
                 "windows": s.windows.iter().map(window).collect::<Vec<_>>(),
             })
         })

@@ -52,6 +52,24 @@ pub struct TxFrame {
     /// When the ingest server had the whole RTMP message in order (its own capture,
     /// reference clock); `None` without an ingest capture.
     pub ingest_ns: Option<i64>,
+    /// The encoder's own account of the frame, where it carried OBS's Broadcast
+    /// Performance Metrics (key frames of an OBS broadcast).
+    #[serde(default)]
+    pub encoder: Option<EncoderLeg>,
+}
+
+/// What a frame's Broadcast Performance Metrics add to the broadcaster side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EncoderLeg {
+    /// Encoder to wire: the frame's first byte on the wire − when OBS handed it to
+    /// its output (BPM PIR). Both are the broadcaster host's own clock (OBS's wall
+    /// clock, the capture's timestamps), so no clock correction applies: it is the
+    /// time the frame waited in OBS's output and the socket before the wire.
+    pub to_wire_ns: Option<i64>,
+    /// Frames OBS's output dropped (congestion) and its compositor lagged since
+    /// the previous key frame's metrics.
+    pub dropped: Option<u32>,
+    pub lagged: Option<u32>,
 }
 
 /// One published stream (one RTMP publish flow) of a broadcaster.

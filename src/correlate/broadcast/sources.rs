@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::events::{Event, Fingerprint, RtmpDirection};
 
 use super::super::Ctx;
-use super::{TxFrame, TxStream};
+use super::{EncoderLeg, TxFrame, TxStream};
 
 /// The video bitrate an encoder was told, in kb/s (10³ bit/s), from its
 /// onMetaData.
@@ -103,6 +103,7 @@ pub(super) fn tx_streams(ctx: &Ctx) -> Vec<TxStream> {
                     size,
                     fingerprint,
                     first_byte_ns,
+                    encoder,
                     ..
                 } if !side.served(*flow) && !*config && *size > 5 => {
                     let si = stream_of(*flow, stream_key, &mut streams);
@@ -113,6 +114,11 @@ pub(super) fn tx_streams(ctx: &Ctx) -> Vec<TxStream> {
                         fingerprint: *fingerprint,
                         first_byte_ns: ctx.to_ref(h, *first_byte_ns),
                         ingest_ns: None,
+                        encoder: encoder.as_deref().map(|m| EncoderLeg {
+                            to_wire_ns: m.output_ns.map(|t| first_byte_ns.saturating_sub(t)),
+                            dropped: m.dropped,
+                            lagged: m.lagged,
+                        }),
                     });
                 }
                 Event::RtmpAudio {
