@@ -19,6 +19,8 @@
 //! so AV1 and VP9 are compared between FLV and fMP4 only.
 
 mod common;
+#[path = "../parsers/rtmp-parser/tests/common/mod.rs"]
+mod rtmp_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,6 +28,12 @@ use std::process::Command;
 use common::tools;
 use mpegts_parser::{Fmp4Demuxer, Fmp4Message, TsDemuxer, TsMessage};
 use rtmp_parser::{Direction, Fingerprint, Payload, Session, VideoPacket};
+
+/// An RTMP message on chunk stream 6, message stream 1 (RTMP 1.0 §5.3.1: type-0
+/// header, type-3 continuations every 128 bytes, the default chunk size).
+fn chunks(ts: u32, type_id: u8, payload: &[u8]) -> Vec<u8> {
+    rtmp_common::chunks(6, ts, type_id, 1, payload)
+}
 
 type Checked = (PathBuf, PathBuf, Vec<Packet>, Vec<Option<Fingerprint>>);
 
@@ -120,23 +128,6 @@ fn remux_ts(src: &Path) -> Vec<u8> {
             .arg(&out),
     );
     std::fs::read(out).unwrap()
-}
-
-/// An RTMP message as chunks (RTMP 1.0 §5.3.1): a type-0 header on chunk stream 6,
-/// message stream 1, then type-3 headers every 128 bytes (the default chunk size).
-fn chunks(ts: u32, type_id: u8, payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![6u8];
-    v.extend(&ts.to_be_bytes()[1..]);
-    v.extend(&(payload.len() as u32).to_be_bytes()[1..]);
-    v.push(type_id);
-    v.extend(1u32.to_le_bytes());
-    for (i, c) in payload.chunks(128).enumerate() {
-        if i > 0 {
-            v.push(0xc6);
-        }
-        v.extend(c);
-    }
-    v
 }
 
 /// The client → server stream of an Enhanced RTMP publish of `packets` (timescale

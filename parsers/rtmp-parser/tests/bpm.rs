@@ -9,85 +9,15 @@
 //! `av01` CodedFrames body (veovera E-RTMP v2). Each stream is decoded whole, split
 //! at every byte and in one-byte pieces.
 
+#[path = "common/bpm_bytes.rs"]
+mod bpm_bytes;
 mod common;
 
+use bpm_bytes::{avcc, payloads, sei_nal};
 use common::{chunks, feed_in_pieces};
 use rtmp_parser::{Direction, Payload, Session, VideoInfo};
 
 const C2S: Direction = Direction::ClientToServer;
-
-/// OBS's timestamp record: type 1 (RFC 3339 text with its NUL), event tag, text.
-fn rfc3339(event: u8, text: &str) -> Vec<u8> {
-    [&[1, event][..], text.as_bytes(), &[0]].concat()
-}
-
-/// The three BPM payloads (UUID + body) of one key frame, as `bpm_ts_sei_render`,
-/// `bpm_sm_sei_render` and `bpm_erm_sei_render` write them.
-fn payloads() -> Vec<Vec<u8>> {
-    let ts = [
-        &avc::bpm::UUID_TIMESTAMPS[..],
-        &[3], // four timestamps
-        &rfc3339(1, "2026-12-02T15:00:00.100Z"),
-        &rfc3339(2, "2026-12-02T15:00:00.105Z"),
-        &rfc3339(3, "2026-12-02T15:00:00.112Z"),
-        &rfc3339(4, "2026-12-02T15:00:00.113Z"),
-    ]
-    .concat();
-    let counters = |tags: &[(u8, u32)]| {
-        let mut v = vec![(tags.len() - 1) as u8];
-        for (t, n) in tags {
-            v.push(*t);
-            v.extend(n.to_be_bytes());
-        }
-        v
-    };
-    let sm = [
-        &avc::bpm::UUID_SESSION[..],
-        &[0],
-        &rfc3339(4, "2026-12-02T15:00:00.113Z"),
-        &counters(&[(1, 60), (2, 1), (3, 2), (4, 58)]),
-    ]
-    .concat();
-    let erm = [
-        &avc::bpm::UUID_RENDITION[..],
-        &[0],
-        &rfc3339(4, "2026-12-02T15:00:00.113Z"),
-        &counters(&[(1, 60), (2, 0), (3, 60)]),
-    ]
-    .concat();
-    vec![ts, sm, erm]
-}
-
-/// An SEI NAL unit holding one `user_data_unregistered` message: header, ff-coded
-/// payloadType 5 and size, payload, rbsp_trailing_bits, emulation prevention.
-fn sei_nal(header: &[u8], payload: &[u8]) -> Vec<u8> {
-    let mut rbsp = vec![5u8];
-    let mut n = payload.len();
-    while n >= 255 {
-        rbsp.push(0xff);
-        n -= 255;
-    }
-    rbsp.push(n as u8);
-    rbsp.extend_from_slice(payload);
-    rbsp.push(0x80);
-    let mut out = header.to_vec();
-    let mut zeros = 0;
-    for b in rbsp {
-        if zeros == 2 && b <= 3 {
-            out.push(3);
-            zeros = 0;
-        }
-        zeros = if b == 0 { zeros + 1 } else { 0 };
-        out.push(b);
-    }
-    out
-}
-
-fn avcc(nals: &[Vec<u8>]) -> Vec<u8> {
-    nals.iter()
-        .flat_map(|n| [&(n.len() as u32).to_be_bytes()[..], n].concat())
-        .collect()
-}
 
 /// A publish (after C0/C1/C2) of one key frame message with `payload`.
 fn stream(payload: &[u8]) -> Vec<u8> {

@@ -1,0 +1,120 @@
+//! OBS's Broadcast Performance Metrics from capture to report: a broadcaster's
+//! capture (a pcap written here: RTMP 1.0 handshake and one H.264 key frame whose
+//! SEI carries the three BPM messages built from OBS Studio's layout, see
+//! `parsers/rtmp-parser/tests/common/bpm_bytes.rs`) decodes to an `rtmp_video`
+//! event with the encoder's clock and counters, and source health reports the
+//! encoder's dropped and lagged frames and the encoder-to-wire time: the packet's
+//! capture time − the PIR time OBS wrote (both the broadcaster's clock).
+
+#[path = "../parsers/rtmp-parser/tests/common/bpm_bytes.rs"]
+mod bpm_bytes;
+mod common;
+#[path = "../parsers/rtmp-parser/tests/common/mod.rs"]
+mod rtmp_common;
+
+use common::write::{frame, ipv4_tcp, pcap, Frame};
+use lagtap::correlate::{correlate, CorrelateOptions, HostEvents};
+use lagtap::decode::decode_file;
+use lagtap::events::Event;
+
+/// An RTMP message on chunk stream 6, message stream 1 (RTMP 1.0 §5.3.1).
+fn chunks(ts: u32, type_id: u8, payload: &[u8]) -> Vec<u8> {
+    rtmp_common::chunks(6, ts, type_id, 1, payload)
+}
+
+/// 2026-12-02T15:00:00Z in ns since the Unix epoch: `bpm_bytes::payloads` writes
+/// CTS at .100, FER .105, FERC .112 and PIR .113 past it.
+const T0: i64 = 1_796_223_600_000_000_000;
+const MS: i64 = 1_000_000;
+
+#[test]
+fn bpm_key_frame_gives_encoder_clock_counters_and_encoder_to_wire() {
+    let mut nals: Vec<Vec<u8>> = bpm_bytes::payloads()
+        .iter()
+        .map(|p| bpm_bytes::sei_nal(&[0x06], p))
+        .collect();
+    nals.push(vec![0x65, 0x88, 0x84, 0x00, 0x10]);
+    // AVC sequence header (AVCDecoderConfigurationRecord, 4-byte NAL lengths,
+    // no parameter sets), then the key frame.
+    let seq = [0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0];
+    let key = [&[0x17, 1, 0, 0, 0][..], &bpm_bytes::avcc(&nals)].concat();
+    let mut c2s = vec![3u8];
+    c2s.resize(1 + 2 * 1536, 0);
+    let mut s2c = vec![3u8];
+    s2c.resize(1 + 2 * 1536, 0);
+    let (media_a, media_b) = (chunks(0, 9, &seq), chunks(0, 9, &key));
+
+    let (c, s) = (([10, 0, 0, 2], 50000), ([10, 0, 0, 1], 1935));
+    let mut frames = Vec::new();
+    let mut push = |t: i64, ip: Vec<u8>| {
+        frames.push(Frame {
+            ts_ns: t,
+            link_type: 1,
+            data: frame(1, &ip),
+        })
+    };
+    let mut seq_c = 1001u32;
+    push(T0, ipv4_tcp(c, s, 1000, "S", &[]));
+    push(T0 + MS, ipv4_tcp(s, c, 5000, "SA", &[]));
+    push(T0 + 2 * MS, ipv4_tcp(c, s, seq_c, "A", &c2s));
+    seq_c += c2s.len() as u32;
+    push(T0 + 3 * MS, ipv4_tcp(s, c, 5001, "A", &s2c));
+    push(T0 + 4 * MS, ipv4_tcp(c, s, seq_c, "A", &media_a));
+    seq_c += media_a.len() as u32;
+    // The key frame reaches the wire 12 ms after OBS's PIR (.113).
+    let wire_ns = T0 + 125 * MS;
+    push(wire_ns, ipv4_tcp(c, s, seq_c, "A", &media_b));
+    seq_c += media_b.len() as u32;
+    push(wire_ns + MS, ipv4_tcp(c, s, seq_c, "FA", &[]));
+    push(
+        wire_ns + 2 * MS,
+        ipv4_tcp(s, c, 5001 + s2c.len() as u32, "FA", &[]),
+    );
+
+    let dir = std::env::temp_dir().join(format!("lagtap-bpm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("broadcaster.pcap");
+    std::fs::write(&path, pcap(&frames, false, true, 65535)).unwrap();
+    let events = decode_file(&path, "broadcaster").expect("decodes").events;
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let encoders: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::RtmpVideo {
+                config: false,
+                encoder,
+                first_byte_ns,
+                ..
+            } => Some((encoder.clone(), *first_byte_ns)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(encoders.len(), 1);
+    let (m, first_byte_ns) = &encoders[0];
+    assert_eq!(*first_byte_ns, wire_ns);
+    let m = m.as_ref().expect("the key frame's metrics");
+    assert_eq!(m.composed_ns, Some(T0 + 100 * MS));
+    assert_eq!(m.encode_start_ns, Some(T0 + 105 * MS));
+    assert_eq!(m.encoded_ns, Some(T0 + 112 * MS));
+    assert_eq!(m.output_ns, Some(T0 + 113 * MS));
+    assert_eq!(
+        (m.rendered, m.lagged, m.dropped, m.output),
+        (Some(60), Some(1), Some(2), Some(58))
+    );
+    assert_eq!(
+        (m.encoder_input, m.encoder_skipped, m.encoded),
+        (Some(60), Some(0), Some(60))
+    );
+
+    let host = HostEvents {
+        name: "broadcaster".into(),
+        file: path.display().to_string(),
+        events,
+    };
+    let c = correlate(vec![host], &CorrelateOptions::default());
+    let h = &c.source_health.streams[0];
+    assert_eq!((h.encoder_dropped, h.encoder_lagged), (Some(2), Some(1)));
+    assert_eq!(h.encoder_to_wire_max_ns, Some(12 * MS));
+    assert_eq!(h.encoder_to_wire_mean_ns, Some(12 * MS));
+}
