@@ -18,7 +18,15 @@
 #                      which runs after every host is decoded)
 #   correlate-events   `lagtap correlate host*.jsonl`: reading the decoded events and
 #                      correlating them (the embedded correlation, no packet decoding)
-#   ballista           not measured: the Ballista engine is not built (issue 15)
+#   correlate-parquet  `lagtap correlate DATASET`: the same hosts decoded once into a
+#                      Parquet event dataset, correlated embedded
+#   ballista           `lagtap correlate --cluster standalone DATASET`: the same
+#                      correlation units run as DataFusion plans on a Ballista
+#                      scheduler and executor started in the process
+#   datafusion         `--cluster local`: the plans on DataFusion alone
+#
+# The binary is built with the `parquet` and `cluster` features (LAGTAP_BIN to use
+# another; without the `cluster` feature the last two rows say so).
 #
 # Usage: benches/correlate_scale.sh [TOTAL_MB]   (default 2048)
 set -euo pipefail
@@ -34,7 +42,7 @@ done
 
 # shellcheck source=benches/measure.sh
 . benches/measure.sh
-if [ -z "${LAGTAP_BIN:-}" ]; then cargo build --release --quiet; fi
+if [ -z "${LAGTAP_BIN:-}" ]; then cargo build --release --quiet --features cluster; fi
 bin=${LAGTAP_BIN:-target/release/lagtap}
 
 sources=(captures/basic/server.pcap captures/basic/broadcaster.pcap
@@ -73,6 +81,7 @@ for f in "$work"/hosts/host*.pcap; do
     sum=$(awk -v a="$sum" -v b="$s" 'BEGIN { print a + b }')
     [ "$k" -gt "$peak_alone" ] && peak_alone=$k
     "$bin" decode "$f" > "${f%.pcap}.jsonl"
+    "$bin" decode --format parquet --output "$work/dataset" "$f" 2>/dev/null || true
 done
 hosts=$("$bin" correlate --json "$work"/hosts/host*.pcap 2>/dev/null | grep -c '"declared_role"' || true)
 echo "correlate sees $hosts hosts"
@@ -89,6 +98,28 @@ for _ in 1 2 3; do
     fi
 done
 echo "$timings_line"
+# The Parquet dataset and the engines that read it, where this build has them.
+pq="" bal="" df=""
+if [ -d "$work/dataset" ]; then
+    pq_mb=$(du -sm "$work/dataset" | cut -f1)
+    echo "parquet dataset: $pq_mb MB ($(find "$work/dataset" -name '*.parquet' | wc -l) files)"
+    read -r pq_wall pq_peak <<<"$(timed 3 "$bin" correlate "$work/dataset")"
+    pq=1
+    if "$bin" correlate --json --cluster local "$work/dataset" > "$work/df.json" 2>/dev/null; then
+        "$bin" correlate --json "$work/dataset" > "$work/embedded.json" 2>/dev/null
+        cmp -s "$work/df.json" "$work/embedded.json" &&
+            echo "datafusion report = embedded report" ||
+            echo "DATAFUSION REPORT DIFFERS from the embedded report"
+        read -r df_wall df_peak <<<"$(timed 3 "$bin" correlate --cluster local "$work/dataset")"
+        df=1
+        "$bin" correlate --json --cluster standalone "$work/dataset" > "$work/ballista.json" 2>/dev/null
+        cmp -s "$work/ballista.json" "$work/embedded.json" &&
+            echo "ballista report = embedded report" ||
+            echo "BALLISTA REPORT DIFFERS from the embedded report"
+        read -r bal_wall bal_peak <<<"$(timed 3 "$bin" correlate --cluster standalone "$work/dataset")"
+        bal=1
+    fi
+fi
 
 printf '%-18s %10s %10s %10s\n' what seconds MB/s peak-MB
 row() { awk -v n="$1" -v s="$2" -v k="$3" -v mb="$mb" \
@@ -97,7 +128,12 @@ row decode-alone-sum "$sum" "$peak_alone"
 row "correlate --jobs 1" "$wall1" "$peak1"
 row correlate "$wall" "$peak"
 row correlate-events "$ev_wall" "$ev_peak"
+[ -n "$pq" ] && row correlate-parquet "$pq_wall" "$pq_peak"
+[ -n "$df" ] && row datafusion "$df_wall" "$df_peak"
+[ -n "$bal" ] && row ballista "$bal_wall" "$bal_peak"
 awk -v a="$sum" -v b="$best_decode" 'BEGIN { printf "decode speed-up:   %.2fx (decode-alone-sum / correlate'"'"'s decode phase, %.3f s)\n", a / b, b }'
 awk -v a="$sum" -v b="$wall" 'BEGIN { printf "overall speed-up:  %.2fx (decode-alone-sum / correlate wall, correlation included)\n", a / b }'
 awk -v a="$wall1" -v b="$wall" 'BEGIN { printf "correlate on all cores against one: %.2fx\n", a / b }'
-echo "ballista: not measured (no Ballista engine in this build; issue 15)"
+[ -n "$pq" ] || echo "parquet, datafusion, ballista: not measured (built without the parquet feature)"
+[ -n "$pq" ] && [ -z "$bal" ] && echo "datafusion, ballista: not measured (built without the cluster feature)"
+true

@@ -5,6 +5,8 @@
 
 pub mod anomalies;
 pub mod capture;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod correlate;
 pub mod decode;
 pub mod events;

@@ -9,6 +9,53 @@ use clap::{Parser, Subcommand};
 
 use lagtap::inspect::{inspect_file_with, write_table, InspectReport};
 
+/// What a lagtap built without the `cluster` feature says to `--cluster` and the
+/// cluster commands.
+#[cfg(not(feature = "cluster"))]
+const NO_CLUSTER: &str = "this lagtap was built without the cluster engine: rebuild with \
+     `cargo build --release --features cluster` (DataFusion and Ballista; Rust 1.94 or later)";
+
+/// `correlate --cluster ENGINE`: the inputs must be one Parquet event dataset; the
+/// report is written as the embedded run writes it.
+fn correlate_on_cluster(
+    engine: &str,
+    collected: lagtap::correlate::input::Collected,
+    opts: &lagtap::correlate::CorrelateOptions,
+    format: lagtap::report::Format,
+    samples: Option<(&std::path::Path, lagtap::report::SamplesFormat)>,
+) -> anyhow::Result<lagtap::correlate::Correlation> {
+    let dirs: std::collections::BTreeSet<&PathBuf> =
+        collected.inputs.iter().flat_map(|i| &i.files).collect();
+    let dir = match dirs.into_iter().collect::<Vec<_>>().as_slice() {
+        [one] if lagtap::events::parquet::is_dataset(one) => (*one).clone(),
+        _ => anyhow::bail!(
+            "--cluster reads one Parquet event dataset (`lagtap decode --format parquet \
+             --output DIR`), not captures or JSON Lines"
+        ),
+    };
+    #[cfg(feature = "cluster")]
+    {
+        let engine: lagtap::cluster::Engine = engine.parse().map_err(anyhow::Error::msg)?;
+        let hosts: Vec<(String, String)> = collected
+            .inputs
+            .iter()
+            .map(|i| (i.host.clone(), i.describe()))
+            .collect();
+        let c = lagtap::cluster::correlate(&engine, &dir, &hosts, opts)?;
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        let c =
+            lagtap::report::report_correlation(c, collected.warnings, format, samples, &mut out)?;
+        out.flush()?;
+        Ok(c)
+    }
+    #[cfg(not(feature = "cluster"))]
+    {
+        let _ = (engine, dir, opts, format, samples);
+        anyhow::bail!("{NO_CLUSTER}")
+    }
+}
+
 /// `decode` writes its JSON Lines to standard output in pieces of about this size.
 const OUTPUT_CHUNK: usize = 64 * 1024;
 
@@ -127,6 +174,34 @@ enum Command {
         /// Hosts decoded at once, one thread each (default: one per core).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         jobs: Option<u16>,
+        /// Run the correlation units as DataFusion plans over one Parquet event
+        /// dataset (`decode --format parquet`): `df://HOST:PORT` on a Ballista
+        /// cluster (executors: `lagtap cluster-executor`), `standalone` on a Ballista
+        /// started in this process, `local` on DataFusion alone. Needs the `cluster`
+        /// feature. The report is the same as without it.
+        #[arg(long, value_name = "URL")]
+        cluster: Option<String>,
+    },
+    /// A Ballista scheduler for `correlate --cluster df://HOST:PORT` (needs the
+    /// `cluster` feature). Runs until stopped.
+    ClusterScheduler {
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0:50050")]
+        bind: std::net::SocketAddr,
+    },
+    /// A Ballista executor that runs lagtap's correlation units, registered with a
+    /// `lagtap cluster-scheduler` (needs the `cluster` feature). Runs until stopped.
+    /// The dataset's path must be readable here as on the machine submitting.
+    ClusterExecutor {
+        /// The scheduler's address.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        scheduler: std::net::SocketAddr,
+        /// Address to listen on for Flight (gRPC takes the next port).
+        #[arg(long, default_value = "0.0.0.0:50051")]
+        bind: std::net::SocketAddr,
+        /// Tasks run at once (default: one per core).
+        #[arg(long)]
+        vcores: Option<usize>,
     },
     /// Capture live traffic into pcapng (needs the `live` feature and libpcap): the
     /// section comment records host, role, version, OS and clock state; the file ends
@@ -389,6 +464,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             schedule,
             timings,
             jobs,
+            cluster,
         } => {
             let started = std::time::Instant::now();
             let schedule = schedule
@@ -422,41 +498,49 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 opts.channel_pattern = lagtap::correlate::ChannelPattern::with_user_pattern(&p)
                     .with_context(|| format!("--channel-pattern {p}"))?;
             }
-            let keylog = lagtap::decode::keys::read_keylogs(&keys.keylogs)?;
-            let host_events =
-                lagtap::correlate::input::decode_all_jobs(
-                    &collected.inputs,
-                    &keylog,
-                    jobs.map(usize::from),
-                )?;
-            let decoded = std::time::Instant::now();
             if let Some(v) = opts
                 .startup_by_viewer
                 .keys()
-                .find(|v| !host_events.iter().any(|h| &h.name == *v))
+                .find(|v| !names.contains(*v))
             {
-                let known: Vec<&str> = host_events.iter().map(|h| h.name.as_str()).collect();
                 anyhow::bail!(
                     "--startup-segments names viewer {v}, which is none of the hosts ({})",
-                    known.join(", ")
+                    names.join(", ")
                 );
             }
-            let stdout = io::stdout();
-            let mut out = io::BufWriter::new(stdout.lock());
             let format = if json {
                 lagtap::report::Format::Json
             } else {
                 lagtap::report::Format::Table
             };
-            let c = lagtap::report::run_correlate(
-                host_events,
-                &opts,
-                collected.warnings,
-                format,
-                samples.as_deref().map(|d| (d, samples_format)),
-                &mut out,
-            )?;
-            out.flush()?;
+            let samples_to = samples.as_deref().map(|d| (d, samples_format));
+            let (c, decoded) = match cluster {
+                Some(engine) => (
+                    correlate_on_cluster(&engine, collected, &opts, format, samples_to)?,
+                    started,
+                ),
+                None => {
+                    let keylog = lagtap::decode::keys::read_keylogs(&keys.keylogs)?;
+                    let host_events = lagtap::correlate::input::decode_all_jobs(
+                        &collected.inputs,
+                        &keylog,
+                        jobs.map(usize::from),
+                    )?;
+                    let decoded = std::time::Instant::now();
+                    let stdout = io::stdout();
+                    let mut out = io::BufWriter::new(stdout.lock());
+                    let c = lagtap::report::run_correlate(
+                        host_events,
+                        &opts,
+                        collected.warnings,
+                        format,
+                        samples_to,
+                        &mut out,
+                    )?;
+                    out.flush()?;
+                    (c, decoded)
+                }
+            };
             let correlated = std::time::Instant::now();
             lagtap::report::write_warnings(&c, &mut io::stderr().lock())?;
             if let Some(dir) = plots {
@@ -479,6 +563,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             Ok(())
+        }
+        #[cfg(feature = "cluster")]
+        Command::ClusterScheduler { bind } => lagtap::cluster::process::scheduler(bind),
+        #[cfg(feature = "cluster")]
+        Command::ClusterExecutor {
+            scheduler,
+            bind,
+            vcores,
+        } => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            lagtap::cluster::process::executor(bind, scheduler, vcores.unwrap_or(cores))
+        }
+        #[cfg(not(feature = "cluster"))]
+        Command::ClusterScheduler { .. } | Command::ClusterExecutor { .. } => {
+            anyhow::bail!("{NO_CLUSTER}")
         }
         #[cfg(not(feature = "live"))]
         Command::Capture(_) => anyhow::bail!(

@@ -11,30 +11,13 @@ use std::process::Command;
 use lagtap::events::{parquet, Event};
 use serde_json::{json, Value};
 
-#[path = "common/tools.rs"]
-mod tools;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::{lagtap, repo, tools};
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("lagtap-parquet-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
-}
-
-fn lagtap(args: &[&str]) -> Vec<u8> {
-    let out = Command::new(env!("CARGO_BIN_EXE_lagtap"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "lagtap {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 /// The captures of a bundled scenario, in name order.

@@ -344,3 +344,63 @@ pub(crate) mod static_tag {
             .ok_or_else(|| serde::de::Error::custom(format!("unknown tag {s:?}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    const MS: i64 = 1_000_000;
+    const T0: i64 = 1_795_000_000_000_000_000;
+
+    /// What a cluster executor hands back (JSON) reads back as the very result.
+    fn round_trip<T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(v: &T) {
+        let json = serde_json::to_string(v).unwrap();
+        assert_eq!(&serde_json::from_str::<T>(&json).unwrap(), v, "{json}");
+    }
+
+    #[test]
+    fn every_units_result_reads_back_from_json_as_itself() {
+        let mut caster = vec![publish(1, "lagtap")];
+        let frames: Vec<_> = (0..3)
+            .map(|i| {
+                let fp = format!("f{i}");
+                caster.push(video(1, i * 33, Some(&fp), T0 + (i as i64 * 33) * MS));
+                frame(i as i64 * 33 * 90 + 126_000, Some(&fp))
+            })
+            .collect();
+        let viewer = vec![
+            http(2, "/hls/lagtap.m3u8", T0),
+            segment(
+                2,
+                "/hls/lagtap-0.ts",
+                0,
+                T0 + 900 * MS,
+                T0 + 1500 * MS,
+                frames,
+            ),
+        ];
+        let hosts = vec![host("caster", caster), host("viewer", viewer)];
+        let opts = CorrelateOptions {
+            startup_segments: Some(1),
+            ..CorrelateOptions::default()
+        };
+        let units: Vec<HostUnit> = hosts.iter().map(|h| host_unit(h, &opts)).collect();
+        units.iter().for_each(round_trip);
+        let plan = Hosts::plan(units, &opts);
+        round_trip(&plan);
+        let media = media_unit(&hosts, &plan.units, &opts);
+        assert_eq!(media.broadcast.samples.len(), 3);
+        round_trip(&media.broadcast);
+        round_trip(&media.switching);
+        round_trip(&media.source_health);
+        let options = serde_json::to_string(&opts).unwrap();
+        let back: CorrelateOptions = serde_json::from_str(&options).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), options);
+        // A tag this lagtap does not know is an error, not some other tag.
+        let bad = serde_json::to_string(&media.broadcast.samples[0])
+            .unwrap()
+            .replace("\"fingerprint\"", "\"guess\"");
+        assert!(serde_json::from_str::<broadcast::FrameSample>(&bad).is_err());
+    }
+}

@@ -106,7 +106,7 @@ pub fn hosts(dir: &Path) -> std::io::Result<Vec<String>> {
 }
 
 #[cfg(feature = "parquet")]
-pub use with_parquet::{read_host, schemas, DatasetWriter};
+pub use with_parquet::{event_from_row, read_host, schemas, DatasetWriter};
 
 /// Without the `parquet` feature a dataset is recognised but not read.
 #[cfg(not(feature = "parquet"))]
@@ -422,6 +422,17 @@ mod with_parquet {
     }
 
     /// A row of `kind`'s table back as the event it was, with its `seq`.
+    /// One row of a `kind` table (columns as in the file, `seq` among them) as its
+    /// event and `seq`: what `correlate --cluster`'s `lagtap_event` function does
+    /// with each row DataFusion reads.
+    pub fn event_from_row(
+        kind: &str,
+        host: &str,
+        row: Map<String, Value>,
+    ) -> anyhow::Result<(u64, Event)> {
+        from_row(kind, host, row)
+    }
+
     fn from_row(
         kind: &str,
         host: &str,

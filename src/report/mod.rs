@@ -111,7 +111,18 @@ pub fn run_correlate(
     samples: Option<(&Path, SamplesFormat)>,
     out: &mut dyn Write,
 ) -> anyhow::Result<Correlation> {
-    let mut c = correlate(hosts, opts);
+    report_correlation(correlate(hosts, opts), input_warnings, format, samples, out)
+}
+
+/// The report of a correlation made elsewhere (`correlate --cluster`): the input
+/// warnings first, then as [`run_correlate`].
+pub fn report_correlation(
+    mut c: Correlation,
+    input_warnings: Vec<String>,
+    format: Format,
+    samples: Option<(&Path, SamplesFormat)>,
+    out: &mut dyn Write,
+) -> anyhow::Result<Correlation> {
     c.warnings.splice(0..0, input_warnings);
     match format {
         Format::Table => table::TableExporter.export(&c, out)?,

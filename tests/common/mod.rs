@@ -16,6 +16,21 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Runs the lagtap binary under test; fails the test unless it succeeds, with its
+/// standard error; returns its standard output.
+pub fn lagtap(args: &[&str]) -> Vec<u8> {
+    let out = Command::new(env!("CARGO_BIN_EXE_lagtap"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "lagtap {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Every capture file under `captures/` and under the extra scenario directories of
 /// `LAGTAP_SCENARIO_DIRS` (colon-separated; CI points it at a fresh testbed run),
 /// sorted.
