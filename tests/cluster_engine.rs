@@ -158,3 +158,68 @@ fn correlate_cluster_standalone_prints_the_embedded_report() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("one Parquet event dataset"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A free TCP port on the loopback (and the one after it free too: an executor
+/// listens on both).
+fn free_port() -> u16 {
+    loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_cluster_of_lagtap_scheduler_and_executor_processes_reports_what_the_embedded_run_does() {
+    let dir = dataset("switch", "remote");
+    let d = dir.to_str().unwrap();
+    let quiet = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_lagtap"));
+        c.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let scheduler = format!("127.0.0.1:{}", free_port());
+    let _scheduler = Running(
+        quiet()
+            .args(["cluster-scheduler", "--bind", &scheduler])
+            .spawn()
+            .unwrap(),
+    );
+    let executor = format!("127.0.0.1:{}", free_port());
+    let _executor = Running(
+        quiet()
+            .args(["cluster-executor", "--scheduler", &scheduler])
+            .args(["--bind", &executor, "--vcores", "2"])
+            .spawn()
+            .unwrap(),
+    );
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(&scheduler).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the scheduler did not listen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let embedded = lagtap(&["correlate", "--json", d]);
+    let url = format!("df://{scheduler}");
+    let cluster = lagtap(&["correlate", "--json", "--cluster", &url, d]);
+    assert_eq!(
+        String::from_utf8_lossy(&cluster),
+        String::from_utf8_lossy(&embedded)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
