@@ -151,19 +151,18 @@ pub struct HostInfo {
     pub damage: Vec<Damage>,
 }
 
-/// The files the decode's `capture` event lists (none for event files written before
-/// timelines).
 /// The host's `capture` event: the first of its events (`lagtap decode` writes it
 /// first). Only the first is looked at, so a host without one costs nothing: a
 /// search that went on past it would read every event of a long capture once per
 /// question asked of it.
 fn capture_event(events: &[Event]) -> Option<&Event> {
     events
-        .iter()
-        .take(1)
-        .find(|e| matches!(e, Event::Capture { .. }))
+        .first()
+        .filter(|e| matches!(e, Event::Capture { .. }))
 }
 
+/// The files the decode's `capture` event lists (none for event files written before
+/// timelines).
 fn capture_files(events: &[Event]) -> Option<Vec<String>> {
     match capture_event(events)? {
         Event::Capture { files, .. } if !files.is_empty() => Some(files.clone()),
