@@ -402,11 +402,10 @@ fn input_bytes(input: &Input) -> u64 {
 /// On a terminal, a bar of the capture bytes read against the inputs' sizes, with
 /// rate and time left (indicatif), and the hosts done; nothing when stderr is a pipe
 /// or a file, so logs stay clean.
-fn progress_bar(inputs: &[Input]) -> Option<indicatif::ProgressBar> {
+fn progress_bar(total: u64, hosts: usize) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let total: u64 = inputs.iter().map(input_bytes).sum();
     let bar = indicatif::ProgressBar::new(total);
     let style = indicatif::ProgressStyle::with_template(
         "decoding {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta} left",
@@ -414,7 +413,7 @@ fn progress_bar(inputs: &[Input]) -> Option<indicatif::ProgressBar> {
     .ok()?
     .progress_chars("=> ");
     bar.set_style(style);
-    bar.set_message(format!("0/{} hosts", inputs.len()));
+    bar.set_message(format!("0/{hosts} hosts"));
     Some(bar)
 }
 
@@ -447,8 +446,8 @@ pub fn decode_all_jobs(
         .enumerate()
         .map(|(i, input)| (input_bytes(input), i))
         .collect();
-    order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let bar = progress_bar(inputs);
+    order.sort_by_key(|&(bytes, _)| std::cmp::Reverse(bytes));
+    let bar = progress_bar(order.iter().map(|&(bytes, _)| bytes).sum(), inputs.len());
     let start = crate::capture::input::file_bytes_read();
     let finished = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
