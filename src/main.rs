@@ -171,7 +171,8 @@ enum Command {
         /// the report and outputs) to stderr, for sizing long runs.
         #[arg(long)]
         timings: bool,
-        /// Hosts decoded at once, one thread each (default: one per core).
+        /// Threads: hosts decoded at once, one thread each, and correlation units
+        /// run at once (default: one per core).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         jobs: Option<u16>,
         /// Run the correlation units as DataFusion plans over one Parquet event
@@ -492,6 +493,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 startup_by_viewer,
                 group_by,
                 offsets: lagtap::correlate::guards::parse_offsets(&offsets, &names)?,
+                jobs: jobs.map(usize::from),
                 ..Default::default()
             };
             if let Some(p) = channel_pattern {

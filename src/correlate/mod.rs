@@ -10,6 +10,7 @@ pub mod guards;
 pub mod health;
 pub mod input;
 pub mod messaging;
+pub mod parallel;
 pub mod player;
 pub mod roles;
 pub mod sessions;
@@ -76,6 +77,10 @@ pub struct CorrelateOptions {
     /// `--startup-segments VIEWER=K`: K for one viewer, overriding both.
     pub startup_by_viewer: BTreeMap<String, usize>,
     pub group_by: GroupBy,
+    /// Threads for the correlation units (`--jobs`; default one per core). Not sent
+    /// to a cluster: each executor uses its own cores.
+    #[serde(skip)]
+    pub jobs: Option<usize>,
 }
 
 impl Default for CorrelateOptions {
@@ -86,6 +91,7 @@ impl Default for CorrelateOptions {
             startup_segments: None,
             startup_by_viewer: BTreeMap::new(),
             group_by: GroupBy::Host,
+            jobs: None,
         }
     }
 }
@@ -267,7 +273,7 @@ fn time_span(events: &[Event]) -> Option<(i64, i64)> {
 }
 
 /// Correlate the hosts' timelines: every unit of work (src/correlate/units.rs) run
-/// here, one after the other; `correlate --cluster` runs the same units on
+/// here, on up to `opts.jobs` threads; `correlate --cluster` runs the same units on
 /// DataFusion or Ballista.
 pub fn correlate(hosts: Vec<HostEvents>, opts: &CorrelateOptions) -> Correlation {
     let units: Vec<units::HostUnit> = hosts.iter().map(|h| units::host_unit(h, opts)).collect();
@@ -278,12 +284,18 @@ pub fn correlate(hosts: Vec<HostEvents>, opts: &CorrelateOptions) -> Correlation
         .filter(|(_, kept)| **kept)
         .map(|(h, _)| h)
         .collect();
-    let messaging = units::merge_messaging(
-        units::chat_channels(&hosts)
-            .values()
-            .map(|channel| units::messaging_unit(channel, &plan.units, opts)),
+    // Messaging beside the media work, which splits itself over the cores.
+    let (messaging, media) = parallel::join(
+        opts.jobs,
+        || {
+            units::merge_messaging(
+                units::chat_channels(&hosts)
+                    .values()
+                    .map(|channel| units::messaging_unit(channel, &plan.units, opts)),
+            )
+        },
+        || units::media_unit(&hosts, &plan.units, opts),
     );
-    let media = units::media_unit(&hosts, &plan.units, opts);
     plan.assemble(messaging, media, opts)
 }
 

@@ -24,9 +24,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    broadcast, capture_fact, capture_files, clock, guards, health, messaging, roles, summary,
-    switching, time_span, ClockModel, CorrelateOptions, Correlation, Ctx, HostEvents, HostInfo,
-    Role,
+    broadcast, capture_fact, capture_files, clock, guards, health, messaging, parallel, roles,
+    summary, switching, time_span, ClockModel, CorrelateOptions, Correlation, Ctx, HostEvents,
+    HostInfo, Role,
 };
 use crate::events::Event;
 
@@ -297,12 +297,70 @@ pub struct Media {
 
 /// The media unit: broadcast, switching and source health from the hosts' events
 /// (only the [`MEDIA_KINDS`] are read; `hosts[i]` is the host of `units[i]`).
+///
+/// Inside, the work is split into groups of streams and channels that share no
+/// frame (`broadcast::groups`), run on up to `opts.jobs` threads, largest first,
+/// and put back together in the order one group would give: the report does not
+/// depend on the split or the threads.
 pub fn media_unit(hosts: &[HostEvents], units: &[HostUnit], opts: &CorrelateOptions) -> Media {
+    media_split(hosts, units, opts, false)
+}
+
+/// The media work with every stream and channel in one group: what the split
+/// [`media_unit`] must equal, whatever the groups (tests/media_groups.rs holds it).
+pub fn media_unit_in_one_group(
+    hosts: &[HostEvents],
+    units: &[HostUnit],
+    opts: &CorrelateOptions,
+) -> Media {
+    media_split(hosts, units, opts, true)
+}
+
+/// The names (stream keys and channels) of each group the media work splits into,
+/// largest group first.
+pub fn media_groups(
+    hosts: &[HostEvents],
+    units: &[HostUnit],
+    opts: &CorrelateOptions,
+) -> Vec<std::collections::BTreeSet<String>> {
     with_ctx(hosts, units, opts, |ctx| {
+        let (_, mut groups) = broadcast::groups::split(ctx, false);
+        groups.sort_by_key(|g| std::cmp::Reverse(g.weight()));
+        groups.into_iter().map(|g| g.names().clone()).collect()
+    })
+}
+
+/// [`media_unit`], with every stream and channel in one group when `whole`.
+fn media_split(
+    hosts: &[HostEvents],
+    units: &[HostUnit],
+    opts: &CorrelateOptions,
+    whole: bool,
+) -> Media {
+    with_ctx(hosts, units, opts, |ctx| {
+        let (shared, mut groups) = broadcast::groups::split(ctx, whole);
+        groups.sort_by_key(|g| std::cmp::Reverse(g.weight()));
+        let parts = parallel::map(opts.jobs, groups, |g| {
+            let b = broadcast::correlate_group(ctx, &shared, g);
+            let h = health::correlate(ctx, &b);
+            (b, h)
+        });
+        let (parts, healths): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
         let mut warnings = Vec::new();
-        let broadcast = broadcast::correlate(ctx, &mut warnings);
+        let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+        let (broadcast, origins) =
+            broadcast::merge(parts, &shared, &names, opts.group_by, &mut warnings);
+        let mut healths: Vec<Vec<Option<health::StreamHealth>>> = healths
+            .into_iter()
+            .map(|h| h.streams.into_iter().map(Some).collect())
+            .collect();
+        let source_health = health::SourceHealth {
+            streams: origins
+                .iter()
+                .map(|&(p, i)| healths[p][i].take().expect("one health per stream"))
+                .collect(),
+        };
         let switching = switching::correlate(&broadcast);
-        let source_health = health::correlate(ctx, &broadcast);
         Media {
             broadcast,
             switching,
@@ -357,6 +415,51 @@ mod tests {
     fn round_trip<T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(v: &T) {
         let json = serde_json::to_string(v).unwrap();
         assert_eq!(&serde_json::from_str::<T>(&json).unwrap(), v, "{json}");
+    }
+
+    #[test]
+    fn a_channel_joins_the_group_of_the_stream_whose_frames_it_carries() {
+        // "relay" carries the frames published as "src" (a relay or a transcoder
+        // that kept the pictures); "other" is a stream and channel of its own.
+        let mut caster = vec![publish(1, "src"), publish(2, "other")];
+        let (mut relayed, mut own) = (Vec::new(), Vec::new());
+        for i in 0..3u32 {
+            let t = T0 + (i as i64 * 33) * MS;
+            let (f, g) = (format!("f{i}"), format!("g{i}"));
+            caster.push(video(1, i * 33, Some(&f), t));
+            caster.push(video(2, i * 33, Some(&g), t));
+            relayed.push(frame(i as i64 * 33 * 90 + 126_000, Some(&f)));
+            own.push(frame(i as i64 * 33 * 90 + 126_000, Some(&g)));
+        }
+        let viewer = vec![
+            http(3, "/hls/relay.m3u8", T0),
+            segment(
+                3,
+                "/hls/relay-0.ts",
+                0,
+                T0 + 900 * MS,
+                T0 + 1500 * MS,
+                relayed,
+            ),
+            http(3, "/hls/other.m3u8", T0 + 2000 * MS),
+            segment(3, "/hls/other-0.ts", 0, T0 + 2100 * MS, T0 + 2500 * MS, own),
+        ];
+        let hosts = vec![host("caster", caster), host("viewer", viewer)];
+        let opts = CorrelateOptions::default();
+        let units: Vec<HostUnit> = hosts.iter().map(|h| host_unit(h, &opts)).collect();
+        let groups = media_groups(&hosts, &units, &opts);
+        let names: Vec<Vec<&str>> = groups
+            .iter()
+            .map(|g| g.iter().map(String::as_str).collect())
+            .collect();
+        assert_eq!(names, vec![vec!["relay", "src"], vec!["other"]]);
+        let split = media_unit(&hosts, &units, &opts);
+        assert_eq!(split.broadcast.samples.len(), 6);
+        assert_eq!(split.switching.switches.len(), 1, "relay → other");
+        assert_eq!(
+            serde_json::to_string(&split).unwrap(),
+            serde_json::to_string(&media_unit_in_one_group(&hosts, &units, &opts)).unwrap()
+        );
     }
 
     #[test]

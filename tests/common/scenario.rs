@@ -45,6 +45,27 @@ pub fn truth(dir: &Path) -> Value {
 
 /// Every pcap/pcapng file of a run directory, decoded, in file name order.
 pub fn decode(dir: &Path) -> Vec<HostEvents> {
+    decode_keyed(dir, &tls_decrypt::KeyLog::new())
+}
+
+/// [`decode`] with the TLS keys of the run's `*.keys` files (the tls scenario's
+/// key logs), host names prefixed with `prefix`.
+pub fn decode_with_keys(dir: &Path, prefix: &str) -> Vec<HostEvents> {
+    let mut keys: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "keys"))
+        .collect();
+    keys.sort();
+    let keylog = lagtap::decode::keys::read_keylogs(&keys).unwrap();
+    let mut hosts = decode_keyed(dir, &keylog);
+    for h in &mut hosts {
+        h.name = format!("{prefix}{}", h.name);
+    }
+    hosts
+}
+
+fn decode_keyed(dir: &Path, keylog: &tls_decrypt::KeyLog) -> Vec<HostEvents> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -61,7 +82,9 @@ pub fn decode(dir: &Path) -> Vec<HostEvents> {
         .map(|p| {
             let name = p.file_stem().unwrap().to_str().unwrap().to_string();
             HostEvents {
-                events: lagtap::decode::decode_file(p, &name).unwrap().events,
+                events: lagtap::decode::decode_file_with(p, &name, keylog)
+                    .unwrap()
+                    .events,
                 name,
                 file: p.display().to_string(),
             }

@@ -17,6 +17,7 @@
 //! segments, one sample each) → `playout` (the player model per viewer session, its
 //! K, display latency, legs, join artefacts) → summaries here.
 
+pub(crate) mod groups;
 mod matching;
 mod playout;
 mod segments;
@@ -28,7 +29,8 @@ use std::collections::BTreeMap;
 
 use crate::events::Fingerprint;
 
-use super::sessions;
+use groups::Group;
+
 use super::stats::{grouped, Summary};
 use super::{Ctx, GroupBy};
 
@@ -277,35 +279,133 @@ impl Broadcast {
     }
 }
 
-pub(crate) fn correlate(ctx: &Ctx, warnings: &mut Vec<String>) -> Broadcast {
-    let streams = sources::tx_streams(ctx);
-    let sessions: Vec<Vec<sessions::Session>> = (0..ctx.hosts.len())
-        .map(|h| sessions::sessions(ctx, h))
-        .collect();
-    // Ad segments (a Twitch stitched ad break) are counted and left out: their
-    // frames are no broadcaster's, and their playlist dates would otherwise let the
-    // program-date-time fallback take them for the broadcast.
-    let (ads, rx): (Vec<_>, Vec<_>) = segments::rx_segments(ctx, &sessions)
-        .into_iter()
-        .partition(|s| s.listing.ad);
-    if !rx.is_empty() && streams.is_empty() {
-        warnings.push(
-            "broadcast: viewers received segments but no broadcaster capture was given".to_string(),
-        );
-    }
+/// The broadcast work of one group (see `groups`): its frames matched and its
+/// viewers' sessions played. Indices in the result (`tx`, `segment_index`,
+/// `first_sample`, `dts_mapping`) are the group's own until [`merge`]; summaries
+/// are left to it.
+pub(crate) fn correlate_group(ctx: &Ctx, shared: &groups::Shared, group: Group) -> Broadcast {
     let mut out = Broadcast {
-        streams,
-        ad_segments: ads.len() as u64,
+        streams: group.streams,
         ..Broadcast::default()
     };
-    let matched = matching::match_frames(ctx, &out.streams, &rx);
+    let matched = matching::match_frames(ctx, &out.streams, &group.rx);
     out.samples = matched.samples;
     out.segments = matched.segments;
     out.unmatched = matched.unmatched;
     out.dts_mapping = matched.dts_mapping;
-    out.players = playout::play_sessions(ctx, &sessions, &rx, &mut out);
-    summarise(&mut out, ctx.opts.group_by);
+    out.players = playout::play_sessions(ctx, shared, &group.names, &group.rx, &mut out);
     out
+}
+
+/// Where each stream of the merged result came from: (part, index in the part).
+pub(crate) type StreamOrigins = Vec<(usize, usize)>;
+
+/// The groups' results as the one result a single group holding everything gives:
+/// streams in (broadcaster, flow) order, segments in (viewer, completion, request,
+/// URI) order with their samples after them, player sessions by viewer and start,
+/// every index renumbered, then the summaries. Also returns where each merged
+/// stream came from, for results kept per stream elsewhere (source health).
+pub(crate) fn merge(
+    parts: Vec<Broadcast>,
+    shared: &groups::Shared,
+    host_names: &[String],
+    group_by: GroupBy,
+    warnings: &mut Vec<String>,
+) -> (Broadcast, StreamOrigins) {
+    if shared.no_broadcaster {
+        warnings.push(
+            "broadcast: viewers received segments but no broadcaster capture was given".to_string(),
+        );
+    }
+    let host_index = |name: &str| host_names.iter().position(|n| n == name);
+    let mut origins: StreamOrigins = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(p, b)| (0..b.streams.len()).map(move |i| (p, i)))
+        .collect();
+    origins.sort_by_key(|&(p, i)| (parts[p].streams[i].host, parts[p].streams[i].flow));
+    let mut stream_at: Vec<Vec<usize>> = parts.iter().map(|b| vec![0; b.streams.len()]).collect();
+    for (new, &(p, i)) in origins.iter().enumerate() {
+        stream_at[p][i] = new;
+    }
+    let mut segs: Vec<(usize, usize)> = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(p, b)| (0..b.segments.len()).map(move |i| (p, i)))
+        .collect();
+    segs.sort_by(|&(p, i), &(q, j)| {
+        let (a, b) = (&parts[p].segments[i], &parts[q].segments[j]);
+        (host_index(&a.viewer), a.complete_ns, a.request_ns, &a.uri).cmp(&(
+            host_index(&b.viewer),
+            b.complete_ns,
+            b.request_ns,
+            &b.uri,
+        ))
+    });
+    // Each part's samples by segment: they are contiguous, in segment order.
+    let ranges: Vec<Vec<(usize, usize)>> = parts
+        .iter()
+        .map(|b| {
+            let mut r = vec![(0, 0); b.segments.len()];
+            for (n, s) in b.samples.iter().enumerate() {
+                let e = &mut r[s.segment_index];
+                if e.1 == 0 {
+                    e.0 = n;
+                }
+                e.1 = n + 1;
+            }
+            r
+        })
+        .collect();
+    let mut out = Broadcast {
+        ad_segments: shared.ad_segments,
+        ..Broadcast::default()
+    };
+    let mut parts: Vec<Option<Broadcast>> = parts.into_iter().map(Some).collect();
+    let mut streams: Vec<Vec<Option<TxStream>>> = parts
+        .iter_mut()
+        .map(|b| {
+            let b = b.as_mut().expect("each part once");
+            std::mem::take(&mut b.streams)
+                .into_iter()
+                .map(Some)
+                .collect()
+        })
+        .collect();
+    out.streams = origins
+        .iter()
+        .map(|&(p, i)| streams[p][i].take().expect("each stream once"))
+        .collect();
+    for (new_index, &(p, i)) in segs.iter().enumerate() {
+        let b = parts[p].as_ref().expect("each part once");
+        let mut seg = b.segments[i].clone();
+        let (lo, hi) = ranges[p][i];
+        let first = out.samples.len();
+        for smp in &b.samples[lo..hi] {
+            let mut smp = smp.clone();
+            smp.segment_index = new_index;
+            smp.tx = smp.tx.map(|(si, fi)| (stream_at[p][si], fi));
+            out.samples.push(smp);
+        }
+        seg.first_sample = seg.first_sample.map(|f| first + (f - lo));
+        out.segments.push(seg);
+    }
+    for (p, b) in parts.iter_mut().enumerate() {
+        let b = b.take().expect("each part once");
+        out.players.extend(b.players);
+        for (reason, n) in b.unmatched {
+            *out.unmatched.entry(reason).or_default() += n;
+        }
+        out.dts_mapping.extend(
+            b.dts_mapping
+                .into_iter()
+                .map(|(ch, (si, c))| (ch, (stream_at[p][si], c))),
+        );
+    }
+    out.players
+        .sort_by_key(|s| (host_index(&s.viewer), s.first_request_ns));
+    summarise(&mut out, group_by);
+    (out, origins)
 }
 
 fn summarise(out: &mut Broadcast, group_by: GroupBy) {

@@ -9,10 +9,13 @@
 //! `--startup-segments [VIEWER=]K` overrides it; without either, K = 3, capped by the
 //! first playlist's length (a player cannot wait for segments that do not exist).
 
+use std::collections::BTreeSet;
+
 use super::super::player::{self, PlayerSegment};
 use super::super::sessions::Session;
 use super::super::Ctx;
-use super::segments::{file_name, ticks_to_ns, viewer_playlists, RxSegment, ViewerPlaylist};
+use super::groups::Shared;
+use super::segments::{file_name, ticks_to_ns, RxSegment, ViewerPlaylist};
 use super::{Broadcast, KSource, PlayerSession};
 
 /// K when neither the capture nor an option says.
@@ -38,14 +41,21 @@ fn k_from_capture(held: Option<&ViewerPlaylist>, first_fetched: &str) -> Option<
     Some(p.files.len() - pos)
 }
 
+/// Plays the viewers' sessions of the group's channels (`names`) over its segments.
 pub(super) fn play_sessions(
     ctx: &Ctx,
-    sessions: &[Vec<Session>],
+    shared: &Shared,
+    names: &BTreeSet<String>,
     rx: &[RxSegment],
     out: &mut Broadcast,
 ) -> Vec<PlayerSession> {
-    let playlists = viewer_playlists(ctx);
+    let playlists = &shared.playlists;
     let mut players = Vec::new();
+    // The segments of each viewer, in `rx` order.
+    let mut by_host: Vec<Vec<usize>> = vec![Vec::new(); ctx.hosts.len()];
+    for (i, seg) in rx.iter().enumerate() {
+        by_host[seg.host].push(i);
+    }
     // Samples of each segment are contiguous: their range per segment index.
     let mut ranges = vec![(0usize, 0usize); rx.len()];
     for (n, smp) in out.samples.iter().enumerate() {
@@ -55,12 +65,22 @@ pub(super) fn play_sessions(
         }
         r.1 = n + 1;
     }
-    for (h, sess) in sessions.iter().enumerate() {
+    for (h, sess) in shared.sessions.iter().enumerate() {
         let viewer = ctx.name(h);
         for (n, s) in sess.iter().enumerate() {
-            // The session's segments in media-sequence order, a refetch once.
-            let all: Vec<usize> = (0..rx.len())
-                .filter(|&i| rx[i].host == h && s.contains(rx[i].request_ns))
+            if !names.contains(&s.channel) {
+                continue;
+            }
+            // The session's segments (requested while it ran, of its channel: a
+            // player of one channel plays none of another's) in media-sequence
+            // order, a refetch once.
+            let all: Vec<usize> = by_host[h]
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    s.contains(rx[i].request_ns)
+                        && rx[i].channel.as_deref() == Some(s.channel.as_str())
+                })
                 .collect();
             let first_fetched = all.iter().copied().min_by_key(|&i| rx[i].request_ns);
             let mut idx = all.clone();

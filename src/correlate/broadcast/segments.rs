@@ -98,7 +98,7 @@ pub(super) fn viewer_playlists(ctx: &Ctx) -> Vec<Vec<ViewerPlaylist>> {
 }
 
 /// Viewers' segments (2xx, on flows they did not serve), sorted by (host,
-/// completion), each with what the host's playlists said about its file.
+/// completion, request, URI), each with what the host's playlists said about its file.
 pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<RxSegment<'a>> {
     let pat = &ctx.opts.channel_pattern;
     let mut rx: Vec<RxSegment> = Vec::new();
@@ -180,7 +180,16 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
             .find(|s| s.contains(seg.request_ns))
             .map(|s| s.channel.clone());
     }
-    rx.sort_by_key(|s| (s.host, s.complete_ns));
+    // A total order (two segments can complete in one packet, over HTTP/2): what
+    // merging the groups' results puts back (`super::merge`).
+    rx.sort_by(|a, b| {
+        (a.host, a.complete_ns, a.request_ns, a.uri).cmp(&(
+            b.host,
+            b.complete_ns,
+            b.request_ns,
+            b.uri,
+        ))
+    });
     rx
 }
 

@@ -139,6 +139,9 @@ pub(super) fn tx_streams(ctx: &Ctx) -> Vec<TxStream> {
         }
     }
     streams.retain(|s| !s.video.is_empty());
+    // Within a host, by flow: an order the groups' results can be put back in
+    // (`super::merge`).
+    streams.sort_by_key(|s| (s.host, s.flow));
     for s in &mut streams {
         s.video.sort_by_key(|f| f.first_byte_ns);
         s.audio.sort();
