@@ -21,6 +21,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use rustc_hash::FxHashMap;
+
 use crate::events::Fingerprint;
 
 use super::super::sessions::{self, Session};
@@ -129,7 +131,7 @@ pub(crate) fn split<'a>(ctx: &'a Ctx, whole: bool) -> (Shared, Vec<Group<'a>>) {
         names.id(&s.channel);
     }
     // Fingerprint → the names of the streams that sent it.
-    let mut sent_by: HashMap<Fingerprint, Vec<usize>> = HashMap::new();
+    let mut sent_by: FxHashMap<Fingerprint, Vec<usize>> = FxHashMap::default();
     for (s, &id) in streams.iter().zip(&stream_ids) {
         for fp in s.video.iter().filter_map(|f| f.fingerprint) {
             let ids = sent_by.entry(fp).or_default();

@@ -14,7 +14,10 @@
 //! The samples leave here with their wire-side times; `playout` adds what the
 //! player model says (shown time, display latency, buffering, join artefacts).
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use crate::events::{Fingerprint, SegmentFrame};
 
@@ -22,10 +25,14 @@ use super::super::Ctx;
 use super::segments::{median, segment_duration, ticks_to_ns, RxSegment};
 use super::{FrameSample, Legs, SegmentRecord, TxStream};
 
-enum Found {
+enum Found<'a> {
     None,
     One(usize, usize),
-    Many(Vec<(usize, usize)>),
+    /// A fingerprint sent more than once: its sends, in (first byte, stream,
+    /// frame) order. Borrowed from the index when every send counts, so a picture
+    /// sent thousands of times (a static scene, a looped test source) costs no
+    /// copy per received frame.
+    Many(Cow<'a, [(usize, usize)]>),
 }
 
 pub(super) struct Matched {
@@ -36,11 +43,11 @@ pub(super) struct Matched {
     pub dts_mapping: BTreeMap<String, (usize, i64)>,
 }
 
-/// Pass 1: every received frame's fingerprint candidates; the DTS offsets of the
-/// unique matches, per (channel, stream).
-type Offsets = BTreeMap<(String, usize), Vec<i64>>;
-fn by_fingerprint(streams: &[TxStream], rx: &[RxSegment]) -> (Vec<Vec<Found>>, Offsets) {
-    let mut index: HashMap<Fingerprint, Vec<(usize, usize)>> = HashMap::new();
+/// Every sent frame of each fingerprint, in (first byte, stream, frame) order.
+type SentIndex = FxHashMap<Fingerprint, Vec<(usize, usize)>>;
+
+fn sent_index(streams: &[TxStream]) -> SentIndex {
+    let mut index = SentIndex::default();
     for (si, s) in streams.iter().enumerate() {
         for (fi, f) in s.video.iter().enumerate() {
             if let Some(fp) = &f.fingerprint {
@@ -48,6 +55,20 @@ fn by_fingerprint(streams: &[TxStream], rx: &[RxSegment]) -> (Vec<Vec<Found>>, O
             }
         }
     }
+    for sends in index.values_mut() {
+        sends.sort_by_key(|&(si, fi)| (streams[si].video[fi].first_byte_ns, si, fi));
+    }
+    index
+}
+
+/// Pass 1: every received frame's fingerprint candidates; the DTS offsets of the
+/// unique matches, per (channel, stream).
+type Offsets = BTreeMap<(String, usize), Vec<i64>>;
+fn by_fingerprint<'a>(
+    streams: &[TxStream],
+    index: &'a SentIndex,
+    rx: &[RxSegment],
+) -> (Vec<Vec<Found<'a>>>, Offsets) {
     let mut found: Vec<Vec<Found>> = Vec::with_capacity(rx.len());
     let mut offsets: Offsets = BTreeMap::new();
     for seg in rx {
@@ -58,16 +79,14 @@ fn by_fingerprint(streams: &[TxStream], rx: &[RxSegment]) -> (Vec<Vec<Found>>, O
                 fs.push(Found::None);
                 continue;
             };
-            let named: Vec<(usize, usize)> = cands
-                .iter()
-                .copied()
-                .filter(|&(si, _)| streams[si].key == ch)
-                .collect();
-            let cands = if named.is_empty() {
-                cands.clone()
-            } else {
-                named
-            };
+            // The sends of the stream named like the channel, if it sent any.
+            let named = |&(si, _): &(usize, usize)| streams[si].key == ch;
+            let cands: Cow<[(usize, usize)]> =
+                if cands.iter().all(named) || !cands.iter().any(named) {
+                    Cow::Borrowed(cands)
+                } else {
+                    Cow::Owned(cands.iter().copied().filter(named).collect())
+                };
             if let [(si, fi)] = cands[..] {
                 let c = f
                     .dts
@@ -101,7 +120,8 @@ fn frame_steps_ms(streams: &[TxStream]) -> Vec<i64> {
 }
 
 pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) -> Matched {
-    let (found, offsets) = by_fingerprint(streams, rx);
+    let index = sent_index(streams);
+    let (found, offsets) = by_fingerprint(streams, &index, rx);
     // The DTS mapping per channel: the stream with the most unique matches.
     let mut best: BTreeMap<String, (usize, usize, i64)> = BTreeMap::new();
     for ((ch, si), mut cs) in offsets {
@@ -156,14 +176,18 @@ pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) ->
                                     .saturating_abs()
                             })
                             .copied(),
-                        _ => cands
-                            .iter()
-                            .filter(|&&(si, fi)| {
+                        // The latest send before the segment was complete (the
+                        // sends are in first-byte order), else the first stream's
+                        // first send.
+                        _ => {
+                            let sent_before = cands.partition_point(|&(si, fi)| {
                                 streams[si].video[fi].first_byte_ns <= seg.complete_ns
-                            })
-                            .max_by_key(|&&(si, fi)| streams[si].video[fi].first_byte_ns)
-                            .or(cands.first())
-                            .copied(),
+                            });
+                            match sent_before.checked_sub(1) {
+                                Some(last) => Some(cands[last]),
+                                None => cands.iter().min().copied(),
+                            }
+                        }
                     };
                     pick.map(|(si, fi)| (si, fi, "fingerprint"))
                 }

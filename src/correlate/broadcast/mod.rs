@@ -25,7 +25,7 @@ mod sources;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::events::Fingerprint;
 
@@ -317,7 +317,14 @@ pub(crate) fn merge(
             "broadcast: viewers received segments but no broadcaster capture was given".to_string(),
         );
     }
-    let host_index = |name: &str| host_names.iter().position(|n| n == name);
+    let host_index: HashMap<&str, usize> = host_names
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let host_of = |name: &str| host_index.get(name).copied();
+    let mut parts = parts;
     let mut origins: StreamOrigins = parts
         .iter()
         .enumerate()
@@ -333,65 +340,74 @@ pub(crate) fn merge(
         .enumerate()
         .flat_map(|(p, b)| (0..b.segments.len()).map(move |i| (p, i)))
         .collect();
-    segs.sort_by(|&(p, i), &(q, j)| {
-        let (a, b) = (&parts[p].segments[i], &parts[q].segments[j]);
-        (host_index(&a.viewer), a.complete_ns, a.request_ns, &a.uri).cmp(&(
-            host_index(&b.viewer),
-            b.complete_ns,
-            b.request_ns,
-            &b.uri,
-        ))
+    segs.sort_by_cached_key(|&(p, i)| {
+        let s = &parts[p].segments[i];
+        (
+            host_of(&s.viewer),
+            s.complete_ns,
+            s.request_ns,
+            s.uri.clone(),
+        )
     });
-    // Each part's samples by segment: they are contiguous, in segment order.
-    let ranges: Vec<Vec<(usize, usize)>> = parts
-        .iter()
-        .map(|b| {
-            let mut r = vec![(0, 0); b.segments.len()];
-            for (n, s) in b.samples.iter().enumerate() {
-                let e = &mut r[s.segment_index];
-                if e.1 == 0 {
-                    e.0 = n;
-                }
-                e.1 = n + 1;
-            }
-            r
-        })
-        .collect();
     let mut out = Broadcast {
         ad_segments: shared.ad_segments,
         ..Broadcast::default()
     };
-    let mut parts: Vec<Option<Broadcast>> = parts.into_iter().map(Some).collect();
-    let mut streams: Vec<Vec<Option<TxStream>>> = parts
-        .iter_mut()
-        .map(|b| {
-            let b = b.as_mut().expect("each part once");
+    // Segments, samples and streams are moved out of the parts, not copied. Each
+    // segment's samples are contiguous in its part: their range by segment.
+    let mut segments: Vec<Vec<Option<SegmentRecord>>> = Vec::with_capacity(parts.len());
+    let mut samples: Vec<Vec<Option<FrameSample>>> = Vec::with_capacity(parts.len());
+    let mut streams: Vec<Vec<Option<TxStream>>> = Vec::with_capacity(parts.len());
+    let mut ranges: Vec<Vec<(usize, usize)>> = Vec::with_capacity(parts.len());
+    for b in &mut parts {
+        let mut r = vec![(0, 0); b.segments.len()];
+        for (n, s) in b.samples.iter().enumerate() {
+            let e = &mut r[s.segment_index];
+            if e.1 == 0 {
+                e.0 = n;
+            }
+            e.1 = n + 1;
+        }
+        ranges.push(r);
+        segments.push(
+            std::mem::take(&mut b.segments)
+                .into_iter()
+                .map(Some)
+                .collect(),
+        );
+        samples.push(
+            std::mem::take(&mut b.samples)
+                .into_iter()
+                .map(Some)
+                .collect(),
+        );
+        streams.push(
             std::mem::take(&mut b.streams)
                 .into_iter()
                 .map(Some)
-                .collect()
-        })
-        .collect();
+                .collect(),
+        );
+    }
     out.streams = origins
         .iter()
         .map(|&(p, i)| streams[p][i].take().expect("each stream once"))
         .collect();
     for (new_index, &(p, i)) in segs.iter().enumerate() {
-        let b = parts[p].as_ref().expect("each part once");
-        let mut seg = b.segments[i].clone();
+        let mut seg = segments[p][i].take().expect("each segment once");
         let (lo, hi) = ranges[p][i];
         let first = out.samples.len();
-        for smp in &b.samples[lo..hi] {
-            let mut smp = smp.clone();
-            smp.segment_index = new_index;
-            smp.tx = smp.tx.map(|(si, fi)| (stream_at[p][si], fi));
-            out.samples.push(smp);
+        for smp in samples[p][lo..hi].iter_mut() {
+            let smp = smp.take().expect("each sample once");
+            out.samples.push(FrameSample {
+                segment_index: new_index,
+                tx: smp.tx.map(|(si, fi)| (stream_at[p][si], fi)),
+                ..smp
+            });
         }
         seg.first_sample = seg.first_sample.map(|f| first + (f - lo));
         out.segments.push(seg);
     }
-    for (p, b) in parts.iter_mut().enumerate() {
-        let b = b.take().expect("each part once");
+    for (p, b) in parts.into_iter().enumerate() {
         out.players.extend(b.players);
         for (reason, n) in b.unmatched {
             *out.unmatched.entry(reason).or_default() += n;
@@ -403,7 +419,7 @@ pub(crate) fn merge(
         );
     }
     out.players
-        .sort_by_key(|s| (host_index(&s.viewer), s.first_request_ns));
+        .sort_by_key(|s| (host_of(&s.viewer), s.first_request_ns));
     summarise(&mut out, group_by);
     (out, origins)
 }
