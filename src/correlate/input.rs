@@ -428,24 +428,19 @@ fn packet_density(path: &Path) -> Option<(u64, u64)> {
     let file = std::fs::File::open(path).ok()?;
     let mut reader = create_reader(PROBE as usize, std::io::Read::take(file, PROBE)).ok()?;
     let (mut packets, mut read) = (0u64, 0u64);
-    loop {
-        match reader.next() {
-            Ok((used, block)) => {
-                if matches!(
-                    block,
-                    PcapBlockOwned::Legacy(_)
-                        | PcapBlockOwned::NG(pcap_parser::Block::EnhancedPacket(_))
-                        | PcapBlockOwned::NG(pcap_parser::Block::SimplePacket(_))
-                ) {
-                    packets += 1;
-                }
-                read += used as u64;
-                reader.consume(used);
-            }
-            // The end of what the reader's one fill took (enough to go by), or
-            // a damaged start: the decode will say what.
-            Err(_) => break,
+    // Until the end of what the reader's one fill took (enough to go by), or a
+    // damaged start (the decode will say what).
+    while let Ok((used, block)) = reader.next() {
+        if matches!(
+            block,
+            PcapBlockOwned::Legacy(_)
+                | PcapBlockOwned::NG(pcap_parser::Block::EnhancedPacket(_))
+                | PcapBlockOwned::NG(pcap_parser::Block::SimplePacket(_))
+        ) {
+            packets += 1;
         }
+        read += used as u64;
+        reader.consume(used);
     }
     (packets > 0).then_some((packets, read))
 }
