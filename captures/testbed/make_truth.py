@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 from ll_frames import frame_arrivals
+from rtmp_plays import rtmp_plays
 
 SCHEMA = "lagtap-testbed-truth/1"
 
@@ -253,6 +254,8 @@ def main():
     if ll:
         truth["server"]["ll_playlist_url"] = ll["origin"]
         truth["frame_arrivals"] = frame_arrivals(log_dir, clients.get("viewer", {}), frames)
+    if any(e["event"] == "rtmp_player" for e in events):
+        truth["rtmp_players"], truth["rtmp_plays"] = rtmp_plays(outdir, events, frames)
     # One record per line for the long lists keeps the file diffable and greppable.
     text = json.dumps(truth, indent=1)
     text = re.sub(r"\{\n\s+([^{}\[\]]*?)\n\s+\}",

@@ -7,7 +7,8 @@
 #
 #   captures/testbed/testbed.sh SCENARIO OUTDIR [options]
 #
-# Scenarios: basic, skew, switch, uplink, bitrates, tls, lowlatency. Needs root.
+# Scenarios: basic, skew, switch, uplink, bitrates, tls, lowlatency, rtmpplay.
+# Needs root.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,6 +42,11 @@ scenarios:
             with chunked transfer; llviewer fetches each segment while it is
             written (EXT-X-PREFETCH), viewer fetches listed segments whole; both
             log every read; OUTDIR/logs/segments/<host>/ keeps the bodies
+  rtmpplay  an RTMP player and an HLS viewer (K=3); the player: ffmpeg plays the channel from nginx-rtmp over RTMP
+            (-c copy into OUTDIR/logs/<host>.play.flv), its downlink limited to
+            200 kb/s by tc tbf on its switch port; truth per received frame
+            from tshark's RTMP dissection of the player's capture, ffprobe's packet
+            count of what it wrote and the broadcaster's frame log
 
 options:
   --duration S     seconds of traffic (scenario default otherwise)
@@ -82,7 +88,7 @@ while (($#)); do
     esac
 done
 case $SCENARIO in
-    basic | skew | switch | uplink | bitrates | tls | lowlatency) ;;
+    basic | skew | switch | uplink | bitrates | tls | lowlatency | rtmpplay) ;;
     *) echo "unknown scenario: $SCENARIO" >&2; usage >&2; exit 2 ;;
 esac
 
@@ -558,6 +564,45 @@ scenario_lowlatency() {
     # that will never be finished.
     run_ll_viewer llviewer lagtap $((d - delay - 6)) --prefetch
     run_ll_viewer viewer lagtap $((d - delay - 6))
+    wait_clients $((d - delay + 30))
+}
+
+# ---------------------------------------------------------------- rtmpplay
+# run_rtmp_player HOST CHANNEL SECONDS: ffmpeg plays rtmp://SERVER/live/CHANNEL and
+# copies what it receives into logs/<host>.play.flv (-copyinkf: the frames before
+# the first key frame too, so the file holds every frame the player received up
+# to its stop). It stops itself after SECONDS of media (-t).
+run_rtmp_player() {
+    local host=$1 ch=$2 seconds=$3 url
+    url="rtmp://$SERVER_ADDR/live/$ch"
+    tb_event "\"event\":\"rtmp_player\",\"host\":\"$host\",\"channel\":\"$ch\",\"url\":\"$url\",\"flv\":\"logs/$host.play.flv\",\"t_ns\":$(now_ns)"
+    bg_in_host "$host" "$host.player" ffmpeg -nostdin -hide_banner -loglevel info \
+        -i "$url" -t "$seconds" -c copy -copyinkf -f flv -y "$LOG_DIR/$host.play.flv"
+    CLIENT_PIDS+=("$LAST_PID")
+}
+
+scenario_rtmpplay() {
+    local d=${DURATION:-24} delay=8 h
+    add_host "$SERVER_HOST" server 1 eth0
+    add_host broadcaster broadcaster 11 eth0
+    add_host player viewer 21 eth0
+    add_host viewer viewer 22 eth0
+    # The player's downlink (the switch port towards it) limited to 200 kb/s by a
+    # token bucket of one packet: the stream needs about 170 kb/s with its headers,
+    # so packets queue there whenever audio and video bunch up, and the frames'
+    # latency varies by tens of milliseconds rather than staying at a LAN's 0.1 ms.
+    ip netns exec "$SW_NS" tc qdisc replace dev p-player root tbf rate 200kbit burst 1600 \
+        latency 400ms
+    tb_event "\"event\":\"tbf\",\"host\":\"player\",\"iface\":\"p-player (switch port, downlink)\",\"rate_kbps\":200,\"t_ns\":$(now_ns),\"tc\":\"tbf rate 200kbit burst 1600 latency 400ms\""
+    start_platform
+    for h in broadcaster player viewer; do run_ntp "$h" "$d"; done
+    run_broadcaster broadcaster lagtap "$LOW_KBPS" "$d"
+    say "broadcasting; the RTMP player and the HLS viewer join in $delay s"
+    pause "$delay"
+    # Both stop 4 s before the broadcast does: every frame they get was published.
+    # The HLS viewer beside the player shows what packaging adds.
+    run_rtmp_player player lagtap $((d - delay - 4))
+    run_viewer viewer lagtap desktop $((d - delay - 4))
     wait_clients $((d - delay + 30))
 }
 
