@@ -71,32 +71,12 @@ fn frame_arrival_matches_the_players_chunk_logs_on_the_bundled_run() {
     }
 }
 
-/// The testbed's programs a fresh run drives (docs/testbed.md lists the packages).
-const TESTBED_PROGRAMS: &[&str] = &[
-    "ip", "tc", "ss", "nginx", "ffmpeg", "ffprobe", "chronyd", "ntpdig", "tcpdump", "dumpcap",
-    "editcap", "tshark", "python3",
-];
-
 #[test]
 fn frame_arrival_matches_the_players_chunk_logs_on_a_fresh_run() {
     const CHECK: &str = "a fresh `testbed.sh lowlatency` run against its players' logs";
-    if !tools::is_root() {
-        tools::missing(
-            CHECK,
-            "not root: the testbed's network namespaces need root",
-        );
+    let Some(out) = tools::testbed_run("lowlatency", CHECK) else {
         return;
-    }
-    let missing = TESTBED_PROGRAMS
-        .iter()
-        .filter(|p| !tools::require(p, CHECK))
-        .count();
-    if missing > 0 || tools::require_any(&["inspircd", "ngircd"], CHECK).is_none() {
-        return;
-    }
-    let out = std::env::temp_dir().join(format!("lagtap-ll-{}", std::process::id()));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/testbed/testbed.sh");
-    tools::output(Command::new(script).arg("lowlatency").arg(&out));
+    };
     // A run made while the machine builds and tests: the publisher's holds grow.
     check_run(&out, 50);
     let _ = std::fs::remove_dir_all(&out);

@@ -133,6 +133,42 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// The testbed's programs a fresh run drives (docs/testbed.md lists the packages).
+pub const TESTBED_PROGRAMS: &[&str] = &[
+    "ip", "tc", "ss", "nginx", "ffmpeg", "ffprobe", "chronyd", "ntpdig", "tcpdump", "dumpcap",
+    "editcap", "tshark", "python3",
+];
+
+/// A fresh run of testbed scenario `scenario` into a new temporary directory, made
+/// for `check`: `None` (the check skipped, or failed in CI) where the testbed cannot
+/// run here: not root, or one of its programs missing. The caller removes the
+/// directory when done with it.
+pub fn testbed_run(scenario: &str, check: &str) -> Option<PathBuf> {
+    if !is_root() {
+        missing(
+            check,
+            "not root: the testbed's network namespaces need root",
+        );
+        return None;
+    }
+    let missing = TESTBED_PROGRAMS
+        .iter()
+        .filter(|p| !require(p, check))
+        .count();
+    if missing > 0 || require_any(&["inspircd", "ngircd"], check).is_none() {
+        return None;
+    }
+    // The repository root: lagtap's own manifest directory, or a workspace
+    // member's parent.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|d| d.join("captures/testbed/testbed.sh"))
+        .find(|s| s.exists())?;
+    let out = std::env::temp_dir().join(format!("lagtap-{scenario}-{}", std::process::id()));
+    output(Command::new(script).arg(scenario).arg(&out));
+    Some(out)
+}
+
 /// A prerequisite CI provides is missing: fail in CI, else skip `check` visibly.
 pub fn missing(check: &str, why: &str) {
     if strict() {
