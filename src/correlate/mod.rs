@@ -13,6 +13,7 @@ pub mod messaging;
 pub mod parallel;
 pub mod player;
 pub mod roles;
+pub mod rtmp_play;
 pub mod sessions;
 pub mod stats;
 pub mod switching;
@@ -198,6 +199,8 @@ pub struct Correlation {
     pub broadcast: broadcast::Broadcast,
     pub switching: switching::Switching,
     pub source_health: health::SourceHealth,
+    /// Broadcast latency of the frames RTMP players and relays received.
+    pub rtmp_play: rtmp_play::RtmpPlay,
     pub group_by: GroupBy,
     /// Things a reader must know (unsynchronised hosts, ignored events, ...).
     pub warnings: Vec<String>,

@@ -19,7 +19,7 @@ use crate::events::{Event, RtmpDirection};
 pub enum Role {
     /// Published RTMP.
     Broadcaster,
-    /// Received HLS media segments.
+    /// Received HLS media segments, or played RTMP media.
     Viewer,
     /// Sent or received chat lines.
     Chat,
@@ -151,6 +151,16 @@ pub fn infer(events: &[Event]) -> HostSides {
             } if !sides.served(*flow) && !sides.roles.contains(&Role::Server) => {
                 sides.roles.insert(Role::Broadcaster);
             }
+            // Media a client plays: an RTMP viewer or relay. A server's own plays
+            // to its clients have no endpoints in the events; the publish it
+            // served came first and made it a server.
+            Event::RtmpVideo {
+                flow,
+                direction: RtmpDirection::ServerToClient,
+                ..
+            } if !sides.served(*flow) && !sides.roles.contains(&Role::Server) => {
+                sides.roles.insert(Role::Viewer);
+            }
             Event::HttpExchange(x) if sides.served(x.flow) => {
                 sides.roles.insert(Role::Server);
             }
@@ -188,22 +198,8 @@ pub fn infer(events: &[Event]) -> HostSides {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testutil::ntp;
     use super::*;
-
-    fn ntp(flow: u64, client: &str, server: &str) -> Event {
-        Event::NtpExchange {
-            flow,
-            client: client.into(),
-            server: server.into(),
-            t1_ns: 0,
-            t2_ns: 0,
-            t3_ns: 0,
-            t4_ns: 0,
-            offset_ns: 0,
-            delay_ns: 0,
-            stratum: 2,
-        }
-    }
 
     #[test]
     fn ip_of_strips_ports() {
@@ -215,8 +211,8 @@ mod tests {
     #[test]
     fn server_is_the_address_shared_by_flows_of_many_clients() {
         let ev = [
-            ntp(1, "10.77.0.21:40000", "10.77.0.1:123"),
-            ntp(2, "10.77.0.22:40001", "10.77.0.1:123"),
+            ntp(1, "10.77.0.21", "10.77.0.1"),
+            ntp(2, "10.77.0.22", "10.77.0.1"),
         ];
         let s = infer(&ev);
         assert_eq!(s.own.as_deref(), Some("10.77.0.1"));
@@ -227,8 +223,8 @@ mod tests {
     #[test]
     fn a_client_talking_to_one_server_is_taken_as_the_client() {
         let ev = [
-            ntp(1, "10.77.0.21:40000", "10.77.0.1:123"),
-            ntp(2, "10.77.0.21:40001", "10.77.0.1:123"),
+            ntp(1, "10.77.0.21", "10.77.0.1"),
+            ntp(2, "10.77.0.21", "10.77.0.1"),
         ];
         let s = infer(&ev);
         assert_eq!(s.own.as_deref(), Some("10.77.0.21"));

@@ -62,6 +62,22 @@ pub fn video(flow: u64, ts: u32, fp: Option<&str>, first_byte_ns: i64) -> Event 
     }
 }
 
+/// An NTP exchange `client` (an address) made with `server` (an address).
+pub fn ntp(flow: u64, client: &str, server: &str) -> Event {
+    Event::NtpExchange {
+        flow,
+        client: format!("{client}:40000"),
+        server: format!("{server}:123"),
+        t1_ns: 0,
+        t2_ns: 0,
+        t3_ns: 0,
+        t4_ns: 0,
+        offset_ns: 0,
+        delay_ns: 0,
+        stratum: 2,
+    }
+}
+
 pub fn http(flow: u64, uri: &str, request_ns: i64) -> Event {
     Event::HttpExchange(Box::new(HttpExchange {
         flow,

@@ -186,6 +186,7 @@ impl Hosts {
             broadcast: media.broadcast,
             switching: media.switching,
             source_health: media.source_health,
+            rtmp_play: media.rtmp_play,
             group_by: opts.group_by,
             warnings,
         }
@@ -293,6 +294,10 @@ pub struct Media {
     pub switching: switching::Switching,
     pub source_health: health::SourceHealth,
     pub warnings: Vec<String>,
+    /// RTMP players' broadcast latency; a result without it (an executor of a
+    /// lagtap from before) reads as none.
+    #[serde(default)]
+    pub rtmp_play: super::rtmp_play::RtmpPlay,
 }
 
 /// The media unit: broadcast, switching and source health from the hosts' events
@@ -361,11 +366,13 @@ fn media_split(
                 .collect(),
         };
         let switching = switching::correlate(&broadcast);
+        let rtmp_play = super::rtmp_play::correlate(ctx, &broadcast.streams);
         Media {
             broadcast,
             switching,
             source_health,
             warnings,
+            rtmp_play,
         }
     })
 }

@@ -269,6 +269,14 @@ pub fn render_html(c: &Correlation, schedule: Option<&Schedule>) -> String {
         )
     });
 
+    // RTMP players and relays, where a captured host played RTMP.
+    let p = &c.rtmp_play;
+    if !p.samples.is_empty() || !p.unmatched.is_empty() {
+        o.push_str("<h2 id=\"rtmp-play\">RTMP play latency</h2>\n<p>Frames an RTMP player or relay received straight from the server, with no HLS packaging: the player had the whole RTMP message − the first byte of the broadcaster's message carrying the frame left it; with the ingest server's capture split into upload (→ the ingest had it) and relay (→ the player had it).</p>\n");
+        summaries(&mut o, "frames", &rows::rtmp_play_summaries(c));
+        counts(&mut o, "Frames not matched", &p.unmatched);
+    }
+
     // Switching.
     let s = &c.switching;
     o.push_str("<h2 id=\"switching\">Switching latency</h2>\n<p>The headline: first request naming the new channel → the new stream shown (playback start under the player model); beside it, → its first media segment fully received; both on the viewer's own clock.</p>\n");
@@ -321,6 +329,13 @@ pub fn render_html(c: &Correlation, schedule: Option<&Schedule>) -> String {
         "Broadcast samples by matching method",
         &methods(b.samples.iter().map(|s| s.method)),
     );
+    if !p.samples.is_empty() {
+        counts(
+            &mut o,
+            "RTMP play samples by matching method",
+            &methods(p.samples.iter().map(|s| s.method.as_str())),
+        );
+    }
     counts(&mut o, "Chat lines not matched", &m.unmatched);
     counts(&mut o, "Frames not matched", &b.unmatched);
     if c.warnings.is_empty() {

@@ -222,6 +222,22 @@ pub fn to_value(c: &Correlation) -> Value {
             })
         })
         .collect();
+    let p = &c.rtmp_play;
+    let play_streams: Vec<Value> = p
+        .players
+        .iter()
+        .map(|s| {
+            let v = json!({
+                "viewer": s.viewer,
+                "stream": s.stream,
+                "broadcaster": s.broadcaster,
+                "frames": s.frames,
+                "keyframes": s.keyframes,
+                "summary": s.summary,
+            });
+            with_instants(v, &[("first_received", Some(s.first_received_ns))])
+        })
+        .collect();
     json!({
         "schema": SCHEMA,
         "hosts": hosts,
@@ -260,6 +276,17 @@ pub fn to_value(c: &Correlation) -> Value {
             "unmatched": b.unmatched,
             "players": players,
             "segments": segments,
+        },
+        "rtmp_play": {
+            "summary": p.summary,
+            "legs": {
+                "upload": p.legs.upload,
+                "relay": p.legs.relay,
+            },
+            "by_viewer": summaries(&p.by_viewer),
+            "by_stream": summaries(&p.by_stream),
+            "players": play_streams,
+            "unmatched": p.unmatched,
         },
         "switching": {
             "shown_summary": c.switching.shown,

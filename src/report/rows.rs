@@ -138,6 +138,28 @@ pub(crate) fn broadcast_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
     rows
 }
 
+/// RTMP play distributions: all frames, the legs (with the ingest capture), then
+/// per player and per stream.
+pub(crate) fn rtmp_play_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
+    let p = &c.rtmp_play;
+    let mut rows = vec![("sent → player has it".to_string(), &p.summary)];
+    if p.legs.upload.count > 0 {
+        rows.push(("  upload (→ ingest)".into(), &p.legs.upload));
+        rows.push(("  relay (ingest → player)".into(), &p.legs.relay));
+    }
+    rows.extend(
+        natural(&p.by_viewer)
+            .into_iter()
+            .map(|(k, v)| (label("player", k), v)),
+    );
+    rows.extend(
+        natural(&p.by_stream)
+            .into_iter()
+            .map(|(k, v)| (label("stream", k), v)),
+    );
+    rows
+}
+
 pub(crate) fn switching_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
     vec![
         ("to new stream shown".to_string(), &c.switching.shown),

@@ -14,6 +14,7 @@ pub enum SampleTable {
     Broadcast,
     Switching,
     SourceHealth,
+    RtmpPlay,
 }
 
 /// What a column holds.
@@ -150,12 +151,32 @@ const SOURCE_HEALTH: &[(&str, Ty)] = &[
     ("window_start_ns", Int),
 ];
 
+const RTMP_PLAY: &[(&str, Ty)] = &[
+    ("broadcaster", Text),
+    ("viewer", Text),
+    ("stream", Text),
+    ("rtmp_ts_ms", UInt),
+    ("sent_rtmp_ts_ms", UInt),
+    ("keyframe", Bool),
+    ("sent", Time),
+    ("ingest", Time),
+    ("received", Time),
+    ("latency_ms", Ms),
+    ("upload_ms", Ms),
+    ("relay_ms", Ms),
+    ("error_ms", Ms),
+    ("method", Text),
+    ("sent_ns", Int),
+    ("received_ns", Int),
+];
+
 impl SampleTable {
-    pub const ALL: [SampleTable; 4] = [
+    pub const ALL: [SampleTable; 5] = [
         SampleTable::Messaging,
         SampleTable::Broadcast,
         SampleTable::Switching,
         SampleTable::SourceHealth,
+        SampleTable::RtmpPlay,
     ];
 
     /// The file name without its extension.
@@ -165,6 +186,7 @@ impl SampleTable {
             SampleTable::Broadcast => "broadcast",
             SampleTable::Switching => "switching",
             SampleTable::SourceHealth => "source_health",
+            SampleTable::RtmpPlay => "rtmp_play",
         }
     }
 
@@ -175,6 +197,7 @@ impl SampleTable {
             SampleTable::Broadcast => BROADCAST,
             SampleTable::Switching => SWITCHING,
             SampleTable::SourceHealth => SOURCE_HEALTH,
+            SampleTable::RtmpPlay => RTMP_PLAY,
         }
     }
 
@@ -292,6 +315,28 @@ impl SampleTable {
                             Cell::Int(w.start_ns),
                         ])?;
                     }
+                }
+            }
+            SampleTable::RtmpPlay => {
+                for s in &c.rtmp_play.samples {
+                    f(&[
+                        text(&s.broadcaster),
+                        text(&s.viewer),
+                        text(&s.stream),
+                        uint(s.rtmp_ts_ms),
+                        uint(s.sent_rtmp_ts_ms),
+                        Cell::Bool(s.keyframe),
+                        Cell::Time(s.sent_ns),
+                        opt(s.ingest_ns, Cell::Time),
+                        Cell::Time(s.received_ns),
+                        Cell::Ms(s.latency_ns),
+                        opt(s.upload_ns, Cell::Ms),
+                        opt(s.relay_ns, Cell::Ms),
+                        Cell::Ms(s.error_ns),
+                        text(s.method.as_str()),
+                        Cell::Int(s.sent_ns),
+                        Cell::Int(s.received_ns),
+                    ])?;
                 }
             }
         }

@@ -1,5 +1,6 @@
 //! The human-readable report: aligned text tables.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use crate::correlate::{Correlation, Summary};
@@ -67,6 +68,15 @@ fn summary_row(label: &str, s: &Summary) -> Vec<String> {
     ]
 }
 
+/// `what: reason n, reason n` for a non-empty count by reason.
+fn reasons(out: &mut dyn Write, what: &str, counts: &BTreeMap<String, u64>) -> io::Result<()> {
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    writeln!(out, "{what}: {}", parts.join(", "))
+}
+
 fn summaries(out: &mut dyn Write, title: &str, rows: Vec<(String, &Summary)>) -> io::Result<()> {
     let mut header = SUMMARY_HEADER;
     header[0] = title;
@@ -127,18 +137,8 @@ impl Exporter for TableExporter {
         let m = &c.messaging;
         writeln!(out, "\n== Messaging latency (chat sent → received)")?;
         summaries(out, "messages", rows::messaging_summaries(c))?;
-        if !m.unmatched.is_empty() {
-            let parts: Vec<String> = m
-                .unmatched
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect();
-            writeln!(out, "not matched: {}", parts.join(", "))?;
-        }
-        if !m.ignored.is_empty() {
-            let parts: Vec<String> = m.ignored.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            writeln!(out, "not receptions (ignored): {}", parts.join(", "))?;
-        }
+        reasons(out, "not matched", &m.unmatched)?;
+        reasons(out, "not receptions (ignored)", &m.ignored)?;
 
         let b = &c.broadcast;
         writeln!(
@@ -151,14 +151,7 @@ impl Exporter for TableExporter {
             crate::correlate::broadcast::PLAYER_MODEL
         )?;
         summaries(out, "frames", rows::broadcast_summaries(c))?;
-        if !b.unmatched.is_empty() {
-            let parts: Vec<String> = b
-                .unmatched
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect();
-            writeln!(out, "frames not matched: {}", parts.join(", "))?;
-        }
+        reasons(out, "frames not matched", &b.unmatched)?;
         if b.join_artefacts > 0 {
             writeln!(
                 out,
@@ -170,6 +163,17 @@ impl Exporter for TableExporter {
         if !b.players.is_empty() {
             writeln!(out)?;
             table(out, rows::PLAYER_HEADER, &rows::player_rows(c, "-"))?;
+        }
+
+        let p = &c.rtmp_play;
+        // Only where a captured host played RTMP: most runs have no RTMP player.
+        if !p.samples.is_empty() || !p.unmatched.is_empty() {
+            writeln!(
+                out,
+                "\n== RTMP play latency (frame leaves the broadcaster → an RTMP player or relay has it)"
+            )?;
+            summaries(out, "frames", rows::rtmp_play_summaries(c))?;
+            reasons(out, "frames not matched", &p.unmatched)?;
         }
 
         let s = &c.switching;

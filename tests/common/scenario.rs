@@ -17,6 +17,7 @@ pub const SCENARIOS: &[&str] = &[
     "uplink",
     "tls",
     "lowlatency",
+    "rtmpplay",
 ];
 
 pub fn dir(name: &str) -> PathBuf {

@@ -1,0 +1,147 @@
+//! Broadcast latency for RTMP players: the `rtmpplay` testbed run (captures/rtmpplay:
+//! ffmpeg plays the channel from nginx-rtmp over RTMP, its downlink limited to
+//! 200 kb/s by tc tbf, beside an HLS viewer) against truth made without lagtap
+//! (truth.json `rtmp_players`, `rtmp_plays`, built by captures/testbed/rtmp_plays.py):
+//! tshark's RTMP dissection of the player's capture gives every video message it
+//! received and the capture time of the packet that completed it; the SHA-256
+//! fingerprint of its slices finds the frame broadcaster.py logged (its FLV
+//! timestamp and when it wrote the frame to the publisher's pipe); ffprobe counts
+//! what the player wrote to its file. A fresh `testbed.sh rtmpplay` run is checked
+//! the same way where the testbed can run (root, the programs present);
+//! `LAGTAP_RTMPPLAY_DIRS` (colon-separated) adds more runs.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use lagtap::correlate::rtmp_play::PlayMethod;
+use lagtap::correlate::{correlate, CorrelateOptions, Correlation};
+
+#[path = "common/scenario.rs"]
+mod scenario;
+
+const MS: i64 = 1_000_000;
+
+#[test]
+fn rtmp_player_frames_match_tsharks_and_the_broadcasters_log_on_the_bundled_run() {
+    // 99% of frames within 5 ms of the logs on the bundled run.
+    check_run(&scenario::dir("rtmpplay"), 90);
+    if let Ok(extra) = std::env::var("LAGTAP_RTMPPLAY_DIRS") {
+        for d in extra.split(':').filter(|d| !d.is_empty()) {
+            check_run(Path::new(d), 50);
+        }
+    }
+}
+
+#[test]
+fn rtmp_player_frames_match_tsharks_and_the_broadcasters_log_on_a_fresh_run() {
+    const CHECK: &str = "a fresh `testbed.sh rtmpplay` run against tshark and the logs";
+    let Some(out) = tools::testbed_run("rtmpplay", CHECK) else {
+        return;
+    };
+    // A run made while the machine builds and tests: the publisher's holds grow.
+    check_run(&out, 50);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// One rtmpplay run: every frame the player received (tshark) is a sample, matched
+/// by fingerprint to the very frame the broadcaster logged; its reception is
+/// tshark's packet time, and its latency is never above the logs' (the log stamps
+/// the send earlier, at the publisher's pipe) and within 5 ms of it for all but
+/// the frames the publisher held.
+fn check_run(dir: &Path, min_within_percent: usize) {
+    let t = scenario::truth(dir);
+    assert_eq!(t["scenario"], "rtmpplay", "{}", dir.display());
+    let c = correlate(scenario::decode(dir), &CorrelateOptions::default());
+    let p = &c.rtmp_play;
+    assert!(p.unmatched.is_empty(), "unmatched: {:?}", p.unmatched);
+
+    let player = &t["rtmp_players"][0];
+    let host = player["host"].as_str().unwrap();
+    let plays = t["rtmp_plays"].as_array().expect("rtmp_plays");
+    let frames = player["tshark_frames"].as_u64().unwrap() as usize;
+    assert!(frames > 200, "{frames} frames");
+    assert_eq!(plays.len(), frames);
+    // Every frame the player received, and nothing of the server's own plays to
+    // it (the server's capture holds them too) nor of the HLS viewer.
+    assert_eq!(p.samples.len(), frames, "one sample per frame received");
+    assert!(p.samples.iter().all(|s| s.viewer == host));
+    let keys = p.samples.iter().filter(|s| s.keyframe).count() as u64;
+    assert_eq!(Some(keys), player["tshark_key_frames"].as_u64());
+    // The player's file holds what it received but the last frames in flight when
+    // it stopped.
+    let written = player["ffprobe_video_packets"].as_u64().unwrap() as usize;
+    assert!(
+        written <= frames && frames - written <= 5,
+        "{written} written, {frames} received"
+    );
+    assert_eq!(player["ffprobe_key_packets"].as_u64(), Some(keys));
+
+    let error = c
+        .hosts
+        .iter()
+        .find(|h| h.name == host)
+        .map(|h| h.clock.error_ns)
+        .unwrap();
+    let (mut within, mut total) = (0, 0);
+    for (s, f) in p.samples.iter().zip(plays) {
+        let what = format!("{}: frame {} ms", dir.display(), s.rtmp_ts_ms);
+        assert_eq!(s.method, PlayMethod::Fingerprint, "{what}");
+        assert_eq!(s.keyframe, f["key"].as_bool().unwrap(), "{what}");
+        // The frame the broadcaster logged with that picture: the same frame
+        // lagtap matched (nginx-rtmp keeps the publisher's timestamps).
+        let flv_ts = f["flv_ts_ms"].as_u64().expect("the broadcaster logged it");
+        assert_eq!(u64::from(s.sent_rtmp_ts_ms), flv_ts, "{what}");
+        assert_eq!(s.rtmp_ts_ms, s.sent_rtmp_ts_ms, "{what}");
+        // Received: tshark's time of the packet completing the message, on the
+        // testbed's one clock, which the player's NTP estimate is within its error
+        // bound of.
+        let received = f["received_ns"].as_i64().unwrap();
+        assert!(
+            (s.received_ns - received).abs() <= error + 1_000,
+            "{what}: received {} vs tshark {received}",
+            s.received_ns
+        );
+        // Latency against the logs: tshark's reception − the broadcaster's logged
+        // write to the publishing ffmpeg's pipe, which is before the wire.
+        let logged = received - f["sent_ns"].as_i64().unwrap();
+        let d = s.latency_ns - logged;
+        assert!(
+            d <= s.error_ns + MS / 10,
+            "{what}: {} vs logged {logged}",
+            s.latency_ns
+        );
+        total += 1;
+        within += usize::from(d.abs() <= 5 * MS);
+        // The legs add up, the ingest server's capture given.
+        let (up, relay) = (s.upload_ns.unwrap(), s.relay_ns.unwrap());
+        assert_eq!(up + relay, s.latency_ns, "{what}");
+    }
+    assert!(
+        within * 100 >= total * min_within_percent,
+        "{within} of {total} frames within 5 ms of the logs"
+    );
+    check_summaries(&c, host);
+    if tshark_available("RTMP play frames against tshark's count on the player's capture") {
+        let (f, k, _) = tshark_rtmp_media_counts(&dir.join(format!("{host}.pcap")));
+        assert_eq!((f, k as u64), (p.samples.len(), keys));
+    }
+}
+
+/// The summaries are over the samples; the player shaped to 200 kb/s waits for
+/// its link, the HLS viewer beside it for segments: seconds more.
+fn check_summaries(c: &Correlation, host: &str) {
+    let p = &c.rtmp_play;
+    assert_eq!(p.summary.count, p.samples.len() as u64);
+    assert_eq!(p.by_viewer[host].count, p.summary.count);
+    assert_eq!(p.players.len(), 1);
+    assert_eq!(p.players[0].frames, p.summary.count);
+    let rtmp = p.summary.p50_ms.unwrap();
+    let hls = c.broadcast.wire_summary.p50_ms.expect("the HLS viewer");
+    assert!(rtmp < 100.0 && hls > 1000.0, "{rtmp} ms vs HLS {hls} ms");
+    assert!(
+        p.summary.max_ms.unwrap() > 10.0,
+        "the shaped link holds some frames"
+    );
+}
