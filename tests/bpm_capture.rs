@@ -4,7 +4,9 @@
 //! `parsers/rtmp-parser/tests/common/bpm_bytes.rs`) decodes to an `rtmp_video`
 //! event with the encoder's clock and counters, and source health reports the
 //! encoder's dropped and lagged frames and the encoder-to-wire time: the packet's
-//! capture time − the PIR time OBS wrote (both the broadcaster's clock).
+//! capture time − the PIR time OBS wrote (both the broadcaster's clock). With a
+//! viewer that received the frame, its broadcast sample carries that leg too, and
+//! the sample tables have both (`broadcast.csv`, `source_health.csv`).
 
 #[path = "../parsers/rtmp-parser/tests/common/bpm_bytes.rs"]
 mod bpm_bytes;
@@ -15,7 +17,7 @@ mod rtmp_common;
 use common::write::{frame, ipv4_tcp, pcap, Frame};
 use lagtap::correlate::{correlate, CorrelateOptions, HostEvents};
 use lagtap::decode::decode_file;
-use lagtap::events::Event;
+use lagtap::events::{Event, SegmentFrame};
 
 /// An RTMP message on chunk stream 6, message stream 1 (RTMP 1.0 §5.3.1).
 fn chunks(ts: u32, type_id: u8, payload: &[u8]) -> Vec<u8> {
@@ -107,14 +109,93 @@ fn bpm_key_frame_gives_encoder_clock_counters_and_encoder_to_wire() {
         (Some(60), Some(0), Some(60))
     );
 
-    let host = HostEvents {
-        name: "broadcaster".into(),
-        file: path.display().to_string(),
-        events,
-    };
-    let c = correlate(vec![host], &CorrelateOptions::default());
+    // A viewer that received the key frame in an HLS segment (its events, built
+    // here: the packager copies the coded slices, so the segment's frame has the
+    // published frame's fingerprint).
+    let fingerprint = events.iter().find_map(|e| match e {
+        Event::RtmpVideo {
+            config: false,
+            fingerprint,
+            ..
+        } => *fingerprint,
+        _ => None,
+    });
+    assert!(fingerprint.is_some(), "the key frame's fingerprint");
+    let viewer = vec![Event::HlsSegment {
+        flow: 1,
+        uri: "/hls/flow0-0.ts".into(),
+        channel: None,
+        media_sequence: Some(0),
+        status: 200,
+        bytes: 1000,
+        request_ns: wire_ns + 3000 * MS,
+        first_byte_ns: wire_ns + 3001 * MS,
+        complete_ns: wire_ns + 3002 * MS,
+        frames: vec![SegmentFrame {
+            pts: 126_000,
+            dts: 126_000,
+            keyframe: true,
+            fingerprint,
+            size: 100,
+            received_ns: None,
+        }],
+        prft: Vec::new(),
+        emsg: Vec::new(),
+    }];
+    let hosts = vec![
+        HostEvents {
+            name: "broadcaster".into(),
+            file: path.display().to_string(),
+            events,
+        },
+        HostEvents {
+            name: "viewer".into(),
+            file: "viewer.pcap".into(),
+            events: viewer,
+        },
+    ];
+    let c = correlate(hosts, &CorrelateOptions::default());
     let h = &c.source_health.streams[0];
     assert_eq!((h.encoder_dropped, h.encoder_lagged), (Some(2), Some(1)));
     assert_eq!(h.encoder_to_wire_max_ns, Some(12 * MS));
     assert_eq!(h.encoder_to_wire_mean_ns, Some(12 * MS));
+    // The frame's sample carries its encoder-to-wire leg beside the latencies.
+    assert_eq!(c.broadcast.samples.len(), 1);
+    let s = &c.broadcast.samples[0];
+    assert_eq!(s.encoder_to_wire_ns, Some(12 * MS));
+    assert_eq!(
+        s.sent_ns, wire_ns,
+        "the leg ends where broadcast latency starts"
+    );
+
+    // And in the sample tables: the frame's row, and the key frame's window.
+    let dir = std::env::temp_dir().join(format!("lagtap-bpm-samples-{}", std::process::id()));
+    lagtap::report::write_samples(&dir, &c).unwrap();
+    let column = |table: &str, name: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.join(format!("{table}.csv"))).unwrap();
+        let mut lines = text.lines();
+        let i = lines
+            .next()
+            .unwrap()
+            .split(',')
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("{table}.csv has no {name}"));
+        lines
+            .map(|l| l.split(',').nth(i).unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(column("broadcast", "encoder_to_wire_ms"), ["12.000000"]);
+    // Only the key frame's window has metrics; the others' cells are empty.
+    let rows: Vec<(String, String, String)> = column("source_health", "encoder_dropped")
+        .into_iter()
+        .zip(column("source_health", "encoder_lagged"))
+        .zip(column("source_health", "encoder_to_wire_max_ms"))
+        .map(|((d, l), w)| (d, l, w))
+        .filter(|r| r != &(String::new(), String::new(), String::new()))
+        .collect();
+    assert_eq!(
+        rows,
+        [("2".to_string(), "1".to_string(), "12.000000".to_string())]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -112,6 +112,7 @@ const BROADCAST: &[(&str, Ty)] = &[
     ("arrived_ns", Int),
     ("produced", Time),
     ("prft_latency_ms", Ms),
+    ("encoder_to_wire_ms", Ms),
 ];
 
 const SWITCHING: &[(&str, Ty)] = &[
@@ -149,6 +150,9 @@ const SOURCE_HEALTH: &[(&str, Ty)] = &[
     ("zero_windows", UInt),
     ("gaps", UInt),
     ("window_start_ns", Int),
+    ("encoder_dropped", UInt),
+    ("encoder_lagged", UInt),
+    ("encoder_to_wire_max_ms", Ms),
 ];
 
 const RTMP_PLAY: &[(&str, Ty)] = &[
@@ -269,6 +273,7 @@ impl SampleTable {
                         Cell::Int(s.arrived_ns),
                         opt(s.produced_ns, Cell::Time),
                         opt(s.prft_latency_ns, Cell::Ms),
+                        opt(s.encoder_to_wire_ns, Cell::Ms),
                     ])?;
                 }
             }
@@ -313,6 +318,9 @@ impl SampleTable {
                             uint(w.zero_windows),
                             uint(w.gaps),
                             Cell::Int(w.start_ns),
+                            opt(w.encoder_dropped, uint),
+                            opt(w.encoder_lagged, uint),
+                            opt(w.encoder_to_wire_max_ns, Cell::Ms),
                         ])?;
                     }
                 }

@@ -253,6 +253,7 @@ pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) ->
                 join_artefact: false,
                 error_ns: ctx.error_ns(s.host, seg.host),
                 method,
+                encoder_to_wire_ns: tx.encoder.and_then(|e| e.to_wire_ns),
             });
         }
         if matched == 0 {
@@ -288,6 +289,7 @@ pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) ->
                     join_artefact: false,
                     error_ns: ctx.info[seg.host].clock.error_ns,
                     method: "program_date_time",
+                    encoder_to_wire_ns: None,
                 });
             }
         }

@@ -142,6 +142,11 @@ pub struct FrameSample {
     pub error_ns: i64,
     #[serde(deserialize_with = "super::units::static_tag::deserialize")]
     pub method: super::units::Tag,
+    /// The matched frame's encoder-to-wire time ([`EncoderLeg::to_wire_ns`]), where
+    /// it carried OBS's metrics: on the broadcaster's own clock, before `sent_ns`,
+    /// so no part of any latency above.
+    #[serde(default)]
+    pub encoder_to_wire_ns: Option<i64>,
 }
 
 /// The display latency of one sample, leg by leg. `upload + packaging =
