@@ -16,7 +16,8 @@ use std::path::Path;
 
 use common::*;
 use lagtap::correlate::rtmp_play::PlayMethod;
-use lagtap::correlate::{correlate, CorrelateOptions, Correlation};
+use lagtap::correlate::{correlate, CorrelateOptions, Correlation, HostEvents};
+use lagtap::events::Event;
 
 #[path = "common/scenario.rs"]
 mod scenario;
@@ -53,7 +54,9 @@ fn rtmp_player_frames_match_tsharks_and_the_broadcasters_log_on_a_fresh_run() {
 fn check_run(dir: &Path, min_within_percent: usize) {
     let t = scenario::truth(dir);
     assert_eq!(t["scenario"], "rtmpplay", "{}", dir.display());
-    let c = correlate(scenario::decode(dir), &CorrelateOptions::default());
+    let hosts = scenario::decode(dir);
+    check_play_commands(&hosts, &t);
+    let c = correlate(hosts, &CorrelateOptions::default());
     let p = &c.rtmp_play;
     assert!(p.unmatched.is_empty(), "unmatched: {:?}", p.unmatched);
 
@@ -126,6 +129,49 @@ fn check_run(dir: &Path, min_within_percent: usize) {
     if tshark_available("RTMP play frames against tshark's count on the player's capture") {
         let (f, k, _) = tshark_rtmp_media_counts(&dir.join(format!("{host}.pcap")));
         assert_eq!((f, k as u64), (p.samples.len(), keys));
+    }
+}
+
+/// The player's `play` command is an event in its capture and in the server's,
+/// naming the flow's two ends as the testbed set them up.
+fn check_play_commands(hosts: &[HostEvents], t: &serde_json::Value) {
+    let address = |name: &str| {
+        t["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == name)
+            .and_then(|h| h["address"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    for host in ["player", "server"] {
+        let plays: Vec<(String, String, &str)> = hosts
+            .iter()
+            .find(|h| h.name == host)
+            .unwrap()
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::RtmpPlay {
+                    client,
+                    server,
+                    stream_key,
+                    ..
+                } => Some((
+                    client.rsplit_once(':').unwrap().0.to_string(),
+                    server.clone(),
+                    stream_key.as_str(),
+                )),
+                _ => None,
+            })
+            .collect();
+        let want = (
+            address("player"),
+            format!("{}:1935", address("server")),
+            t["rtmp_players"][0]["channel"].as_str().unwrap(),
+        );
+        assert_eq!(plays, [want], "{host}'s capture");
     }
 }
 

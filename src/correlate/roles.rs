@@ -64,6 +64,12 @@ fn endpoints(e: &Event) -> Option<(u64, &str, &str)> {
             server,
             ..
         }
+        | Event::RtmpPlay {
+            flow,
+            client,
+            server,
+            ..
+        }
         | Event::NtpExchange {
             flow,
             client,
@@ -151,9 +157,16 @@ pub fn infer(events: &[Event]) -> HostSides {
             } if !sides.served(*flow) && !sides.roles.contains(&Role::Server) => {
                 sides.roles.insert(Role::Broadcaster);
             }
-            // Media a client plays: an RTMP viewer or relay. A server's own plays
-            // to its clients have no endpoints in the events; the publish it
-            // served came first and made it a server.
+            Event::RtmpPlay { flow, .. } => {
+                if sides.served(*flow) {
+                    sides.roles.insert(Role::Server);
+                } else {
+                    sides.roles.insert(Role::Viewer);
+                }
+            }
+            // Media a client plays (an RTMP viewer or relay) without its play
+            // command in the capture (started mid-connection): no endpoints to go
+            // by; on a server the publish it served came first and made it one.
             Event::RtmpVideo {
                 flow,
                 direction: RtmpDirection::ServerToClient,

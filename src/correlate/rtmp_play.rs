@@ -24,13 +24,14 @@
 //!    player's key by RTMP timestamp (minus the flow's learned offset, 0 without
 //!    one), within half the stream's frame interval.
 //!
-//! Which flows are a host's own receptions: a play flow has no event naming its
-//! endpoints (the player's `play` command is not an event), so a server cannot be
-//! told from its flows' addresses. The ingest server's capture holds the plays it
-//! served as `server_to_client` frames too: a host that received the same stream
-//! key on a publish it served is that stream's origin, and its play flows of the
-//! key are what it sent, not what it received. A relay that pulls a key it was not
-//! published is a player of it.
+//! Which flows are a host's own receptions: those it did not serve. The player's
+//! `play` command (an `rtmp_play` event) names the flow's endpoints, so the ingest
+//! server's capture, which holds the plays it served as `server_to_client` frames
+//! too, and a relay's, which holds both its pull and the plays it serves on, are
+//! told apart by address as every other flow is. A play whose command the capture
+//! missed (it began mid-connection) has no endpoints: then a host that received
+//! the same stream key on a publish it served is taken as that key's origin, and
+//! its play flows of the key as what it sent.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -552,6 +553,52 @@ mod tests {
         let role = |n: &str| roles.iter().find(|r| r.0 == n).unwrap().1.clone();
         assert_eq!(role("player"), vec![Role::Viewer]);
         assert_eq!(role("server"), vec![Role::Server]);
+    }
+
+    #[test]
+    fn a_relay_receives_its_pull_and_sends_the_plays_it_serves() {
+        const EDGE: &str = "10.0.0.5";
+        let names = |i: u32| Some(format!("f{i}"));
+        // The edge pulls from the ingest server (flow 7, as the client) and
+        // serves a player (flow 8): both flows carry server-to-client frames.
+        let mut edge = vec![
+            play(7, "lagtap", EDGE, SERVER),
+            play(8, "lagtap", VIEWER, EDGE),
+        ];
+        for i in 0..3u32 {
+            let t = T0 + i as i64 * 33 * MS;
+            edge.push(played(7, "lagtap", i * 33, names(i).as_deref(), t + 5 * MS));
+            edge.push(played(8, "lagtap", i * 33, names(i).as_deref(), t + 6 * MS));
+        }
+        let mut player = vec![play(3, "lagtap", VIEWER, EDGE)];
+        for i in 0..3u32 {
+            let t = T0 + i as i64 * 33 * MS;
+            player.push(played(3, "lagtap", i * 33, names(i).as_deref(), t + 9 * MS));
+        }
+        let (p, roles) = run(vec![
+            ("caster", caster(3, names)),
+            ("edge", edge),
+            ("player", player),
+        ]);
+        let got: Vec<(&str, i64)> = p
+            .samples
+            .iter()
+            .map(|s| (s.viewer.as_str(), s.latency_ns / MS))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("edge", 5),
+                ("edge", 5),
+                ("edge", 5),
+                ("player", 9),
+                ("player", 9),
+                ("player", 9)
+            ]
+        );
+        let role = |n: &str| roles.iter().find(|r| r.0 == n).unwrap().1.clone();
+        assert_eq!(role("edge"), vec![Role::Viewer, Role::Server]);
+        assert_eq!(role("player"), vec![Role::Viewer]);
     }
 
     #[test]

@@ -32,6 +32,20 @@ pub fn publish(flow: u64, key: &str) -> Event {
     }
 }
 
+/// A play command of stream `key` on `flow` from `client` to `server` (addresses).
+pub fn play(flow: u64, key: &str, client: &str, server: &str) -> Event {
+    Event::RtmpPlay {
+        flow,
+        client: format!("{client}:50000"),
+        server: format!("{server}:1935"),
+        app: Some("live".into()),
+        tc_url: None,
+        tunnel: None,
+        stream_key: key.into(),
+        time_ns: 0,
+    }
+}
+
 /// A distinct fingerprint per short test name ("a", "b", ...): its bytes as a number.
 pub fn named_fingerprint(name: &str) -> Fingerprint {
     assert!(

@@ -526,7 +526,7 @@ pub fn event_time(e: &Event) -> i64 {
     match e {
         Event::Capture { .. } => i64::MIN,
         Event::Summary { .. } => i64::MAX,
-        Event::RtmpPublish { time_ns, .. } => *time_ns,
+        Event::RtmpPublish { time_ns, .. } | Event::RtmpPlay { time_ns, .. } => *time_ns,
         Event::RtmpVideo { first_byte_ns, .. } | Event::RtmpAudio { first_byte_ns, .. } => {
             *first_byte_ns
         }

@@ -1,4 +1,4 @@
-//! RTMP flows → `rtmp_publish`, `rtmp_video`, `rtmp_audio` events.
+//! RTMP flows → `rtmp_publish`, `rtmp_play`, `rtmp_video`, `rtmp_audio` events.
 //!
 //! Media in both directions becomes frame events, marked by direction: what the
 //! client sends is a publish (the broadcaster's upload, the sender side of broadcast
@@ -165,7 +165,18 @@ impl Decoder for RtmpDecoder {
                     }
                     KnownCommand::Play { stream_key, .. } => {
                         // What the server sends next are this stream's frames.
-                        self.stream_key = stream_key.map(|k| Arc::from(k.as_str()));
+                        self.stream_key = stream_key.as_deref().map(Arc::from);
+                        let time_ns = ctx.first_seen(dir, m.start);
+                        ctx.out.push(Event::RtmpPlay {
+                            flow: ctx.meta.id,
+                            client: ctx.meta.client.to_string(),
+                            server: ctx.meta.server.to_string(),
+                            app: self.app.clone(),
+                            tc_url: self.tc_url.clone(),
+                            tunnel: self.tunnel.map(Box::from),
+                            stream_key: stream_key.unwrap_or_default(),
+                            time_ns,
+                        });
                     }
                     KnownCommand::Metadata(md) => {
                         if let Some(Event::RtmpPublish { metadata, .. }) = self.publish.as_mut() {

@@ -247,6 +247,22 @@ pub enum Event {
         /// framerate, videodatarate, encoder, ...), when sent.
         metadata: BTreeMap<String, serde_json::Value>,
     },
+    /// An RTMP play (a viewer or relay asks the server for a stream): the `play`
+    /// command names the flow's endpoints, which the frames that follow it do not,
+    /// so that a player's capture and the server's can be told apart.
+    RtmpPlay {
+        flow: u64,
+        client: String,
+        server: String,
+        app: Option<String>,
+        tc_url: Option<String>,
+        /// As for a publish.
+        #[serde(default)]
+        tunnel: Option<Box<str>>,
+        stream_key: String,
+        /// First byte of the play command on the wire.
+        time_ns: i64,
+    },
     /// One RTMP video message (one per track of an Enhanced RTMP multitrack
     /// message), published (client → server) or played (server → client).
     RtmpVideo {

@@ -33,9 +33,10 @@ pub const MARKER: &str = "_lagtap_events.json";
 pub const FORMAT: &str = "lagtap-events-parquet/1";
 
 /// The event kinds, one table each, as the `kind` tag of JSON Lines names them.
-pub const KINDS: [&str; 13] = [
+pub const KINDS: [&str; 14] = [
     "capture",
     "rtmp_publish",
+    "rtmp_play",
     "rtmp_video",
     "rtmp_audio",
     "http_exchange",
@@ -158,6 +159,18 @@ mod with_parquet {
         let ts = timestamp;
         let c = |name: &str, ty: DataType| field(name, ty, false);
         let o = |name: &str, ty: DataType| field(name, ty, true);
+        // A publish's and a play's: the flow's ends, the session, the command's time.
+        let rtmp_session = || {
+            vec![
+                c("client", Utf8),
+                c("server", Utf8),
+                o("app", Utf8),
+                o("tc_url", Utf8),
+                o("tunnel", Utf8),
+                c("stream_key", Utf8),
+                c("time_ns", ts()),
+            ]
+        };
         let mut cols = vec![c("seq", UInt64)];
         if kind != "capture" && kind != "summary" {
             cols.push(c("flow", UInt64));
@@ -170,16 +183,8 @@ mod with_parquet {
                 c("link_types", list(Utf8)),
                 c("comments", list(Utf8)),
             ],
-            "rtmp_publish" => vec![
-                c("client", Utf8),
-                c("server", Utf8),
-                o("app", Utf8),
-                o("tc_url", Utf8),
-                o("tunnel", Utf8),
-                c("stream_key", Utf8),
-                c("time_ns", ts()),
-                c("metadata", Utf8),
-            ],
+            "rtmp_publish" => [rtmp_session(), vec![c("metadata", Utf8)]].concat(),
+            "rtmp_play" => rtmp_session(),
             "rtmp_video" => vec![
                 o("stream_key", Utf8),
                 o("direction", Utf8),
