@@ -101,14 +101,21 @@ fn played_frames_are_no_broadcast_source() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         report["hosts"][0]["roles"],
-        serde_json::json!([]),
-        "a host that only plays is no broadcaster"
+        serde_json::json!(["viewer"]),
+        "a host that only plays is a viewer, no broadcaster"
     );
     assert_eq!(
         report["source_health"]["streams"],
         serde_json::json!([]),
         "played frames are no source"
     );
+    // Each of tshark's 264 played frames is a reception, none matched: the CDN's
+    // broadcaster is not among the captures.
+    assert_eq!(
+        report["rtmp_play"]["unmatched"],
+        serde_json::json!({"stream_not_captured": 264})
+    );
+    assert_eq!(report["rtmp_play"]["summary"]["count"], 0);
 }
 
 /// A publish (RTMP 1.0 7.2.2.6) on a connection that closes right after it: the
