@@ -66,6 +66,7 @@ fn split_media_work_equals_one_group_on_every_scenario_and_all_at_once() {
         ("uplink", 1),
         ("lowlatency", 1),
         ("tls", 1),
+        ("rtmpplay", 1),
     ];
     let mut all = Vec::new();
     for (scenario, min_groups) in scenarios {
