@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::{Event, Fingerprint, RtmpDirection};
 
-use super::broadcast::TxStream;
+use super::broadcast::{median, TxStream};
 use super::stats::{grouped, Summary};
 use super::Ctx;
 
@@ -209,22 +209,6 @@ fn rx_frames(ctx: &Ctx) -> Vec<Rx> {
     out
 }
 
-/// Each stream's median positive step between video timestamps, ms (33 when it
-/// cannot tell).
-fn frame_step_ms(s: &TxStream) -> i64 {
-    let mut ts: Vec<i64> = s.video.iter().map(|f| f.rtmp_ts_ms as i64).collect();
-    ts.sort_unstable();
-    ts.dedup();
-    let mut d: Vec<i64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
-    d.sort_unstable();
-    d.get(d.len() / 2).copied().unwrap_or(33)
-}
-
-fn median(v: &mut [i64]) -> Option<i64> {
-    v.sort_unstable();
-    v.get(v.len() / 2).copied()
-}
-
 /// The candidates of `cands` in a stream named `key`, else all of them.
 fn prefer_key(
     streams: &[TxStream],
@@ -295,7 +279,7 @@ pub(crate) fn correlate(ctx: &Ctx, streams: &[TxStream]) -> RtmpPlay {
                 .collect()
         })
         .collect();
-    let steps: Vec<i64> = streams.iter().map(frame_step_ms).collect();
+    let steps: Vec<i64> = streams.iter().map(TxStream::frame_step_ms).collect();
 
     let mut out = RtmpPlay::default();
     for (r, cands) in rx.iter().zip(found) {

@@ -102,23 +102,6 @@ fn by_fingerprint<'a>(
     (found, offsets)
 }
 
-/// Each stream's median frame interval in ms (33 when it cannot tell).
-fn frame_steps_ms(streams: &[TxStream]) -> Vec<i64> {
-    streams
-        .iter()
-        .map(|s| {
-            let mut ts: Vec<i64> = s.video.iter().map(|f| f.rtmp_ts_ms as i64).collect();
-            ts.sort_unstable();
-            let mut d: Vec<i64> = ts
-                .windows(2)
-                .map(|w| w[1] - w[0])
-                .filter(|d| *d > 0)
-                .collect();
-            median(&mut d).unwrap_or(33)
-        })
-        .collect()
-}
-
 pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) -> Matched {
     let index = sent_index(streams);
     let (found, offsets) = by_fingerprint(streams, &index, rx);
@@ -143,7 +126,7 @@ pub(super) fn match_frames(ctx: &Ctx, streams: &[TxStream], rx: &[RxSegment]) ->
                 .collect()
         })
         .collect();
-    let frame_step_ms = frame_steps_ms(streams);
+    let frame_step_ms: Vec<i64> = streams.iter().map(TxStream::frame_step_ms).collect();
 
     // Pass 2 and 3: resolve repeats, timestamp mapping, program date time.
     let mut out = Matched {

@@ -34,6 +34,7 @@ use groups::Group;
 use super::stats::{grouped, Summary};
 use super::{Ctx, GroupBy};
 
+pub(crate) use segments::median;
 pub use sources::encoder_kbps;
 
 /// The player model in one sentence, printed beside the headline it produces.
@@ -93,6 +94,21 @@ pub struct TxStream {
     pub wire_start_ns: Option<i64>,
     /// The ingest server's capture that gave `ingest_ns`, if any.
     pub ingest_host: Option<String>,
+}
+
+impl TxStream {
+    /// The median step between its frames' RTMP timestamps, ms (33 when it cannot
+    /// tell): the tolerance of a match by timestamp.
+    pub fn frame_step_ms(&self) -> i64 {
+        let mut ts: Vec<i64> = self.video.iter().map(|f| f.rtmp_ts_ms as i64).collect();
+        ts.sort_unstable();
+        let mut d: Vec<i64> = ts
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .filter(|d| *d > 0)
+            .collect();
+        segments::median(&mut d).unwrap_or(33)
+    }
 }
 
 /// One frame as one viewer received it, and saw it.

@@ -193,7 +193,7 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
     rx
 }
 
-pub(super) fn median(v: &mut [i64]) -> Option<i64> {
+pub(crate) fn median(v: &mut [i64]) -> Option<i64> {
     if v.is_empty() {
         return None;
     }
