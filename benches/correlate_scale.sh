@@ -112,12 +112,17 @@ if [ -d "$work/dataset" ]; then
             echo "DATAFUSION REPORT DIFFERS from the embedded report"
         read -r df_wall df_peak <<<"$(timed 3 "$bin" correlate --cluster local "$work/dataset")"
         df=1
-        "$bin" correlate --json --cluster standalone "$work/dataset" > "$work/ballista.json" 2>/dev/null
-        cmp -s "$work/ballista.json" "$work/embedded.json" &&
-            echo "ballista report = embedded report" ||
-            echo "BALLISTA REPORT DIFFERS from the embedded report"
-        read -r bal_wall bal_peak <<<"$(timed 3 "$bin" correlate --cluster standalone "$work/dataset")"
-        bal=1
+        if "$bin" correlate --json --cluster standalone "$work/dataset" > "$work/ballista.json" 2> "$work/ballista.err"; then
+            cmp -s "$work/ballista.json" "$work/embedded.json" &&
+                echo "ballista report = embedded report" ||
+                echo "BALLISTA REPORT DIFFERS from the embedded report"
+            read -r bal_wall bal_peak <<<"$(timed 3 "$bin" correlate --cluster standalone "$work/dataset")"
+            bal=1
+        else
+            echo "BALLISTA FAILED:"; tail -5 "$work/ballista.err"
+        fi
+    else
+        echo "DATAFUSION FAILED"
     fi
 fi
 

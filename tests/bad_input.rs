@@ -24,8 +24,7 @@ impl Rng {
 }
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lagtap-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("bad");
     dir.join(name)
 }
 

@@ -40,8 +40,7 @@ fn conversation(link_type: u16, start_ns: i64) -> Vec<Frame> {
 }
 
 fn write_temp(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lagtap-formats-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("formats");
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
     p

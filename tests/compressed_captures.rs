@@ -14,9 +14,7 @@ use lagtap::inspect::InspectHandler;
 use lagtap::pipeline::run_reader;
 
 fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lagtap-compressed-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("compressed")
 }
 
 /// The bundled `captures/basic` pcap and pcapng files.

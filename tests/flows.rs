@@ -21,8 +21,7 @@ fn frames(pkts: Vec<Vec<u8>>) -> Vec<Frame> {
 }
 
 fn inspect(name: &str, pkts: Vec<Vec<u8>>) -> (Vec<FlowRow>, lagtap::anomalies::Anomalies) {
-    let dir = std::env::temp_dir().join(format!("lagtap-flows-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("flows");
     let p = dir.join(name);
     std::fs::write(&p, pcap(&frames(pkts), false, true, 65535)).unwrap();
     let r = inspect_file(&p).unwrap();

@@ -18,8 +18,7 @@ const BASE_NS: i64 = 1_795_581_166_000_000_000;
 fn temp(name: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("lagtap-links-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("links");
     dir.join(format!("{n}-{name}"))
 }
 

@@ -69,13 +69,23 @@ impl std::str::FromStr for Engine {
     }
 }
 
+/// The largest gRPC message Ballista's clients and Flight servers take here. A
+/// unit's result is one row, and Arrow Flight cannot split a row over messages, so
+/// the media unit's result (every frame sample, as JSON) crosses as one message:
+/// on the 2 GB campaign bench (a 17 MB report; the result holds more) Ballista's
+/// default of 16 MiB made `--cluster standalone` fail where DataFusion alone,
+/// which sends nothing, passed. One string of an Arrow `Utf8` column holds at most 2 GiB, so that
+/// is the limit here too; the plans' own data never comes near it otherwise.
+pub const MAX_MESSAGE_BYTES: usize = i32::MAX as usize;
+
 /// The session configuration every lagtap plan runs with: lagtap's codecs for
-/// Ballista, and strings read as plain `Utf8` (the event rows go through
-/// serde_arrow, which reads the types lagtap wrote).
+/// Ballista, messages up to [`MAX_MESSAGE_BYTES`], and strings read as plain `Utf8`
+/// (the event rows go through serde_arrow, which reads the types lagtap wrote).
 pub fn session_config() -> SessionConfig {
     let mut config = SessionConfig::new_with_ballista()
         .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
-        .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()));
+        .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()))
+        .with_ballista_grpc_client_max_message_size(MAX_MESSAGE_BYTES);
     config
         .options_mut()
         .execution

@@ -51,6 +51,9 @@ pub fn executor(bind: SocketAddr, scheduler: SocketAddr, vcores: usize) -> anyho
         scheduler_host: scheduler.ip().to_string(),
         scheduler_port: scheduler.port(),
         vcores,
+        // A unit's result crosses as one Flight message (see MAX_MESSAGE_BYTES).
+        grpc_max_decoding_message_size: super::MAX_MESSAGE_BYTES as u32,
+        grpc_max_encoding_message_size: super::MAX_MESSAGE_BYTES as u32,
         override_logical_codec: Some(Arc::new(LogicalCodec::default())),
         override_physical_codec: Some(Arc::new(PhysicalCodec::default())),
         ..ExecutorProcessConfig::default()

@@ -16,6 +16,23 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A directory for the files one test binary writes, `TAG` under cargo's
+/// `target/tmp` (`CARGO_TARGET_TMPDIR`), made empty at the binary's first call: a
+/// test run leaves nothing in the system's /tmp, and the next run of the binary
+/// starts from a clean directory instead of adding one per process. Not for files
+/// another user must read (tcpdump after it drops root): those stay in /tmp.
+pub fn scratch(tag: &str) -> PathBuf {
+    static MADE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(tag);
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if !made.iter().any(|t| t == tag) {
+        let _ = std::fs::remove_dir_all(&dir);
+        made.push(tag.to_string());
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Runs the lagtap binary under test; fails the test unless it succeeds, with its
 /// standard error; returns its standard output.
 pub fn lagtap(args: &[&str]) -> Vec<u8> {
