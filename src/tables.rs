@@ -161,17 +161,34 @@ mod with_parquet {
 
     /// Every row of a Parquet file, deserialized one record batch at a time.
     pub fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
+        let mut rows = Vec::new();
+        for_each_row(path, |row| {
+            rows.push(row);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// Hands every row of a Parquet file to `f`, one record batch deserialized at
+    /// a time: what a reader that turns rows into something smaller holds is one
+    /// batch of rows, not the file's (an event table read as JSON maps took
+    /// several times the events' own memory).
+    pub fn for_each_row<T: serde::de::DeserializeOwned>(
+        path: &Path,
+        mut f: impl FnMut(T) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
         let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(file)
             .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
             .with_context(|| format!("{} is not a Parquet file", path.display()))?;
-        let mut rows = Vec::new();
         for batch in reader {
             let batch = batch.with_context(|| format!("reading {}", path.display()))?;
             let part: Vec<T> = serde_arrow::from_record_batch(&batch)
                 .with_context(|| format!("rows of {}", path.display()))?;
-            rows.extend(part);
+            for row in part {
+                f(row)?;
+            }
         }
-        Ok(rows)
+        Ok(())
     }
 }

@@ -27,10 +27,7 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lagtap-tls-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch(&format!("tls-{tag}"))
 }
 
 /// (method, uri, status, request time ns) of each decoded exchange, and the
@@ -101,9 +98,15 @@ fn epoch_ns(s: &str) -> i64 {
 
 /// A copy of a test capture with no key log beside it (the originals have theirs).
 fn alone(name: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let dir = temp_dir(&format!("alone-{name}"));
     let p = dir.join(format!("{name}.pcap"));
-    std::fs::copy(data(&format!("{name}.pcap")), &p).unwrap();
+    // Tests run at once and copy the same capture: each copies to a name of its
+    // own and renames it in place, so no test reads a copy half written.
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let part = dir.join(format!("{name}.pcap.{n}"));
+    std::fs::copy(data(&format!("{name}.pcap")), &part).unwrap();
+    std::fs::rename(&part, &p).unwrap();
     p
 }
 

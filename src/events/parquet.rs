@@ -610,13 +610,13 @@ mod with_parquet {
                 .collect();
             files.sort();
             for f in files {
-                let rows: Vec<Map<String, Value>> = crate::tables::read_rows(&f)?;
-                for row in rows {
+                crate::tables::for_each_row(&f, |row: Map<String, Value>| {
                     events
                         .push(from_row(kind, host, row).with_context(|| {
                             format!("{}: not a lagtap {kind} row", f.display())
                         })?);
-                }
+                    Ok(())
+                })?;
             }
         }
         if events.is_empty() {
