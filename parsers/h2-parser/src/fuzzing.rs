@@ -1,5 +1,5 @@
-//! The body of the fuzz target (`fuzz/fuzz_targets/h2.rs`), here so that `cargo test`
-//! runs it over the seeds too. Not part of the API.
+//! The body of the fuzz target (this crate's `fuzz/fuzz_targets/session.rs`),
+//! here so that `cargo test` runs it over the seeds too. Not part of the API.
 
 use super::{BodyMode, Direction, Message, Session, C2S, PREFACE, S2C};
 
