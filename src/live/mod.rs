@@ -2,6 +2,7 @@
 //!
 //! - [`pcapng_writer`]: our own pcapng writer (no libpcap needed, unit-tested).
 //! - [`keylog_follower`]: the new lines of a growing key log, for `--keylog`.
+//! - `source` (feature `live`): an interface opened with libpcap, the stop flag.
 //! - `capture` (feature `live`): libpcap interface → pcapng files, with the host's
 //!   metadata in the section comment, NTP probes as clock evidence, rotation, clean
 //!   ends on SIGINT/SIGTERM and regular flushes.
@@ -13,6 +14,8 @@
 pub mod capture;
 pub mod keylog_follower;
 pub mod pcapng_writer;
+#[cfg(feature = "live")]
+pub mod source;
 pub mod watch;
 
 use std::net::UdpSocket;
