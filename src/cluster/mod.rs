@@ -74,8 +74,8 @@ impl std::str::FromStr for Engine {
 /// the media unit's result (every frame sample, as JSON) crosses as one message:
 /// on the 2 GB campaign bench (a 17 MB report; the result holds more) Ballista's
 /// default of 16 MiB made `--cluster standalone` fail where DataFusion alone,
-/// which sends nothing, passed. One string of an Arrow `Utf8` column holds at most 2 GiB, so that
-/// is the limit here too; the plans' own data never comes near it otherwise.
+/// which sends nothing, passed. One string of an Arrow `Utf8` column holds at most
+/// 2 GiB, so that is the limit here too.
 pub const MAX_MESSAGE_BYTES: usize = i32::MAX as usize;
 
 /// The session configuration every lagtap plan runs with: lagtap's codecs for

@@ -1,5 +1,5 @@
-//! What a [`Session`](crate::Session) gives: the messages, the exchanges and their requests
-//! and responses, and the body policy that sees each response's head.
+//! What a [`Session`](crate::Session) gives: the messages, the exchanges and their
+//! requests and responses, and the body policy that sees each response's head.
 
 use super::*;
 
