@@ -1,15 +1,15 @@
 """Per-frame arrival truth for the lowlatency scenario, from the viewers' own logs.
 
-For every media segment a viewer of ll_viewer.py received (its body kept in
-logs/segments/<host>/), ffprobe lists the video packets of init + segment with their
-byte position and size; a frame's last byte is body offset pos + size − 1 − len(init).
-The viewer logged, after every recv() that brought body bytes, how many body bytes it
-had, when recv() returned and when the kernel received the newest packet that
-recv() consumed: the frame arrived (`arrived_ns`, kernel time; `read_ns`, the
-recv() return) at the first such read past its last byte. Its fingerprint
-(SHA-256 of its slice NAL units, as broadcaster.py computes it) finds the frame the
-broadcaster logged, and with it the frame's RTMP timestamp and send time. Nothing here
-uses lagtap.
+For every media segment a viewer of ll_viewer.py received, over HTTP/1.1 or HTTP/2
+(its body kept in logs/segments/<host>/), ffprobe lists the video packets of init +
+segment with their byte position and size; a frame's last byte is body offset
+pos + size − 1 − len(init). The viewer logged, after every recv() that brought body
+bytes (over HTTP/2: after every DATA frame), how many body bytes it had, when recv()
+returned and when the kernel received the newest packet that recv() consumed: the
+frame arrived (`arrived_ns`, kernel time; `read_ns`, the recv() return) at the first
+such read past its last byte. Its fingerprint (SHA-256 of its slice NAL units, as
+broadcaster.py computes it) finds the frame the broadcaster logged, and with it the
+frame's RTMP timestamp and send time. Nothing here uses lagtap.
 """
 
 import hashlib
@@ -81,7 +81,7 @@ def frame_arrivals(log_dir, viewer_logs, frames):
                 sent = max(cands, key=lambda f: f["sent_ns"]) if cands else None
                 rows.append({
                     "viewer": host, "uri": r["url"], "seq": r["seq"],
-                    "chunked": r["chunked"], "pts": int(p["pts"]), "dts": int(p["dts"]),
+                    "http": r.get("http", "1.1"), "chunked": r["chunked"], "pts": int(p["pts"]), "dts": int(p["dts"]),
                     "key": "K" in p.get("flags", ""), "offset": start, "size": int(p["size"]),
                     "fingerprint": fp, "arrived_ns": arrived, "read_ns": read_ns,
                     "segment_done_ns": r["done_ns"],

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A low-latency HLS viewer for the lagtap testbed: follows an fMP4 media playlist
 (`#EXT-X-MAP`, `#EXT-X-PREFETCH` as ffmpeg's dash muxer writes with -lhls 1) over one
-persistent HTTP/1.1 connection and logs every read of every response body.
+persistent HTTP/1.1 connection (or, with --http2, one HTTP/2 connection on TLS:
+ll_h2.py) and logs every read of every response body.
 
 - --prefetch (the low-latency player): fetches the init segment, then the segment
   the playlist's `#EXT-X-PREFETCH` names, at once, while the packager still writes
@@ -10,37 +11,40 @@ persistent HTTP/1.1 connection and logs every read of every response body.
 - without it (a classic player): fetches listed segments only, complete, newest
   first at start, reloading the playlist every half target duration.
 
-The HTTP client is written on a plain socket (no http.client) so that every recv()
-is seen: for each response it logs the decoded body bytes in hand after every
-recv() that brought body bytes, with the time recv() returned and the kernel's
-receive time of the newest packet that recv() consumed (SO_TIMESTAMPNS: when the
-bytes reached this host, whatever the scheduler did to the Python process after). `--save DIR` keeps
-each media body (and the init segment) as DIR/<file name>, for make_truth.py to find
-each frame's bytes with ffprobe.
+The HTTP client is written on a plain socket (no http.client; tblog.TimedSocket) so
+that every recv() is seen: for each response it logs the decoded body bytes in hand
+after every recv() that brought body bytes, with the time recv() returned and the
+kernel's receive time of the newest packet that recv() consumed (SO_TIMESTAMPNS:
+when the bytes reached this host, whatever the scheduler did to the Python process
+after). `--save DIR` keeps each media body (and the init segment) as DIR/<file
+name>, for make_truth.py to find each frame's bytes with ffprobe.
+
+With --http2 (ALPN h2 on TLS, the options of tblog.add_tls_args: --keylog writes
+the session secrets for the capture's decryption) a read is a DATA frame: each is
+logged once whole, with the times of the recvmsg() that completed it (ll_h2.py).
 
 Log (JSON Lines), all times wall-clock ns:
-  request: url, kind (playlist|init|segment), channel, seq (segments), req_ns (just
-           before the request was written), first_byte_ns (the recv() that brought
-           the status line), done_ns (body complete), status, bytes, chunked,
+  request: url, kind (playlist|init|segment), http ("1.1" or "2"), channel, seq
+           (segments), req_ns (just before the request was written), first_byte_ns
+           (the recv() that brought the status line or HEADERS), done_ns (body
+           complete), status, bytes, chunked (HTTP/2: no content-length, the origin's
+           chunked relay passed on as DATA frames),
            reads: [[t_ns, body bytes in hand, kernel_ns], ...] (every recv() with body
-           bytes: when recv() returned, and when the kernel received the newest
-           packet it read)
+           bytes, HTTP/2: every DATA frame: when recv() returned, and when the kernel
+           received the newest packet it read)
+  tls:     (--http2, per connection) as tblog.TlsClient logs it
   start:   channel, k (the first segment's place from the end of the playlist's
            segments, prefetch ones included: 1 = the newest), start_seq
 """
 
 import argparse
 import os
-import socket
-import struct
 import time
 
-from tblog import Deadline, JsonlLog, host_name, now_ns
+from tblog import (Deadline, JsonlLog, TimedSocket, TlsClient, add_tls_args, host_name,
+                   now_ns)
 
 USER_AGENT = "lagtap-testbed-ll-viewer"
-# Linux's SO_TIMESTAMPNS (= SCM_TIMESTAMPNS), which Python's socket module does not
-# name: recvmsg() then carries the receive time of the newest skb it consumed.
-SO_TIMESTAMPNS = 35
 
 
 def parse_playlist(text):
@@ -76,9 +80,12 @@ def seq_of(uri):
 class Conn:
     """One persistent HTTP/1.1 connection on a plain socket."""
 
+    http = "1.1"
+
     def __init__(self, server, port):
         self.server, self.port = server, port
         self.sock, self.buf, self.kernel_ns = None, b"", None
+        self.url = f"http://{server}:{port}"
 
     def close(self):
         if self.sock is not None:
@@ -86,24 +93,14 @@ class Conn:
         self.sock, self.buf = None, b""
 
     def _recv(self):
-        data, anc, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(16))
-        t = now_ns()
-        if not data:
-            raise ConnectionError("closed")
-        self.kernel_ns = None
-        for level, kind, value in anc:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
-                sec, nsec = struct.unpack("qq", value[:16])
-                self.kernel_ns = sec * 1_000_000_000 + nsec
+        data, t, self.kernel_ns = self.sock.recv()
         return data, t
 
     def get(self, path):
         """GET path: (status, body, req_ns, first_byte_ns, done_ns, chunked, reads)."""
         for attempt in (1, 2):
             if self.sock is None:
-                self.sock = socket.create_connection((self.server, self.port), timeout=5)
-                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                self.sock = TimedSocket(self.server, self.port)
             try:
                 return self._get(path)
             except (ConnectionError, OSError):
@@ -184,17 +181,25 @@ def main():
                     help="fetch the segment being written (EXT-X-PREFETCH) as it streams")
     ap.add_argument("--save", help="directory to keep media bodies in")
     ap.add_argument("--log", required=True)
+    ap.add_argument("--http2", action="store_true",
+                    help="HTTP/2 on TLS (ALPN h2; the TLS options below) instead of "
+                         "HTTP/1.1 on a plain socket")
+    add_tls_args(ap)
     a = ap.parse_args()
     log = JsonlLog(a.log, host_name())
     deadline = Deadline(a.duration)
-    conn = Conn(a.server, a.port)
+    if a.http2:
+        from ll_h2 import H2Conn  # only this mode needs the h2 package
+        conn = H2Conn(a.server, a.port, TlsClient(a, ["h2"]), log, USER_AGENT)
+    else:
+        conn = Conn(a.server, a.port)
     base = f"/{a.app}/{a.channel}/"
     if a.save:
         os.makedirs(a.save, exist_ok=True)
 
     def fetch(uri, kind, seq=None):
         status, body, req, first, done, chunked, reads = conn.get(base + uri)
-        log.write("request", url=f"http://{a.server}:{a.port}{base}{uri}", kind=kind,
+        log.write("request", url=f"{conn.url}{base}{uri}", kind=kind, http=conn.http,
                   channel=a.channel, seq=seq, req_ns=req, first_byte_ns=first,
                   done_ns=done, status=status, bytes=len(body), chunked=chunked,
                   reads=reads if kind != "playlist" else [], t_ns=done)

@@ -5,7 +5,8 @@ The schema is documented in docs/testbed.md ("truth.json"). Times are wall-clock
 integer nanoseconds since the epoch, as the hosts' programs logged them; the skew
 scenario's clock offsets were applied to the capture files only. A run with TLS (the
 tls scenario) adds `tls` (endpoints, key files) and `tls_sessions` (every TLS
-connection a Python client made).
+connection a Python client made); so does lowlatency's HTTP/2 viewer (key files in
+`hosts[]`, `tls_sessions`).
 """
 
 import collections
@@ -188,6 +189,7 @@ def main():
     offsets = {e["host"]: e for e in events if e["event"] == "clock_offset"}
     tls = next((e for e in events if e["event"] == "tls"), None)
     ll = next((e for e in events if e["event"] == "ll"), None)
+    ll_h2 = next((e for e in events if e["event"] == "ll_h2"), None)
     keys = {e["host"]: e for e in events if e["event"] == "keys"}
     clients = logs_by_client(log_dir)
 
@@ -200,7 +202,7 @@ def main():
                           "link_type": e["link_type"] or None,
                           "capture_tool": e["capture_tool"] or None,
                           "clock_offset_s": off["offset_s"] if off else 0.0})
-            if tls:
+            if tls or keys:
                 k = keys.get(e["name"], {})
                 hosts[-1].update(keys=k.get("file"), capture_dsb=k.get("dsb") or None)
     messages, caps = chat_truth(clients.get("chat", {}))
@@ -253,6 +255,9 @@ def main():
         truth["tls_sessions"] = tls_sessions(clients)
     if ll:
         truth["server"]["ll_playlist_url"] = ll["origin"]
+        if ll_h2:
+            truth["server"]["ll_h2_playlist_url"] = ll_h2["front"]
+            truth["tls_sessions"] = tls_sessions(clients)
         truth["frame_arrivals"] = frame_arrivals(log_dir, clients.get("viewer", {}), frames)
     if any(e["event"] == "rtmp_player" for e in events):
         truth["rtmp_players"], truth["rtmp_plays"] = rtmp_plays(outdir, events, frames)

@@ -47,6 +47,22 @@ nginx_hls_location() {
 EOF
 }
 
+# nginx_http_common DIR LOGNAME: the http block's settings every nginx of the run
+# shares: its access log (LOG_DIR/LOGNAME.log), temp files under DIR/tmp, long-lived
+# keep-alive connections.
+nginx_http_common() {
+    cat <<EOF
+    access_log $LOG_DIR/$2.log;
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+    keepalive_timeout 120s;
+    keepalive_requests 100000;
+EOF
+}
+
 # nginx_https_server DIR: HTTPS on 443 (ALPN h2 or http/1.1, TLS 1.2 and 1.3) with the
 # HLS, and the WebSocket chat proxied to InspIRCd (X-Real-IP carries the client).
 nginx_https_server() {
@@ -112,14 +128,7 @@ rtmp {
     }
 }
 http {
-    access_log $LOG_DIR/nginx-access.log;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
-    keepalive_timeout 120s;
-    keepalive_requests 100000;
+$(nginx_http_common "$d" nginx-access)
     server {
         listen $SERVER_ADDR:80;
 $(nginx_hls_location "$d")
@@ -137,6 +146,43 @@ EOF
         wait_for_port "$SERVER_HOST" tcp "$HTTPS_PORT"
         wait_for_port "$SERVER_HOST" tcp "$RTMPS_PORT"
     fi
+}
+
+# start_h2_front PORT BACKEND: a second nginx on the server (the lowlatency
+# scenario's HTTP/2 front): HTTP/2 on TLS 1.3 (ALPN h2, the run's self-signed
+# certificate) on PORT, proxying every request to the HTTP/1.1 server on
+# 127.0.0.1:BACKEND (over the server's loopback, not on eth0) without buffering
+# (proxy_buffering off): what the backend relays of a growing file goes on at once,
+# as DATA frames.
+start_h2_front() {
+    local port=$1 backend=$2 d=$RUN_DIR/nginx-h2
+    [[ -n $TLS_DIR ]] || make_tls_cert
+    mkdir -p "$d/tmp"
+    cat >"$RUN_DIR/conf/nginx-h2.conf" <<EOF
+user root;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $LOG_DIR/nginx-h2-error.log warn;
+events { worker_connections 64; }
+http {
+$(nginx_http_common "$d" nginx-h2-access)
+    server {
+        listen $SERVER_ADDR:$port ssl http2;
+        ssl_certificate $TLS_DIR/server.crt;
+        ssl_certificate_key $TLS_DIR/server.key;
+        ssl_protocols TLSv1.3;
+        location / {
+            proxy_pass http://127.0.0.1:$backend;
+            proxy_http_version 1.1;
+            proxy_buffering off;
+        }
+    }
+}
+EOF
+    bg_in_host "$SERVER_HOST" nginx-h2 nginx -p "$d" -e "$LOG_DIR/nginx-h2-error.log" \
+        -c "$RUN_DIR/conf/nginx-h2.conf" -g 'daemon off;'
+    SERVER_PIDS+=("$LAST_PID")
+    wait_for_port "$SERVER_HOST" tcp "$port"
 }
 
 start_chronyd() {

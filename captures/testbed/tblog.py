@@ -1,5 +1,6 @@
-"""Shared bits of the testbed's Python clients: wall-clock time, JSON Lines logs and
-TLS client connections that write their secrets to a key log.
+"""Shared bits of the testbed's Python clients: wall-clock time, JSON Lines logs,
+sockets that say when the kernel received what they read, and TLS client
+connections that write their secrets to a key log.
 
 Every record carries `t_ns` (time.time_ns(): wall clock, integer ns since the epoch,
 the same clock the captures on this machine use) and the `host` that wrote it.
@@ -10,8 +11,13 @@ import os
 import signal
 import socket
 import ssl
+import struct
 import threading
 import time
+
+# Linux's SO_TIMESTAMPNS (= SCM_TIMESTAMPNS), which Python's socket module does not
+# name: recvmsg() then carries the receive time of the newest skb it consumed.
+SO_TIMESTAMPNS = 35
 
 
 def now_ns():
@@ -64,6 +70,92 @@ def host_name():
     return os.environ.get("LAGTAP_HOST") or os.uname().nodename
 
 
+class TimedSocket:
+    """A connected TCP socket (TCP_NODELAY) whose every read says when recvmsg()
+    returned and when the kernel received the newest packet it consumed
+    (SO_TIMESTAMPNS: when the bytes reached this host, whatever the scheduler did to
+    the Python process after)."""
+
+    def __init__(self, server, port, timeout=5):
+        self.sock = socket.create_connection((server, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+
+    def recv(self):
+        """(data, t_ns, kernel_ns); ConnectionError when the peer closed."""
+        data, anc, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(16))
+        t = now_ns()
+        if not data:
+            raise ConnectionError("closed")
+        kernel_ns = None
+        for level, kind, value in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+                sec, nsec = struct.unpack("qq", value[:16])
+                kernel_ns = sec * 1_000_000_000 + nsec
+        return data, t, kernel_ns
+
+    def sendall(self, data):
+        self.sock.sendall(data)
+
+    def close(self):
+        self.sock.close()
+
+
+class TimedTls:
+    """TLS on a TimedSocket through memory BIOs (an SSLSocket has no recvmsg(), so no
+    receive times): each read gives the plaintext of the records the last recvmsg()
+    completed, with that recvmsg()'s times."""
+
+    def __init__(self, ctx, raw, server_hostname):
+        self.raw = raw
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.incoming, self.outgoing, server_hostname=server_hostname)
+        while True:
+            try:
+                self.obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                self._fill()
+        self._flush()
+
+    def _flush(self):
+        out = self.outgoing.read()
+        if out:
+            self.raw.sendall(out)
+
+    def _fill(self):
+        data, t, kernel_ns = self.raw.recv()
+        self.incoming.write(data)
+        return t, kernel_ns
+
+    def recv(self):
+        """(plaintext, t_ns, kernel_ns) of the first recvmsg() that completed records
+        with application data; ConnectionError at the peer's close_notify."""
+        t, kernel_ns = now_ns(), None  # records already in hand: no packet to name
+        while True:
+            out = bytearray()
+            try:
+                while True:
+                    piece = self.obj.read(65536)
+                    if not piece:
+                        raise ConnectionError("close_notify")
+                    out += piece
+            except ssl.SSLWantReadError:
+                pass
+            self._flush()  # e.g. a key update's reply
+            if out:
+                return bytes(out), t, kernel_ns
+            t, kernel_ns = self._fill()
+
+    def sendall(self, data):
+        self.obj.write(data)
+        self._flush()
+
+    def close(self):
+        self.raw.close()
+
+
 TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
@@ -110,9 +202,22 @@ class TlsClient:
         start_ns = now_ns()
         raw = socket.create_connection((server, port), timeout=timeout)
         sock = self.ctx.wrap_socket(raw, server_hostname=self.sni or server)
+        self._log(log, proto, sock, sock, start_ns)
+        return sock
+
+    def connect_timed(self, server, port, log, proto, timeout=15):
+        """As connect, on a TimedSocket: returns a TimedTls (reads with receive times)."""
+        start_ns = now_ns()
+        raw = TimedSocket(server, port, timeout)
+        tls = TimedTls(self.ctx, raw, self.sni or server)
+        self._log(log, proto, tls.obj, raw.sock, start_ns)
+        return tls
+
+    def _log(self, log, proto, tls, sock, start_ns):
+        """The `tls` record of a connection: tls is the SSLSocket or SSLObject, sock
+        the TCP socket under it."""
         local, remote = sock.getsockname(), sock.getpeername()
-        log.write("tls", proto=proto, version=sock.version(), cipher=sock.cipher()[0],
-                  alpn=sock.selected_alpn_protocol(), sni=self.sni,
+        log.write("tls", proto=proto, version=tls.version(), cipher=tls.cipher()[0],
+                  alpn=tls.selected_alpn_protocol(), sni=self.sni,
                   local=f"{local[0]}:{local[1]}", remote=f"{remote[0]}:{remote[1]}",
                   handshake_start_ns=start_ns)
-        return sock

@@ -40,8 +40,12 @@ scenarios:
             fragment per frame, prft boxes) and uploads it by chunked HTTP PUT to
             a small origin (ll_origin.py, port 8080) that relays growing segments
             with chunked transfer; llviewer fetches each segment while it is
-            written (EXT-X-PREFETCH), viewer fetches listed segments whole; both
-            log every read; OUTDIR/logs/segments/<host>/ keeps the bodies
+            written (EXT-X-PREFETCH), viewer fetches listed segments whole; h2viewer
+            prefetches as llviewer does, over HTTP/2 on TLS 1.3 from an nginx front
+            (port 8443, proxy_buffering off) that relays the origin's growing
+            segments as DATA frames, and writes a key log (OUTDIR/h2viewer.keys,
+            server.keys); all log every read (h2viewer: every DATA frame);
+            OUTDIR/logs/segments/<host>/ keeps the bodies
   rtmpplay  an RTMP player and an HLS viewer (K=3); the player: ffmpeg plays the channel from nginx-rtmp over RTMP
             (-c copy into OUTDIR/logs/<host>.play.flv), its downlink limited to
             200 kb/s by tc tbf on its switch port; truth per received frame
@@ -57,8 +61,8 @@ options:
                    e.g. 3000 for a realistic-bitrate run, benches/tls_decode_throughput.sh)
   --mode M         broadcaster behaviour: ffmpeg (blocks) or obs (drops frames)
   --ircd NAME      IRC server: inspircd (default when installed) or ngircd
-  --dsb LIST       tls: hosts that get dsb/<host>.pcapng (default: every captured
-                   host; "none" for none)
+  --dsb LIST       tls, lowlatency: hosts that get dsb/<host>.pcapng (default: in
+                   tls every captured host, in lowlatency none; "none" for none)
   -h, --help
 
 OUTDIR gets <host>.pcap|.pcapng, truth.json and logs/; a previous run there is replaced.
@@ -72,7 +76,7 @@ COMMAND_LINE="$0 $*"
 SCENARIO=$1
 OUTDIR=$2
 shift 2
-DURATION="" STEP=10 CAPTURE_LIST=all SIZE="" MODE="" IRCD="" DSB_LIST=all BITRATE=""
+DURATION="" STEP=10 CAPTURE_LIST=all SIZE="" MODE="" IRCD="" DSB_LIST="" BITRATE=""
 while (($#)); do
     case $1 in
         --duration) DURATION=$2; shift 2 ;;
@@ -126,6 +130,13 @@ check_prereqs() {
             missing+=("ngx_stream_module.so")
             pkgs+=(libnginx-mod-stream)
         fi
+    fi
+    # lowlatency's h2viewer: HTTP/2 on TLS too (openssl for the certificate).
+    if [[ $SCENARIO == lowlatency ]] && ! command -v openssl >/dev/null; then
+        missing+=(openssl)
+        pkgs+=(openssl)
+    fi
+    if [[ $SCENARIO == tls || $SCENARIO == lowlatency ]]; then
         local py
         for py in python3 /usr/bin/python3; do
             if command -v "$py" >/dev/null && "$py" -c 'import h2' 2>/dev/null; then
@@ -148,7 +159,7 @@ check_prereqs() {
         exit 3
     fi
 }
-PYTHON=""  # the clients' Python; the tls scenario needs one that has h2
+PYTHON=""  # the clients' Python; tls and lowlatency need one that has h2
 check_prereqs
 PYTHON=${PYTHON:-python3}
 
@@ -169,7 +180,7 @@ RUN_DIR=$(mktemp -d /tmp/lagtap-testbed.XXXXXX)
 mkdir -p "$LOG_DIR" "$RUN_DIR/conf"
 rm -f "$LOG_DIR"/*.jsonl "$LOG_DIR"/*.log "$LOG_DIR"/*.keys "$OUTDIR"/*.pcap "$OUTDIR"/*.pcapng \
     "$OUTDIR"/*.keys "$OUTDIR/truth.json"
-rm -rf "$OUTDIR/dsb"
+rm -rf "$OUTDIR/dsb" "$LOG_DIR/segments"  # a previous run's bodies too
 TESTBED_LOG=$LOG_DIR/testbed.jsonl
 
 # shellcheck source=netns.sh
@@ -538,12 +549,23 @@ run_ll_viewer() {  # run_ll_viewer HOST CHANNEL SECONDS [EXTRA-ARGS...]
         --log "$LOG_DIR/$host.viewer.jsonl" "$@"
 }
 
+# h2viewer: the low-latency player (--prefetch) over HTTP/2 on TLS 1.3 through the
+# nginx front (start_h2_front), its key log in logs/<host>.viewer.keys.
+LL_H2_PORT=8443
+
+run_h2_viewer() {  # run_h2_viewer HOST CHANNEL SECONDS
+    tls_args "$1" viewer
+    run_ll_viewer "$1" "$2" "$3" --prefetch --http2 --port "$LL_H2_PORT" --tls-version 1.3 \
+        "${TLS_ARGS[@]}"
+}
+
 scenario_lowlatency() {
     local d=${DURATION:-30} delay=8 h
     add_host "$SERVER_HOST" server 1 eth0
     add_host broadcaster broadcaster 11 eth0
     add_host llviewer viewer 21 eth0
     add_host viewer viewer 22 eth0
+    add_host h2viewer viewer 23 eth0
     start_platform
     # The origin: the dash muxer names its media playlist media_0.m3u8; viewers ask
     # for index.m3u8 (lagtap reads the channel from /<app>/<channel>/index.m3u8).
@@ -554,7 +576,10 @@ scenario_lowlatency() {
     SERVER_PIDS+=("$LAST_PID")
     wait_for_port "$SERVER_HOST" tcp "$LL_PORT"
     tb_event "\"event\":\"ll\",\"origin\":\"http://$SERVER_ADDR:$LL_PORT/ll/<channel>/index.m3u8\""
+    start_h2_front "$LL_H2_PORT" "$LL_PORT"
+    tb_event "\"event\":\"ll_h2\",\"front\":\"https://$SERVER_ADDR:$LL_H2_PORT/ll/<channel>/index.m3u8\",\"sni\":\"$TLS_NAME\""
     for h in broadcaster llviewer viewer; do run_ntp "$h" "$d"; done
+    run_ntp h2viewer "$d"
     run_broadcaster broadcaster lagtap "$LOW_KBPS" "$d"
     pause 2
     run_ll_packager lagtap $((d + 5))
@@ -564,6 +589,7 @@ scenario_lowlatency() {
     # that will never be finished.
     run_ll_viewer llviewer lagtap $((d - delay - 6)) --prefetch
     run_ll_viewer viewer lagtap $((d - delay - 6))
+    run_h2_viewer h2viewer lagtap $((d - delay - 6))
     wait_clients $((d - delay + 30))
 }
 
@@ -606,23 +632,28 @@ scenario_rtmpplay() {
     wait_clients $((d - delay + 30))
 }
 
-# After the captures stopped: <host>.keys beside each capture (the key logs of the
-# clients on that host; the server's holds every client's, as it saw every flow), and
-# dsb/<host>.pcapng with the same keys as Decryption Secrets Blocks.
+# After the captures stopped: <host>.keys beside each capture of a host with TLS
+# clients (their key logs; the server's holds every client's, as it saw every flow),
+# and dsb/<host>.pcapng with the same keys as Decryption Secrets Blocks (--dsb;
+# by default every host in tls, none in lowlatency).
 publish_keys() {
-    local h capture keys dsb n
+    local h capture keys dsb n dsb_list=$DSB_LIST
+    [[ -n $dsb_list ]] || { [[ $SCENARIO == tls ]] && dsb_list=all || dsb_list=none; }
     for h in "${HOSTS[@]}"; do
         capture=$OUTDIR/$h.pcap
         [[ -e $capture ]] || continue
+        if [[ $h != "$SERVER_HOST" ]] && ! compgen -G "$LOG_DIR/$h.*.keys" >/dev/null; then
+            continue  # no TLS client there
+        fi
         keys=$OUTDIR/$h.keys
         if [[ $h == "$SERVER_HOST" ]]; then
             cat "$LOG_DIR"/*.keys >"$keys"
         else
-            cat "$LOG_DIR/$h".*.keys >"$keys" 2>/dev/null || true  # no TLS client there
+            cat "$LOG_DIR/$h".*.keys >"$keys"
         fi
         n=$(grep -cv -e "^#" -e "^$" "$keys" || true)  # secrets, not comments
         dsb=""
-        if [[ $DSB_LIST == all || ",$DSB_LIST," == *",$h,"* ]]; then
+        if [[ $dsb_list == all || ",$dsb_list," == *",$h,"* ]]; then
             mkdir -p "$OUTDIR/dsb"
             dsb=dsb/$h.pcapng
             editcap --inject-secrets "tls,$keys" "$capture" "$OUTDIR/$dsb"
@@ -642,7 +673,7 @@ CAPTURE_PID=()
 chmod a+r "$OUTDIR"/*.pcap* 2>/dev/null || true  # dumpcap writes 0600
 stop_server_services
 [[ $SCENARIO == skew ]] && apply_skew
-[[ $SCENARIO == tls ]] && publish_keys
+[[ $SCENARIO == tls || $SCENARIO == lowlatency ]] && publish_keys
 tb_event "\"event\":\"end\",\"t_ns\":$(now_ns)"
 find "$LOG_DIR" -name '*.log' -empty -delete
 say "writing truth.json"
