@@ -2,11 +2,13 @@
 //! (captures/lowlatency: ffmpeg's dash muxer writing fMP4 low-latency HLS with a
 //! fragment per frame, uploaded by chunked PUT to an origin that relays growing
 //! segments with chunked transfer; `llviewer` fetches each segment while it is made,
-//! `viewer` fetches listed segments whole) against the players' own logs of every
-//! read (truth.json `frame_arrivals`, built by make_truth.py from those logs and
-//! ffprobe's packet positions, without lagtap). A fresh `testbed.sh lowlatency` run
-//! is checked the same way where the testbed can run (root, the programs present);
-//! `LAGTAP_LL_SCENARIO_DIRS` (colon-separated) adds more runs.
+//! `viewer` fetches listed segments whole, `h2viewer` streams them as `llviewer`
+//! does but over HTTP/2 on TLS through nginx, tests/low_latency_h2.rs) against the
+//! players' own logs of every read or DATA frame (truth.json `frame_arrivals`,
+//! built by make_truth.py from those logs and ffprobe's packet positions, without
+//! lagtap). A fresh `testbed.sh lowlatency` run is checked the same way where the
+//! testbed can run (root, the programs present); `LAGTAP_LL_SCENARIO_DIRS`
+//! (colon-separated) adds more runs.
 
 #[path = "common/scenario.rs"]
 mod scenario;
@@ -202,12 +204,19 @@ fn check_arrival_beside_completion(dir: &Path, c: &Correlation) {
     };
     // Streamed segments: a frame is in the player's hands about a segment's time
     // (2 s here) before its segment is; whole segments: the same within milliseconds.
-    let ll_arrival = median("llviewer", |s| s.arrival_latency_ns);
-    let ll_completion = median("llviewer", |s| s.latency_ns);
-    assert!(
-        ll_arrival + 500 * MS < ll_completion,
-        "llviewer: by arrival {ll_arrival}, by completion {ll_completion}"
-    );
+    // h2viewer streams them over HTTP/2 (runs made since it joined the scenario).
+    let mut streamed = vec!["llviewer"];
+    if b.samples.iter().any(|s| s.viewer == "h2viewer") {
+        streamed.push("h2viewer");
+    }
+    for viewer in streamed {
+        let arrival = median(viewer, |s| s.arrival_latency_ns);
+        let completion = median(viewer, |s| s.latency_ns);
+        assert!(
+            arrival + 500 * MS < completion,
+            "{viewer}: by arrival {arrival}, by completion {completion}"
+        );
+    }
     for s in b.samples.iter().filter(|s| s.viewer == "viewer") {
         assert!(s.latency_ns - s.arrival_latency_ns < 50 * MS, "{s:?}");
     }
