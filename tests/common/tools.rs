@@ -133,6 +133,17 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Whether a Python the testbed would use (the first `python3` on PATH, else Debian's
+/// `/usr/bin/python3`, as testbed.sh picks) can import the h2 package.
+fn python_has_h2() -> bool {
+    ["python3", "/usr/bin/python3"].iter().any(|py| {
+        Command::new(py)
+            .args(["-c", "import h2"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
 /// The testbed's programs a fresh run drives (docs/testbed.md lists the packages).
 pub const TESTBED_PROGRAMS: &[&str] = &[
     "ip", "tc", "ss", "nginx", "ffmpeg", "ffprobe", "chronyd", "ntpdig", "tcpdump", "dumpcap",
@@ -151,12 +162,25 @@ pub fn testbed_run(scenario: &str, check: &str) -> Option<PathBuf> {
         );
         return None;
     }
-    let missing = TESTBED_PROGRAMS
+    let absent = TESTBED_PROGRAMS
         .iter()
         .filter(|p| !require(p, check))
         .count();
-    if missing > 0 || require_any(&["inspircd", "ngircd"], check).is_none() {
+    if absent > 0 || require_any(&["inspircd", "ngircd"], check).is_none() {
         return None;
+    }
+    // tls and lowlatency have an HTTP/2 viewer (python3-h2) and a certificate.
+    if matches!(scenario, "tls" | "lowlatency") {
+        if !require("openssl", check) {
+            return None;
+        }
+        if !python_has_h2() {
+            missing(
+                check,
+                "no python3 that can import h2 (apt-get install python3-h2)",
+            );
+            return None;
+        }
     }
     // The repository root: lagtap's own manifest directory, or a workspace
     // member's parent.
