@@ -162,6 +162,104 @@ fn check_run(dir: &Path, min_within_percent: usize) {
     );
     check_arrival_beside_completion(dir, &c);
     check_prft(dir, &c);
+    check_parts(dir, &t, &c);
+}
+
+/// `partviewer` plays the origin's LL-HLS playlist (RFC 8216bis parts of 6 frames,
+/// blocking reloads, preload hints) part by part; its log names each part's parent
+/// segment and index, and when its last byte was read. Every part is tied to its
+/// parent by the playlists (not by its name); latency by part completion is the
+/// log's; by segment completion it counts to the last of the parent's parts; the
+/// player model plays parts, from the part the player logged it started with.
+fn check_parts(dir: &Path, t: &serde_json::Value, c: &Correlation) {
+    let b = &c.broadcast;
+    let frames = t["frame_arrivals"].as_array().expect("frame_arrivals");
+    let parts: Vec<&serde_json::Value> = frames.iter().filter(|f| !f["part"].is_null()).collect();
+    assert!(
+        parts.len() > 300,
+        "{}: {} frames in parts",
+        dir.display(),
+        parts.len()
+    );
+    // The parent's completion in the player's log: its last part's last read.
+    let mut parent_done: HashMap<(&str, u64), i64> = HashMap::new();
+    for f in &parts {
+        let key = (f["viewer"].as_str().unwrap(), f["seq"].as_u64().unwrap());
+        let done = f["segment_done_ns"].as_i64().unwrap();
+        let e = parent_done.entry(key).or_insert(done);
+        *e = (*e).max(done);
+    }
+    let by_key: HashMap<(&str, &str, u32), &lagtap::correlate::broadcast::FrameSample> = b
+        .samples
+        .iter()
+        .map(|s| {
+            let (si, fi) = s.tx.expect("matched");
+            let ts = b.streams[si].video[fi].rtmp_ts_ms;
+            ((s.viewer.as_str(), file_of(&s.segment), ts), s)
+        })
+        .collect();
+    for f in &parts {
+        let viewer = f["viewer"].as_str().unwrap();
+        let uri = f["uri"].as_str().unwrap();
+        let ts = f["flv_ts_ms"].as_u64().unwrap() as u32;
+        let what = format!("{}: {viewer} {uri} frame {ts} ms", dir.display());
+        let s = by_key[&(viewer, file_of(uri), ts)];
+        let seq = f["seq"].as_u64().unwrap();
+        assert_eq!(s.media_sequence, Some(seq), "{what}: parent");
+        assert_eq!(
+            s.part,
+            f["part"].as_u64().map(|k| k as u32),
+            "{what}: index"
+        );
+        // The part complete: its last byte, which the player's last read brought.
+        let done = f["segment_done_ns"].as_i64().unwrap();
+        assert!(
+            s.received_ns <= done + MS / 2 && s.received_ns >= done - 5 * MS,
+            "{what}: part complete {} vs the log's last read {done}",
+            s.received_ns
+        );
+        assert_eq!(s.part_latency_ns, Some(s.received_ns - s.sent_ns), "{what}");
+        let parent = parent_done[&(viewer, seq)];
+        let seg_done = s.sent_ns + s.latency_ns;
+        assert!(
+            seg_done <= parent + MS / 2 && seg_done >= parent - 5 * MS,
+            "{what}: segment complete {seg_done} vs the log's last part {parent}"
+        );
+        assert!(s.part_latency_ns.unwrap() <= s.latency_ns, "{what}");
+    }
+    assert!(b.part_summary.count > 0);
+    let mut by_part: Vec<i64> = b.counted().filter_map(|s| s.part_latency_ns).collect();
+    let mut by_segment: Vec<i64> = b
+        .counted()
+        .filter(|s| s.part.is_some())
+        .map(|s| s.latency_ns)
+        .collect();
+    by_part.sort_unstable();
+    by_segment.sort_unstable();
+    let (p, q) = (by_part[by_part.len() / 2], by_segment[by_segment.len() / 2]);
+    assert!(p + 500 * MS < q, "median by part {p}, by segment {q}");
+    // The player model starts where the player did, and counts K in parts.
+    let log = std::fs::read_to_string(dir.join("logs/partviewer.viewer.jsonl")).unwrap();
+    let start: serde_json::Value = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["event"] == "start")
+        .expect("the player logged its start");
+    let players: Vec<_> = b
+        .players
+        .iter()
+        .filter(|p| p.viewer == "partviewer")
+        .collect();
+    assert_eq!(players.len(), 1, "{players:?}");
+    assert_eq!(players[0].k as u64, start["k"].as_u64().unwrap());
+    assert_eq!(players[0].start_sequence, start["start_seq"].as_u64());
+    assert!(
+        b.samples
+            .iter()
+            .filter(|s| s.viewer == "partviewer" && !s.join_artefact)
+            .all(|s| s.display_latency_ns.is_some()),
+        "every part's frames shown"
+    );
 }
 
 /// ffmpeg's dash muxer stamps every fragment (a frame) with a `prft`: each frame
@@ -233,6 +331,7 @@ fn check_arrival_beside_completion(dir: &Path, c: &Correlation) {
         String::from_utf8_lossy(&out.stderr)
     );
     for row in [
+        "wire by part completion",
         "wire by segment completion",
         "wire by frame arrival",
         "packager clock, prft",

@@ -96,23 +96,37 @@ fn check_samples(name: &str, c: &Correlation) {
             .iter()
             .find(|q| q.viewer == p.viewer)
             .map_or(i64::MAX, |q| q.first_request_ns);
-        for s in b.samples.iter().filter(|s| {
+        let in_session = |s: &&lagtap::correlate::broadcast::FrameSample| {
             s.viewer == p.viewer
                 && s.stream == p.channel
                 && (p.first_request_ns..until).contains(&s.received_ns)
-        }) {
+        };
+        // Of the K start-up segments (for a player of LL-HLS parts: parts, in
+        // (segment, part) order from the start), those a prefetch or preload-hint
+        // tag named were still being made: live frames, not artefacts.
+        let startup = (p.listed_at_start.unwrap().min(p.k.max(1)))
+            .saturating_sub(p.prefetch_at_start.unwrap());
+        let mut units: Vec<(u64, Option<u32>)> = b
+            .samples
+            .iter()
+            .filter(in_session)
+            .map(|s| (s.media_sequence.unwrap(), s.part))
+            .filter(|u| u.0 >= first)
+            .collect();
+        units.sort_unstable();
+        units.dedup();
+        let parts = units.iter().any(|u| u.1.is_some());
+        for s in b.samples.iter().filter(in_session) {
             let seq = s.media_sequence.unwrap();
+            let expect = if parts {
+                units[..startup.min(units.len())].contains(&(seq, s.part))
+            } else {
+                seq < first + startup as u64 && seq >= first
+            };
             assert_eq!(
-                s.join_artefact,
-                // Of the K start-up segments, those a prefetch tag named were
-                // still being made: live frames, not artefacts.
-                seq < first
-                    + (p.listed_at_start.unwrap().min(p.k.max(1)))
-                        .saturating_sub(p.prefetch_at_start.unwrap()) as u64
-                    && seq >= first,
-                "{name}: {} segment {seq} (start {first}, K {})",
-                p.viewer,
-                p.k
+                s.join_artefact, expect,
+                "{name}: {} segment {seq} part {:?} (start {first}, K {})",
+                p.viewer, s.part, p.k
             );
         }
     }

@@ -1,6 +1,6 @@
 """Per-frame arrival truth for the lowlatency scenario, from the viewers' own logs.
 
-For every media segment a viewer of ll_viewer.py received, over HTTP/1.1 or HTTP/2
+For every media segment (and LL-HLS part) a viewer of ll_viewer.py received, over HTTP/1.1 or HTTP/2
 (its body kept in logs/segments/<host>/), ffprobe lists the video packets of init +
 segment with their byte position and size; a frame's last byte is body offset
 pos + size − 1 − len(init). The viewer logged, after every recv() that brought body
@@ -63,7 +63,7 @@ def frame_arrivals(log_dir, viewer_logs, frames):
         init = (saved / os.path.basename(init_req["url"])).read_bytes()
         length_size = nal_length_size(init)
         for r in reqs:
-            if r["kind"] != "segment" or r["status"] != 200:
+            if r["kind"] not in ("segment", "part") or r["status"] != 200:
                 continue
             body = (saved / os.path.basename(r["url"])).read_bytes()
             with tempfile.NamedTemporaryFile(suffix=".mp4") as tmp:
@@ -80,7 +80,7 @@ def frame_arrivals(log_dir, viewer_logs, frames):
                 cands = [f for f in by_fp.get(fp, []) if arrived is None or f["sent_ns"] <= arrived]
                 sent = max(cands, key=lambda f: f["sent_ns"]) if cands else None
                 rows.append({
-                    "viewer": host, "uri": r["url"], "seq": r["seq"],
+                    "viewer": host, "uri": r["url"], "seq": r["seq"], "part": r.get("part"),
                     "http": r.get("http", "1.1"), "chunked": r["chunked"], "pts": int(p["pts"]), "dts": int(p["dts"]),
                     "key": "K" in p.get("flags", ""), "offset": start, "size": int(p["size"]),
                     "fingerprint": fp, "arrived_ns": arrived, "read_ns": read_ns,

@@ -11,6 +11,12 @@ No Debian package does this: nginx's dav module stores a PUT body in a temporary
 file and exposes it only once complete, so a viewer could never read a segment
 while it is made.
 
+With --parts PUBLIC=DIR (e.g. /llhls/lagtap=/ll/lagtap), the origin is also an
+LL-HLS origin for the uploads in DIR: PUBLIC/index.m3u8 is an LL-HLS playlist with
+parts of --part-frames fragments, blocking reloads and preload hints,
+PUBLIC/<segment>.part<K>.m4s each part, PUBLIC/<file> the upload DIR/<file>
+(ll_parts.py).
+
 Aliases (--alias /public/path=/uploaded/path) serve one uploaded file under a second
 name: the dash muxer names its media playlist media_0.m3u8, and lagtap reads the
 channel from /<app>/<channel>/index.m3u8.
@@ -27,6 +33,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+from ll_parts import Parts
 from tblog import JsonlLog, host_name, now_ns
 
 # Uploaded files: path -> Entry. The packager's window keeps a few segments; older
@@ -121,6 +128,12 @@ class Handler(BaseHTTPRequestHandler):
     # ---------------------------------------------------------------- viewers
     def do_GET(self):
         path = self.path_of()
+        parts = self.server.parts
+        if parts is not None and path.startswith(parts.public):
+            name = path[len(parts.public):]
+            if name == "index.m3u8" or ".part" in name:
+                return self.get_ll_hls(parts, name)
+            path = parts.dir + name
         # Only media waits: a playlist not written yet is a 404 at once.
         wait = 0 if path.endswith(".m3u8") else self.server.wait_s
         deadline = time.monotonic() + wait
@@ -170,6 +183,28 @@ class Handler(BaseHTTPRequestHandler):
                               chunked=not complete, bytes=sent)
 
 
+    def get_ll_hls(self, parts, name):
+        """An LL-HLS playlist (blocking) or part (waiting until complete), whole."""
+        query = self.path.split("?", 1)[1] if "?" in self.path else ""
+        if name == "index.m3u8":
+            text = parts.playlist(FILES, LOCK, query, self.server.wait_s)
+            data = text.encode() if text is not None else None
+        else:
+            data = parts.part(FILES, LOCK, name, self.server.wait_s)
+        status = 200 if data is not None else 404
+        self.send_response(status)
+        if data is not None:
+            self.send_header("Content-Type", content_type(name))
+            self.send_header("Cache-Control", "no-cache")
+        self.send_header("Content-Length", str(len(data or b"")))
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+            self.wfile.flush()
+        self.server.log.write("get", path=self.path, peer=self.client_address[0],
+                              status=status, chunked=False, bytes=len(data or b""))
+
+
 class Server(socketserver.ThreadingMixIn, HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -182,11 +217,20 @@ def main():
     ap.add_argument("--alias", action="append", default=[], metavar="PUBLIC=UPLOADED")
     ap.add_argument("--wait", type=float, default=8.0,
                     help="seconds a GET waits for a file not begun yet")
+    ap.add_argument("--parts", metavar="PUBLIC=DIR",
+                    help="serve the uploads in DIR as LL-HLS under PUBLIC")
+    ap.add_argument("--part-frames", type=int, default=5)
+    ap.add_argument("--fps", type=float, default=25.0,
+                    help="the stream's frame rate (part durations)")
+    ap.add_argument("--segment-frames", type=int,
+                    help="frames per segment (the GOP), if fixed")
     ap.add_argument("--log", required=True)
     a = ap.parse_args()
     srv = Server((a.listen, a.port), Handler)
     srv.aliases = dict(x.split("=", 1) for x in a.alias)
     srv.wait_s = a.wait
+    srv.parts = (Parts(*a.parts.split("=", 1), a.part_frames, a.fps, a.segment_frames)
+                 if a.parts else None)
     srv.log = JsonlLog(a.log, host_name())
     srv.log.write("listen", addr=f"{a.listen}:{a.port}", aliases=srv.aliases)
     srv.serve_forever()

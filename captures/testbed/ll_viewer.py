@@ -8,7 +8,13 @@ ll_h2.py) and logs every read of every response body.
   the playlist's `#EXT-X-PREFETCH` names, at once, while the packager still writes
   it: the origin streams it with chunked transfer, so its frames arrive one by one;
   after each segment it reloads the playlist and fetches the next prefetch.
-- without it (a classic player): fetches listed segments only, complete, newest
+- --parts (an LL-HLS player, RFC 8216bis): follows the origin's LL-HLS playlist
+  (/<app>/<channel>/index.m3u8 with --app llhls: ll_parts.py) with blocking
+  reloads (`_HLS_msn`, `_HLS_part`) and
+  fetches every part from the newest independent one on, each whole, the hinted
+  one (`EXT-X-PRELOAD-HINT`) before it is listed: the origin answers it once the
+  part is complete.
+- without either (a classic player): fetches listed segments only, complete, newest
   first at start, reloading the playlist every half target duration.
 
 The HTTP client is written on a plain socket (no http.client; tblog.TimedSocket) so
@@ -24,11 +30,12 @@ the session secrets for the capture's decryption) a read is a DATA frame: each i
 logged once whole, with the times of the recvmsg() that completed it (ll_h2.py).
 
 Log (JSON Lines), all times wall-clock ns:
-  request: url, kind (playlist|init|segment), http ("1.1" or "2"), channel, seq
-           (segments), req_ns (just before the request was written), first_byte_ns
-           (the recv() that brought the status line or HEADERS), done_ns (body
-           complete), status, bytes, chunked (HTTP/2: no content-length, the origin's
-           chunked relay passed on as DATA frames),
+  request: url, kind (playlist|init|segment|part), http ("1.1" or "2"), channel,
+           seq (segments and parts: the parent segment's media sequence), part
+           (parts: the index), req_ns (just before the request was written),
+           first_byte_ns (the recv() that brought the status line or HEADERS),
+           done_ns (body complete), status, bytes, chunked (HTTP/2: no
+           content-length, the origin's chunked relay passed on as DATA frames),
            reads: [[t_ns, body bytes in hand, kernel_ns], ...] (every recv() with body
            bytes, HTTP/2: every DATA frame: when recv() returned, and when the kernel
            received the newest packet it read)
@@ -65,6 +72,26 @@ def parse_playlist(text):
             uris.append(line)
     segs = [(first_seq + i, u) for i, u in enumerate(uris)]
     return target, first_seq, segs, init, prefetch, ended
+
+
+def parse_ll_playlist(text):
+    """(init_uri, [(msn, part, uri, independent)] of every part named, the
+    preload hint's last) for an LL-HLS media playlist."""
+    init, msn, parts, k, hint = None, 0, [], 0, None
+    for line in (x.strip() for x in text.splitlines()):
+        if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            msn = int(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-MAP:"):
+            init = line.split('URI="', 1)[1].split('"', 1)[0]
+        elif line.startswith("#EXT-X-PART:"):
+            uri = line.split('URI="', 1)[1].split('"', 1)[0]
+            parts.append((msn, k, uri, "INDEPENDENT=YES" in line))
+            k += 1
+        elif line.startswith("#EXT-X-PRELOAD-HINT:") and "TYPE=PART" in line:
+            hint = (msn, k, line.split('URI="', 1)[1].split('"', 1)[0], k == 0)
+        elif line and not line.startswith("#"):
+            msn, k = msn + 1, 0
+    return init, parts + ([hint] if hint else [])
 
 
 def seq_of(uri):
@@ -179,6 +206,8 @@ def main():
     ap.add_argument("--duration", type=float, required=True)
     ap.add_argument("--prefetch", action="store_true",
                     help="fetch the segment being written (EXT-X-PREFETCH) as it streams")
+    ap.add_argument("--parts", action="store_true",
+                    help="play an LL-HLS playlist part by part")
     ap.add_argument("--save", help="directory to keep media bodies in")
     ap.add_argument("--log", required=True)
     ap.add_argument("--http2", action="store_true",
@@ -197,10 +226,11 @@ def main():
     if a.save:
         os.makedirs(a.save, exist_ok=True)
 
-    def fetch(uri, kind, seq=None):
+    def fetch(uri, kind, seq=None, part=None):
         status, body, req, first, done, chunked, reads = conn.get(base + uri)
+        extra = {} if part is None else {"part": part}
         log.write("request", url=f"{conn.url}{base}{uri}", kind=kind, http=conn.http,
-                  channel=a.channel, seq=seq, req_ns=req, first_byte_ns=first,
+                  channel=a.channel, seq=seq, **extra, req_ns=req, first_byte_ns=first,
                   done_ns=done, status=status, bytes=len(body), chunked=chunked,
                   reads=reads if kind != "playlist" else [], t_ns=done)
         if a.save and kind != "playlist" and status == 200:
@@ -208,6 +238,11 @@ def main():
                 f.write(body)
         return status, body
 
+    if a.parts:
+        play_parts(a, log, deadline, fetch)
+        conn.close()
+        log.close()
+        return
     have_init, last_seq = False, None
     while not deadline.done():
         try:
@@ -247,6 +282,47 @@ def main():
                 last_seq = seq
     conn.close()
     log.close()
+
+
+def play_parts(a, log, deadline, fetch):
+    """The LL-HLS player: from the newest independent part on, every part in order,
+    the playlist reloaded blocking on the part after the last one fetched."""
+    have_init, last, query = False, None, ""
+    while not deadline.done():
+        try:
+            status, body = fetch("index.m3u8" + query, "playlist")
+        except OSError:
+            break
+        if status != 200:
+            time.sleep(0.2)
+            continue
+        init, named = parse_ll_playlist(body.decode("utf-8", "replace"))
+        if init and not have_init:
+            have_init = fetch(init, "init")[0] == 200
+        if last is None:
+            starts = [i for i, p in enumerate(named) if p[3]]
+            if not starts:
+                time.sleep(0.1)
+                continue
+            todo = named[starts[-1]:]
+            log.write("start", channel=a.channel, k=len(named) - starts[-1],
+                      start_seq=todo[0][0], start_part=todo[0][1])
+        else:
+            todo = [p for p in named if (p[0], p[1]) > last]
+        for msn, k, uri, _ in todo:
+            if deadline.done():
+                break
+            try:
+                st, _ = fetch(uri, "part", msn, k)
+            except OSError:
+                return
+            if st != 200:
+                break
+            last = (msn, k)
+        if last is not None:
+            # The next part: of this segment, or the first of the next one; a
+            # blocking reload for either returns as soon as the origin has it.
+            query = f"?_HLS_msn={last[0]}&_HLS_part={last[1] + 1}"
 
 
 if __name__ == "__main__":

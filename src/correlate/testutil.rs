@@ -167,6 +167,7 @@ pub fn playlist(flow: u64, uri: &str, request_ns: i64, entries: &[(&str, Option<
                 parts: 0,
             })
             .collect(),
+        parts: Vec::new(),
         variants: Vec::new(),
         request_ns,
         received_ns: request_ns + 1_000_000,

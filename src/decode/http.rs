@@ -16,7 +16,9 @@ use super::rtmpt::{self, Tunnels};
 use super::timemap::{Fed, Tail, TimeMap};
 use super::{channel_of, Ctx, Decoder};
 use crate::anomalies::Anomalies;
-use crate::events::{Event, HttpExchange, PlaylistEntry, SegmentEmsg, SegmentFrame, SegmentPrft};
+use crate::events::{
+    Event, HttpExchange, PartEntry, PlaylistEntry, SegmentEmsg, SegmentFrame, SegmentPrft,
+};
 use crate::flow::Dir;
 
 pub(super) enum Demux {
@@ -498,17 +500,64 @@ fn emsg_event(e: mpegts_parser::EventMessage) -> SegmentEmsg {
 }
 
 /// The number at the end of a segment's file name (`lagtap-12.ts` → 12), which is
-/// its media sequence number in the layouts nginx-rtmp and most packagers use.
+/// its media sequence number in the layouts nginx-rtmp and most packagers use; for
+/// an LL-HLS part named after its parent (`lagtap-12.part3.m4s`), the parent's.
+/// Correlation prefers what the playlists say (`PartEntry`).
 pub(super) fn sequence_of(uri: &str) -> Option<u64> {
     let path = uri.split(['?', '#']).next().unwrap_or(uri);
     let file = path.rsplit('/').next()?;
-    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    let stem = super::without_part_suffix(file.rsplit_once('.').map_or(file, |(s, _)| s));
     let digits: String = stem
         .chars()
         .rev()
         .take_while(|c| c.is_ascii_digit())
         .collect();
     digits.chars().rev().collect::<String>().parse().ok()
+}
+
+/// A media playlist's LL-HLS parts as events list them: under their listed
+/// segments, then the segment being made (numbered on from the last listed one),
+/// then the preload hint of a part, which is the next part of that segment.
+fn part_entries(uri: &str, m: &hls_parser::MediaPlaylist) -> Vec<PartEntry> {
+    let entry = |p: &hls_parser::Part, msn: u64, i: usize| PartEntry {
+        uri: hls_parser::resolve_uri(uri, &p.uri),
+        media_sequence: msn,
+        index: u32::try_from(i).unwrap_or(u32::MAX),
+        duration_s: p.duration_s,
+        independent: p.independent,
+        hint: false,
+    };
+    let mut out: Vec<PartEntry> = m
+        .segments
+        .iter()
+        .flat_map(|s| {
+            s.parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| entry(p, s.sequence, i))
+        })
+        .collect();
+    let next = m
+        .segments
+        .last()
+        .map_or(m.media_sequence, |s| s.sequence.wrapping_add(1));
+    out.extend(
+        m.pending_parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| entry(p, next, i)),
+    );
+    for h in m.preload_hints.iter().filter(|h| h.kind == "PART") {
+        out.push(PartEntry {
+            uri: hls_parser::resolve_uri(uri, &h.uri),
+            media_sequence: next,
+            index: u32::try_from(m.pending_parts.len()).unwrap_or(u32::MAX),
+            duration_s: 0.0,
+            independent: m.pending_parts.is_empty(),
+            hint: true,
+        });
+    }
+    out
 }
 
 /// A media playlist's segments as events list them: the listed ones, then those
@@ -565,6 +614,7 @@ pub(super) fn playlist_event(
             target_duration_s: None,
             endlist: false,
             segments: Vec::new(),
+            parts: Vec::new(),
             variants: m
                 .variants
                 .iter()
@@ -592,6 +642,7 @@ pub(super) fn playlist_event(
             target_duration_s: m.target_duration.map(|t| t as f64),
             endlist: m.end_list,
             segments: playlist_entries(uri, &m),
+            parts: part_entries(uri, &m),
             variants: Vec::new(),
             request_ns,
             received_ns,
@@ -662,5 +713,67 @@ impl Decoder for HttpDecoder {
         } else {
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The live LL-HLS playlist of RFC 8216bis-16 §9.1 ("Live Media Playlist using
+    /// LL-HLS"), cut to its last two segments: parts precede their segment's
+    /// `EXTINF` (§4.4.4.9), those after the last `EXTINF` belong to the segment
+    /// being made, and a `TYPE=PART` preload hint (§4.4.5.3) is its next part.
+    const RFC_LL_PLAYLIST: &str = "#EXTM3U
+#EXT-X-TARGETDURATION:4
+#EXT-X-VERSION:6
+#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.0,CAN-SKIP-UNTIL=12.0
+#EXT-X-PART-INF:PART-TARGET=0.33334
+#EXT-X-MEDIA-SEQUENCE:271
+#EXT-X-MAP:URI=\"init.mp4\"
+#EXTINF:4.00008,
+fileSequence271.mp4
+#EXT-X-PART:DURATION=0.33334,URI=\"filePart272.a.mp4\"
+#EXT-X-PART:DURATION=0.33334,URI=\"filePart272.b.mp4\"
+#EXTINF:4.00008,
+fileSequence272.mp4
+#EXT-X-PART:DURATION=0.33334,URI=\"filePart273.0.mp4\",INDEPENDENT=YES
+#EXT-X-PART:DURATION=0.33334,URI=\"filePart273.1.mp4\"
+#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"filePart273.2.mp4\"
+#EXT-X-RENDITION-REPORT:URI=\"../1M/waitForMSN.php\",LAST-MSN=273,LAST-PART=1
+";
+
+    #[test]
+    fn parts_are_listed_under_their_parent_segment() {
+        let Ok(hls_parser::Playlist::Media(m)) = hls_parser::parse(RFC_LL_PLAYLIST) else {
+            panic!("a media playlist");
+        };
+        let parts = part_entries("http://x/a/index.m3u8", &m);
+        let got: Vec<(&str, u64, u32, bool, bool)> = parts
+            .iter()
+            .map(|p| {
+                (
+                    p.uri.as_str(),
+                    p.media_sequence,
+                    p.index,
+                    p.independent,
+                    p.hint,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("http://x/a/filePart272.a.mp4", 272, 0, false, false),
+                ("http://x/a/filePart272.b.mp4", 272, 1, false, false),
+                ("http://x/a/filePart273.0.mp4", 273, 0, true, false),
+                ("http://x/a/filePart273.1.mp4", 273, 1, false, false),
+                ("http://x/a/filePart273.2.mp4", 273, 2, false, true),
+            ]
+        );
+        assert!((parts[0].duration_s - 0.33334).abs() < 1e-9);
+        assert_eq!(parts[4].duration_s, 0.0);
+        let segs = playlist_entries("http://x/a/index.m3u8", &m);
+        assert_eq!(segs.iter().map(|s| s.parts).collect::<Vec<_>>(), [0, 2]);
     }
 }

@@ -551,6 +551,21 @@ pub fn host_name(path: &Path) -> String {
     stem.to_string()
 }
 
+/// A file stem without an LL-HLS part suffix (`lagtap-12.part3` → `lagtap-12`,
+/// `filePart273.3` → `filePart273`, as RFC 8216bis's examples name parts): parts
+/// are commonly named after their parent segment.
+pub(crate) fn without_part_suffix(stem: &str) -> &str {
+    let Some((parent, k)) = stem.rsplit_once('.') else {
+        return stem;
+    };
+    let k = k.strip_prefix("part").unwrap_or(k);
+    if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) {
+        parent
+    } else {
+        stem
+    }
+}
+
 /// Channel name from an HLS URI, for the common layouts (`/hls/<chan>.m3u8`,
 /// `/hls/<chan>-<n>.ts`, `/<app>/<chan>/index.m3u8`, `/api/channel/hls/<chan>.m3u8`).
 /// Correlation can override this with its own pattern.
@@ -563,6 +578,7 @@ pub fn channel_of(uri: &str) -> Option<String> {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     let file = *parts.last()?;
     let (stem, ext) = file.rsplit_once('.')?;
+    let stem = without_part_suffix(stem);
     if stem == "index" || stem == "playlist" {
         return parts.len().checked_sub(2).map(|i| parts[i].to_string());
     }
@@ -602,6 +618,24 @@ mod tests {
             Some("some_streamer")
         );
         assert_eq!(channel_of("/favicon.ico"), None);
+    }
+
+    #[test]
+    fn parts_are_named_for_their_parent() {
+        assert_eq!(
+            channel_of("/ll/chan/chan-00004.part2.m4s").as_deref(),
+            Some("chan")
+        );
+        assert_eq!(
+            channel_of("/hls/chan-17.part0.m4s").as_deref(),
+            Some("chan")
+        );
+        assert_eq!(http::sequence_of("/ll/chan/chan-00004.part2.m4s"), Some(4));
+        assert_eq!(http::sequence_of("/a/filePart273.3.mp4"), Some(273));
+        assert_eq!(http::sequence_of("/a/fileSequence272.mp4"), Some(272));
+        // Not a part suffix: left alone.
+        assert_eq!(without_part_suffix("seg.partial"), "seg.partial");
+        assert_eq!(without_part_suffix("lagtap-12"), "lagtap-12");
     }
 
     #[test]

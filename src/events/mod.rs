@@ -98,6 +98,26 @@ pub struct PlaylistEntry {
     pub prefetch: bool,
 }
 
+/// An LL-HLS partial segment a media playlist names (RFC 8216bis §4.4.4.9): listed
+/// by `EXT-X-PART` under its parent segment, or named by an `EXT-X-PRELOAD-HINT`
+/// of `TYPE=PART` before it exists. Correlation ties a part fetched on its own to
+/// its parent segment by this entry, not by the file name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartEntry {
+    pub uri: String,
+    /// The parent segment's media sequence number.
+    pub media_sequence: u64,
+    /// The part's place in its parent, from 0.
+    pub index: u32,
+    /// 0 for a hint.
+    pub duration_s: f64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub independent: bool,
+    /// Named by `EXT-X-PRELOAD-HINT`, not listed yet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hint: bool,
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -334,6 +354,10 @@ pub enum Event {
         target_duration_s: Option<f64>,
         endlist: bool,
         segments: Vec<PlaylistEntry>,
+        /// LL-HLS parts, in playlist order: those of listed segments, of the
+        /// segment being made, then the hinted one. Absent without parts.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        parts: Vec<PartEntry>,
         /// Variant URIs of a master playlist with their bandwidth and label.
         variants: Vec<BTreeMap<String, serde_json::Value>>,
         request_ns: i64,

@@ -266,6 +266,20 @@ mod with_parquet {
                         .into(),
                     )),
                 ),
+                c(
+                    "parts",
+                    list(DataType::Struct(
+                        vec![
+                            c("uri", Utf8),
+                            c("media_sequence", UInt64),
+                            c("index", UInt32),
+                            c("duration_s", Float64),
+                            c("independent", Boolean),
+                            c("hint", Boolean),
+                        ]
+                        .into(),
+                    )),
+                ),
                 c("variants", Utf8),
                 c("request_ns", ts()),
                 c("received_ns", ts()),
@@ -411,6 +425,13 @@ mod with_parquet {
                         s.entry("ad").or_insert(false.into());
                         s.entry("parts").or_insert(0.into());
                         s.entry("prefetch").or_insert(false.into());
+                    }
+                }
+                let parts = row.entry("parts").or_insert(Value::Array(Vec::new()));
+                if let Value::Array(parts) = parts {
+                    for p in parts.iter_mut().filter_map(Value::as_object_mut) {
+                        p.entry("independent").or_insert(false.into());
+                        p.entry("hint").or_insert(false.into());
                     }
                 }
             }
@@ -663,6 +684,14 @@ mod with_parquet {
                     target_duration_s: Some(2.0),
                     endlist: false,
                     segments: vec![entry(true, 3), entry(false, 0)],
+                    parts: vec![crate::events::PartEntry {
+                        uri: "http://o/ll/c/s3.part0.m4s".into(),
+                        media_sequence: 3,
+                        index: 0,
+                        duration_s: 0.2,
+                        independent: true,
+                        hint: false,
+                    }],
                     variants: vec![],
                     request_ns: i64::MIN,
                     received_ns: -1,

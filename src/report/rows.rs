@@ -106,6 +106,12 @@ pub(crate) fn broadcast_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
         "wire by segment completion (→ received)".into(),
         &b.wire_summary,
     ));
+    if b.part_summary.count > 0 {
+        rows.push((
+            "wire by part completion (→ its part)".into(),
+            &b.part_summary,
+        ));
+    }
     rows.push((
         "wire by frame arrival (→ its last byte)".into(),
         &b.arrival_summary,

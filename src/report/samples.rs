@@ -113,6 +113,8 @@ const BROADCAST: &[(&str, Ty)] = &[
     ("produced", Time),
     ("prft_latency_ms", Ms),
     ("encoder_to_wire_ms", Ms),
+    ("part", UInt),
+    ("part_latency_ms", Ms),
 ];
 
 const SWITCHING: &[(&str, Ty)] = &[
@@ -274,6 +276,8 @@ impl SampleTable {
                         opt(s.produced_ns, Cell::Time),
                         opt(s.prft_latency_ns, Cell::Ms),
                         opt(s.encoder_to_wire_ns, Cell::Ms),
+                        opt(s.part, |k| uint(u64::from(k))),
+                        opt(s.part_latency_ns, Cell::Ms),
                     ])?;
                 }
             }

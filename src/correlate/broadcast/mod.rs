@@ -119,6 +119,10 @@ pub struct FrameSample {
     pub stream: String,
     pub segment: String,
     pub media_sequence: Option<u64>,
+    /// An LL-HLS part's index in its parent segment (the frame came in a part
+    /// fetched on its own; `segment` is the part's URI).
+    #[serde(default)]
+    pub part: Option<u32>,
     pub pts: i64,
     pub keyframe: bool,
     pub first_in_segment: bool,
@@ -127,8 +131,9 @@ pub struct FrameSample {
     /// Index into `Broadcast::segments`.
     pub segment_index: usize,
     /// Reference times: the frame left the broadcaster, the ingest server had it,
-    /// the viewer received a playlist listing its segment (else requested the
-    /// segment), the viewer had the whole segment, the frame was shown.
+    /// the viewer received a playlist listing its segment or part (else requested
+    /// it), the viewer had the whole segment or part it fetched, the frame was
+    /// shown.
     pub sent_ns: i64,
     pub ingest_ns: Option<i64>,
     pub listed_ns: i64,
@@ -138,8 +143,13 @@ pub struct FrameSample {
     /// TCP segments after it otherwise.
     pub arrived_ns: i64,
     pub shown_ns: Option<i64>,
-    /// Wire latency by segment completion: received − sent.
+    /// Wire latency by segment completion: the viewer had the whole segment −
+    /// sent. For a part, the segment was complete when the last of its parts the
+    /// viewer fetched was, so this can be later than `received_ns`.
     pub latency_ns: i64,
+    /// Wire latency by part completion (LL-HLS parts only): received − sent.
+    #[serde(default)]
+    pub part_latency_ns: Option<i64>,
     /// Wire latency by frame arrival: arrived − sent.
     pub arrival_latency_ns: i64,
     /// The frame's time on the packager's clock (fMP4 `prft`), if the segment had
@@ -190,6 +200,10 @@ pub struct SegmentRecord {
     pub channel: Option<String>,
     pub uri: String,
     pub media_sequence: Option<u64>,
+    /// An LL-HLS part fetched on its own: its index in the parent segment
+    /// (`media_sequence`).
+    #[serde(default)]
+    pub part: Option<u32>,
     pub bytes: u64,
     /// Reference times: request's first byte, response's first byte, last byte.
     pub request_ns: i64,
@@ -231,10 +245,12 @@ pub struct PlayerSession {
     pub k_source: KSource,
     /// Media sequence number of the segment playback starts with.
     pub start_sequence: Option<u64>,
-    /// Segments listed in the playlist the viewer held at its first fetch.
+    /// Segments listed in the playlist the viewer held at its first fetch (for a
+    /// player of LL-HLS parts: the parts it named).
     pub listed_at_start: Option<usize>,
-    /// Of those, the segments a prefetch tag named (still being made): the K
-    /// start-up segments that are among them are live, not join artefacts.
+    /// Of those, the segments a prefetch tag named (still being made; of parts,
+    /// the hinted one): the K start-up segments that are among them are live, not
+    /// join artefacts.
     pub prefetch_at_start: Option<usize>,
     pub first_request_ns: i64,
     pub first_segment_ns: Option<i64>,
@@ -272,11 +288,16 @@ pub struct Broadcast {
     /// Wire latency by frame arrival (the frame's last byte at the viewer − sent),
     /// over the same samples.
     pub arrival_summary: Summary,
+    /// Wire latency by part completion (the LL-HLS part holding the frame was
+    /// complete at the viewer − sent), over the samples that came in parts.
+    #[serde(default)]
+    pub part_summary: Summary,
     /// From the packager's `prft` clock to the frame's arrival, over the samples
     /// whose segment carried `prft` stamps.
     pub prft_summary: Summary,
     pub source_summary: Summary,
-    /// One sample per segment: its first frame's wire latency.
+    /// One sample per segment: its first frame's wire latency (by segment
+    /// completion; of a segment fetched as parts, its first part's first frame).
     pub segment_summary: Summary,
     /// Display latency by viewer, stream, and as `--group-by` asks.
     pub by_viewer: BTreeMap<String, Summary>,
@@ -466,12 +487,14 @@ fn summarise(out: &mut Broadcast, group_by: GroupBy) {
     let counted = || out.samples.iter().filter(|s| !s.join_artefact);
     out.wire_summary = Summary::of_iter(counted().map(|s| s.latency_ns));
     out.arrival_summary = Summary::of_iter(counted().map(|s| s.arrival_latency_ns));
+    out.part_summary = Summary::of_iter(counted().filter_map(|s| s.part_latency_ns));
     out.prft_summary = Summary::of_iter(counted().filter_map(|s| s.prft_latency_ns));
     out.source_summary = Summary::of_iter(counted().filter_map(|s| s.source_latency_ns));
+    // A segment's first frame: for parts, that of the parent's first part.
     out.segment_summary = Summary::of_iter(
         out.segments
             .iter()
-            .filter(|s| !s.join_artefact)
+            .filter(|s| !s.join_artefact && s.part.is_none_or(|k| k == 0))
             .filter_map(|s| s.first_sample.map(|i| out.samples[i].latency_ns)),
     );
     out.join_artefacts = out.samples.iter().filter(|s| s.join_artefact).count() as u64;

@@ -33,12 +33,26 @@ fn session_playlists<'a>(
     })
 }
 
-/// K as the capture shows it: the position from the end of the first segment
-/// fetched, in the latest playlist received before that fetch.
-fn k_from_capture(held: Option<&ViewerPlaylist>, first_fetched: &str) -> Option<usize> {
-    let p = held?;
-    let pos = p.files.iter().position(|f| f == first_fetched)?;
-    Some(p.files.len() - pos)
+/// What a player counts K in: the playlist's segments, or its LL-HLS parts for a
+/// player that fetches parts.
+fn units(p: &ViewerPlaylist, parts: bool) -> &[String] {
+    if parts {
+        &p.parts
+    } else {
+        &p.files
+    }
+}
+
+/// K as the capture shows it: the position from the end of the first segment (or
+/// part) fetched, in the latest playlist received before that fetch.
+fn k_from_capture(
+    held: Option<&ViewerPlaylist>,
+    first_fetched: &str,
+    parts: bool,
+) -> Option<usize> {
+    let units = units(held?, parts);
+    let pos = units.iter().position(|f| f == first_fetched)?;
+    Some(units.len() - pos)
 }
 
 /// Plays the viewers' sessions of the group's channels (`names`) over its segments.
@@ -83,9 +97,14 @@ pub(super) fn play_sessions(
                 })
                 .collect();
             let first_fetched = all.iter().copied().min_by_key(|&i| rx[i].request_ns);
+            // A player of LL-HLS parts plays parts, in (segment, part) order.
+            let parts = first_fetched.is_some_and(|f| rx[f].part.is_some());
             let mut idx = all.clone();
-            idx.sort_by_key(|&i| (rx[i].seq, rx[i].complete_ns));
-            idx.dedup_by_key(|i| rx[*i].seq.map_or(u64::MAX - *i as u64, |q| q));
+            idx.sort_by_key(|&i| (rx[i].seq, rx[i].part, rx[i].complete_ns));
+            idx.dedup_by_key(|i| {
+                let seq = rx[*i].seq.map_or(u64::MAX - *i as u64, |q| q);
+                (seq, rx[*i].part)
+            });
 
             let mut listed = session_playlists(&playlists[h], s);
             let first_playlist = listed.next();
@@ -95,7 +114,7 @@ pub(super) fn play_sessions(
                     .last()
             });
             let from_capture =
-                first_fetched.and_then(|f| k_from_capture(held, file_name(rx[f].uri)));
+                first_fetched.and_then(|f| k_from_capture(held, file_name(rx[f].uri), parts));
             let option = ctx
                 .opts
                 .startup_by_viewer
@@ -106,7 +125,7 @@ pub(super) fn play_sessions(
                 (Some(k), _) => (k.max(1), KSource::Option),
                 (None, Some(k)) => (k, KSource::Capture),
                 (None, None) => (
-                    DEFAULT_K.min(first_playlist.map_or(usize::MAX, |p| p.files.len())),
+                    DEFAULT_K.min(first_playlist.map_or(usize::MAX, |p| units(p, parts).len())),
                     KSource::Default,
                 ),
             };
@@ -114,8 +133,9 @@ pub(super) fn play_sessions(
             // Where playback starts: the K-th newest segment of the playlist held
             // at the first fetch, if the viewer fetched it; else its first segment.
             let start_file = held
-                .filter(|p| p.files.len() >= k)
-                .map(|p| p.files[p.files.len() - k].as_str());
+                .map(|p| units(p, parts))
+                .filter(|u| u.len() >= k)
+                .map(|u| u[u.len() - k].as_str());
             let start = start_file
                 .and_then(|f| idx.iter().position(|&i| file_name(rx[i].uri) == f))
                 .unwrap_or(0);
@@ -146,12 +166,15 @@ pub(super) fn play_sessions(
             // Join artefacts: segments already listed when the viewer joined (in the
             // session's first playlist; a segment it named by a prefetch tag was
             // still being made, so its frames are live); without playlists, frames
-            // sent before the session's first request.
+            // sent before the session's first request. A part is an artefact when
+            // it was listed (complete) then, not when it was only hinted.
             for &i in &all {
                 let listed_at_join = first_playlist.is_some_and(|p| {
-                    p.files[..p.listed]
-                        .iter()
-                        .any(|f| f == file_name(rx[i].uri))
+                    let done = match rx[i].part {
+                        Some(_) => &p.parts[..p.parts_listed],
+                        None => &p.files[..p.listed],
+                    };
+                    done.iter().any(|f| f == file_name(rx[i].uri))
                 });
                 let (lo, hi) = ranges[i];
                 for smp in &mut out.samples[lo..hi] {
@@ -174,8 +197,11 @@ pub(super) fn play_sessions(
                 k,
                 k_source,
                 start_sequence: played.first().and_then(|&i| rx[i].seq),
-                listed_at_start: held.map(|p| p.files.len()),
-                prefetch_at_start: held.map(|p| p.files.len() - p.listed),
+                listed_at_start: held.map(|p| units(p, parts).len()),
+                prefetch_at_start: held.map(|p| match parts {
+                    true => p.parts.len() - p.parts_listed,
+                    false => p.files.len() - p.listed,
+                }),
                 first_request_ns: s.first_request_ns,
                 first_segment_ns: idx.iter().map(|&i| rx[i].complete_ns).min(),
                 playback_start_ns: p.start_ns,

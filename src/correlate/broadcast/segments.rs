@@ -21,6 +21,9 @@ pub(super) struct Listing {
     /// Listed inside a Twitch stitched ad (`PlaylistEntry::ad`): an ad, not the
     /// broadcast, whatever its dates say.
     pub ad: bool,
+    /// An LL-HLS part (`PartEntry`): its parent segment's media sequence and its
+    /// index in the parent.
+    pub part: Option<(u64, u32)>,
 }
 
 /// A media playlist a viewer received (reference clock), with its entries' file
@@ -34,6 +37,11 @@ pub(super) struct ViewerPlaylist {
     pub files: Vec<String>,
     /// How many of `files` are listed, complete segments.
     pub listed: usize,
+    /// The LL-HLS parts it names, in playlist order, the hinted one last: what a
+    /// player of parts counts its start from.
+    pub parts: Vec<String>,
+    /// How many of `parts` are listed (not hinted).
+    pub parts_listed: usize,
 }
 
 /// The last path element of a URI: playlists list segments relative to
@@ -47,11 +55,17 @@ pub(super) struct RxSegment<'a> {
     pub host: usize,
     pub channel: Option<String>,
     pub uri: &'a str,
+    /// The media sequence number: a part's is its parent segment's.
     pub seq: Option<u64>,
+    /// An LL-HLS part: its index in the parent segment.
+    pub part: Option<u32>,
     pub bytes: u64,
     pub request_ns: i64,
     pub first_byte_ns: i64,
     pub complete_ns: i64,
+    /// When the viewer had the whole segment: `complete_ns`, or for a part the
+    /// last completion among the parts of its parent it fetched.
+    pub segment_complete_ns: i64,
     pub frames: &'a [SegmentFrame],
     /// The packager's `prft` stamps (fMP4).
     pub prft: &'a [SegmentPrft],
@@ -75,6 +89,7 @@ pub(super) fn viewer_playlists(ctx: &Ctx) -> Vec<Vec<ViewerPlaylist>> {
                         channel,
                         master: false,
                         segments,
+                        parts,
                         request_ns,
                         received_ns,
                         ..
@@ -87,6 +102,11 @@ pub(super) fn viewer_playlists(ctx: &Ctx) -> Vec<Vec<ViewerPlaylist>> {
                             .map(|s| file_name(&s.uri).to_string())
                             .collect(),
                         listed: segments.iter().filter(|s| !s.prefetch).count(),
+                        parts: parts
+                            .iter()
+                            .map(|p| file_name(&p.uri).to_string())
+                            .collect(),
+                        parts_listed: parts.iter().filter(|p| !p.hint).count(),
                     }),
                     _ => None,
                 })
@@ -111,6 +131,7 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
                 uri,
                 channel,
                 segments,
+                parts,
                 received_ns,
                 ..
             } = e
@@ -130,6 +151,15 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
                     l.pdt_ns = entry.program_date_time_ns;
                     l.ad |= entry.ad;
                     l.listed_ns = Some(l.listed_ns.map_or(received, |t| t.min(received)));
+                }
+                for p in parts {
+                    let l = listings.entry(file_name(&p.uri)).or_default();
+                    l.channel = ch.clone();
+                    if !p.hint {
+                        l.duration_ns = Some((p.duration_s * 1e9) as i64);
+                        l.listed_ns = Some(l.listed_ns.map_or(received, |t| t.min(received)));
+                    }
+                    l.part = Some((p.media_sequence, p.index));
                 }
             }
         }
@@ -157,15 +187,18 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
                     .clone()
                     .or_else(|| pat.channel_of(uri))
                     .or_else(|| listing.channel.clone());
+                let complete_ns = ctx.to_ref(h, *complete_ns);
                 rx.push(RxSegment {
                     host: h,
                     channel,
                     uri,
-                    seq: *media_sequence,
+                    seq: listing.part.map(|p| p.0).or(*media_sequence),
+                    part: listing.part.map(|p| p.1),
                     bytes: *bytes,
                     request_ns: ctx.to_ref(h, *request_ns),
                     first_byte_ns: ctx.to_ref(h, *first_byte_ns),
-                    complete_ns: ctx.to_ref(h, *complete_ns),
+                    complete_ns,
+                    segment_complete_ns: complete_ns,
                     frames,
                     prft,
                     listing,
@@ -180,6 +213,7 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
             .find(|s| s.contains(seg.request_ns))
             .map(|s| s.channel.clone());
     }
+    parent_completion(&mut rx);
     // A total order (two segments can complete in one packet, over HTTP/2): what
     // merging the groups' results puts back (`super::merge`).
     rx.sort_by(|a, b| {
@@ -191,6 +225,32 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
         ))
     });
     rx
+}
+
+/// A part's parent is complete, for its viewer, when the last of the parts of it
+/// the viewer fetched is: the time latency by segment completion counts to.
+fn parent_completion(rx: &mut [RxSegment]) {
+    let mut last: HashMap<(usize, Option<&str>, u64), i64> = HashMap::new();
+    for s in rx.iter().filter(|s| s.part.is_some()) {
+        if let Some(seq) = s.seq {
+            let t = last
+                .entry((s.host, s.channel.as_deref(), seq))
+                .or_insert(i64::MIN);
+            *t = (*t).max(s.complete_ns);
+        }
+    }
+    let done: Vec<Option<i64>> = rx
+        .iter()
+        .map(|s| {
+            let seq = s.seq.filter(|_| s.part.is_some())?;
+            last.get(&(s.host, s.channel.as_deref(), seq)).copied()
+        })
+        .collect();
+    for (s, t) in rx.iter_mut().zip(done) {
+        if let Some(t) = t {
+            s.segment_complete_ns = t;
+        }
+    }
 }
 
 pub(crate) fn median(v: &mut [i64]) -> Option<i64> {
