@@ -139,6 +139,11 @@ enum Command {
         /// held), else 3.
         #[arg(long, value_name = "[VIEWER=]K")]
         startup_segments: Vec<String>,
+        /// RTMP player model's buffer: playback starts (and resumes after running
+        /// dry) once this much media is in hand. Default: Flash Player's
+        /// NetStream.bufferTime, 100 ms.
+        #[arg(long, value_name = "MS", default_value_t = lagtap::correlate::DEFAULT_RTMP_BUFFER_MS)]
+        rtmp_buffer_ms: u32,
         /// Group broadcast latency by host, bitrate or channel.
         #[arg(long, default_value = "host")]
         group_by: lagtap::correlate::GroupBy,
@@ -455,6 +460,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             offsets,
             channel_pattern,
             startup_segments,
+            rtmp_buffer_ms,
             group_by,
             json,
             samples,
@@ -492,6 +498,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 startup_segments: startup_all,
                 startup_by_viewer,
                 group_by,
+                rtmp_buffer_ms,
                 offsets: lagtap::correlate::guards::parse_offsets(&offsets, &names)?,
                 jobs: jobs.map(usize::from),
                 ..Default::default()

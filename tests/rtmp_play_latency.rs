@@ -194,3 +194,71 @@ fn check_summaries(c: &Correlation, host: &str) {
         "the shaped link holds some frames"
     );
 }
+
+/// The RTMP player model on the bundled run (a player behind a 200 kb/s link, so
+/// frames arrive bunched and late), held to its definition in docs/methods.md for
+/// several buffers: playback starts when every frame less than a buffer after the
+/// first (by RTMP timestamp) is in hand; frames are shown in timestamp order at
+/// their timestamp spacing, never before they arrive; where a frame was late the
+/// spacing grows (a stall) and the player resumes once a buffer from that frame on
+/// is in hand; display = shown − sent. A bigger buffer never shows a frame sooner.
+#[test]
+fn rtmp_player_model_follows_its_definition_on_the_bundled_run() {
+    let dir = scenario::dir("rtmpplay");
+    let hosts = scenario::decode(&dir);
+    let mut medians = Vec::new();
+    for buffer_ms in [0u32, 100, 500, 2000] {
+        let opts = CorrelateOptions {
+            rtmp_buffer_ms: buffer_ms,
+            ..CorrelateOptions::default()
+        };
+        let c = correlate(hosts.clone(), &opts);
+        let p = &c.rtmp_play;
+        assert_eq!(p.buffer_ms, buffer_ms);
+        let buffer = i64::from(buffer_ms) * MS;
+        let mut frames: Vec<_> = p.samples.iter().collect();
+        frames.sort_by_key(|s| (s.rtmp_ts_ms, s.received_ns));
+        let media = |s: &lagtap::correlate::rtmp_play::PlaySample| i64::from(s.rtmp_ts_ms) * MS;
+        let in_hand = |i: usize| {
+            let end = media(frames[i]) + buffer;
+            frames[i..]
+                .iter()
+                .enumerate()
+                .take_while(|(j, s)| *j == 0 || media(s) < end)
+                .map(|(_, s)| s.received_ns)
+                .max()
+                .unwrap()
+        };
+        let what = format!("buffer {buffer_ms} ms");
+        let player = &p.players[0];
+        assert_eq!(player.playback_start_ns, Some(in_hand(0)), "{what}: start");
+        assert_eq!(frames[0].shown_ns, player.playback_start_ns, "{what}");
+        let mut stalls = 0;
+        for (i, s) in frames.iter().enumerate() {
+            let shown = s.shown_ns.unwrap_or_else(|| panic!("{what}: not shown"));
+            assert!(shown >= s.received_ns, "{what}: shown before it arrived");
+            assert_eq!(s.display_latency_ns, Some(shown - s.sent_ns), "{what}");
+            assert_eq!(s.buffering_ns, Some(shown - s.received_ns), "{what}");
+            if i == 0 {
+                continue;
+            }
+            let prev = frames[i - 1];
+            let due = prev.shown_ns.unwrap() + media(s) - media(prev);
+            if shown != due {
+                // A stall: the frame was late, and the buffer refilled from it.
+                assert!(s.received_ns > due, "{what}: delayed though in time");
+                assert_eq!(shown, in_hand(i), "{what}: resumes with the buffer full");
+                stalls += 1;
+            }
+        }
+        assert_eq!(player.stalls, stalls, "{what}: stalls");
+        assert_eq!(p.display_summary.count, p.samples.len() as u64);
+        medians.push((buffer_ms, p.display_summary.p50_ms.unwrap(), stalls));
+    }
+    // The bigger the buffer, the later frames are shown.
+    for w in medians.windows(2) {
+        assert!(w[0].1 <= w[1].1, "{medians:?}");
+    }
+    // Without a buffer the shaped link's late frames stall playback.
+    assert!(medians[0].2 > 0, "{medians:?}");
+}

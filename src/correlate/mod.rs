@@ -78,6 +78,10 @@ pub struct CorrelateOptions {
     /// `--startup-segments VIEWER=K`: K for one viewer, overriding both.
     pub startup_by_viewer: BTreeMap<String, usize>,
     pub group_by: GroupBy,
+    /// `--rtmp-buffer-ms`: the RTMP player model's buffer of media time
+    /// (`player::play_frames`).
+    #[serde(default = "default_rtmp_buffer_ms")]
+    pub rtmp_buffer_ms: u32,
     /// Threads for the correlation units (`--jobs`; default one per core). Not sent
     /// to a cluster: each executor uses its own cores.
     #[serde(skip)]
@@ -92,9 +96,18 @@ impl Default for CorrelateOptions {
             startup_segments: None,
             startup_by_viewer: BTreeMap::new(),
             group_by: GroupBy::Host,
+            rtmp_buffer_ms: default_rtmp_buffer_ms(),
             jobs: None,
         }
     }
+}
+
+/// Flash Player's default `NetStream.bufferTime` (0.1 s), which RTMP players
+/// modelled on it keep for live streams.
+pub const DEFAULT_RTMP_BUFFER_MS: u32 = 100;
+
+fn default_rtmp_buffer_ms() -> u32 {
+    DEFAULT_RTMP_BUFFER_MS
 }
 
 /// Reads the `--startup-segments` values: `K` for every viewer, `VIEWER=K` for one.

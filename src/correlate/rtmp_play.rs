@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::events::{Event, Fingerprint, RtmpDirection};
 
 use super::broadcast::{median, TxStream};
+use super::player;
 use super::stats::{grouped, Summary};
 use super::Ctx;
 
@@ -59,6 +60,9 @@ impl PlayMethod {
         }
     }
 }
+
+/// The RTMP player model in words, for the report.
+pub const PLAYER_MODEL: &str = "start once the buffer (--rtmp-buffer-ms of media) is in hand; show each frame at its RTMP timestamp from there; a frame not in hand when due empties the buffer: wait until it is full again";
 
 /// One frame as one RTMP player received it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,6 +94,15 @@ pub struct PlaySample {
     /// Clock error bound of the sample (both hosts' bounds added).
     pub error_ns: i64,
     pub method: PlayMethod,
+    /// When the player model shows the frame (`player::play_frames` with
+    /// `--rtmp-buffer-ms`), shown − sent, and shown − received (its wait in the
+    /// player's buffer).
+    #[serde(default)]
+    pub shown_ns: Option<i64>,
+    #[serde(default)]
+    pub display_latency_ns: Option<i64>,
+    #[serde(default)]
+    pub buffering_ns: Option<i64>,
 }
 
 /// Summaries of the RTMP play latency legs.
@@ -111,6 +124,16 @@ pub struct PlayerStream {
     /// The first matched frame's reception (reference clock).
     pub first_received_ns: i64,
     pub summary: Summary,
+    /// The player model: playback start, how often and how long the buffer ran
+    /// dry, and the display latency of its frames.
+    #[serde(default)]
+    pub playback_start_ns: Option<i64>,
+    #[serde(default)]
+    pub stalls: u32,
+    #[serde(default)]
+    pub stall_ns: i64,
+    #[serde(default)]
+    pub display: Summary,
 }
 
 /// What the RTMP players received, matched to what the broadcasters sent.
@@ -120,6 +143,12 @@ pub struct RtmpPlay {
     pub samples: Vec<PlaySample>,
     pub summary: Summary,
     pub legs: PlayLegs,
+    /// Display latency (shown − sent) under the player model, over every sample.
+    #[serde(default)]
+    pub display_summary: Summary,
+    /// The player model's buffer (`--rtmp-buffer-ms`).
+    #[serde(default)]
+    pub buffer_ms: u32,
     pub by_viewer: BTreeMap<String, Summary>,
     pub by_stream: BTreeMap<String, Summary>,
     /// Per (player, stream, broadcaster), in that order.
@@ -346,10 +375,16 @@ pub(crate) fn correlate(ctx: &Ctx, streams: &[TxStream]) -> RtmpPlay {
             relay_ns: f.ingest_ns.map(|i| r.received_ns.saturating_sub(i)),
             error_ns: ctx.error_ns(s.host, r.host),
             method,
+            shown_ns: None,
+            display_latency_ns: None,
+            buffering_ns: None,
         });
     }
     out.samples
         .sort_by(|a, b| (&a.viewer, a.received_ns).cmp(&(&b.viewer, b.received_ns)));
+    out.buffer_ms = ctx.opts.rtmp_buffer_ms;
+    let stalls = play_out(&mut out.samples, i64::from(out.buffer_ms) * 1_000_000);
+    out.display_summary = Summary::of_iter(out.samples.iter().filter_map(|s| s.display_latency_ns));
     out.summary = Summary::of_iter(out.samples.iter().map(|s| s.latency_ns));
     out.legs = PlayLegs {
         upload: Summary::of_iter(out.samples.iter().filter_map(|s| s.upload_ns)),
@@ -357,12 +392,50 @@ pub(crate) fn correlate(ctx: &Ctx, streams: &[TxStream]) -> RtmpPlay {
     };
     out.by_viewer = grouped(out.samples.iter().map(|s| (s.viewer.clone(), s.latency_ns)));
     out.by_stream = grouped(out.samples.iter().map(|s| (s.stream.clone(), s.latency_ns)));
-    out.players = players(&out.samples);
+    out.players = players(&out.samples, &stalls);
     out
 }
 
-/// The samples grouped per (player, stream, broadcaster).
-fn players(samples: &[PlaySample]) -> Vec<PlayerStream> {
+/// How each (player, stream) played: start, stalls and their time.
+type Playouts = BTreeMap<(String, String), (Option<i64>, u32, i64)>;
+
+/// Runs the RTMP player model over each player's frames of each stream, in RTMP
+/// timestamp order (decode order; RTMP carries no presentation order apart from
+/// the composition offset, which a player's buffer absorbs), and stamps the
+/// samples with when they are shown.
+fn play_out(samples: &mut [PlaySample], buffer_ns: i64) -> Playouts {
+    let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (i, s) in samples.iter().enumerate() {
+        groups
+            .entry((s.viewer.clone(), s.stream.clone()))
+            .or_default()
+            .push(i);
+    }
+    let mut out = Playouts::new();
+    for (key, mut idx) in groups {
+        idx.sort_by_key(|&i| (samples[i].rtmp_ts_ms, samples[i].received_ns));
+        let frames: Vec<player::PlayerFrame> = idx
+            .iter()
+            .map(|&i| player::PlayerFrame {
+                received_ns: samples[i].received_ns,
+                media_ns: i64::from(samples[i].rtmp_ts_ms) * 1_000_000,
+            })
+            .collect();
+        let p = player::play_frames(&frames, buffer_ns);
+        for (&i, shown) in idx.iter().zip(&p.shown_ns) {
+            let s = &mut samples[i];
+            s.shown_ns = *shown;
+            s.display_latency_ns = shown.map(|t| t.saturating_sub(s.sent_ns));
+            s.buffering_ns = shown.map(|t| t.saturating_sub(s.received_ns));
+        }
+        out.insert(key, (p.start_ns, p.stalls, p.stall_ns));
+    }
+    out
+}
+
+/// The samples grouped per (player, stream, broadcaster), with how the player
+/// played the stream.
+fn players(samples: &[PlaySample], playouts: &Playouts) -> Vec<PlayerStream> {
     let mut groups: BTreeMap<(&str, &str, &str), Vec<&PlaySample>> = BTreeMap::new();
     for s in samples {
         groups
@@ -372,14 +445,24 @@ fn players(samples: &[PlaySample]) -> Vec<PlayerStream> {
     }
     groups
         .into_iter()
-        .map(|((viewer, stream, broadcaster), ss)| PlayerStream {
-            viewer: viewer.to_string(),
-            stream: stream.to_string(),
-            broadcaster: broadcaster.to_string(),
-            frames: ss.len() as u64,
-            keyframes: ss.iter().filter(|s| s.keyframe).count() as u64,
-            first_received_ns: ss.iter().map(|s| s.received_ns).min().unwrap_or_default(),
-            summary: Summary::of_iter(ss.iter().map(|s| s.latency_ns)),
+        .map(|((viewer, stream, broadcaster), ss)| {
+            let (start, stalls, stall_ns) = playouts
+                .get(&(viewer.to_string(), stream.to_string()))
+                .copied()
+                .unwrap_or((None, 0, 0));
+            PlayerStream {
+                viewer: viewer.to_string(),
+                stream: stream.to_string(),
+                broadcaster: broadcaster.to_string(),
+                frames: ss.len() as u64,
+                keyframes: ss.iter().filter(|s| s.keyframe).count() as u64,
+                first_received_ns: ss.iter().map(|s| s.received_ns).min().unwrap_or_default(),
+                summary: Summary::of_iter(ss.iter().map(|s| s.latency_ns)),
+                playback_start_ns: start,
+                stalls,
+                stall_ns,
+                display: Summary::of_iter(ss.iter().filter_map(|s| s.display_latency_ns)),
+            }
         })
         .collect()
 }

@@ -272,7 +272,7 @@ pub fn render_html(c: &Correlation, schedule: Option<&Schedule>) -> String {
     // RTMP players and relays, where a captured host played RTMP.
     let p = &c.rtmp_play;
     if !p.samples.is_empty() || !p.unmatched.is_empty() {
-        o.push_str("<h2 id=\"rtmp-play\">RTMP play latency</h2>\n<p>Frames an RTMP player or relay received straight from the server, with no HLS packaging: the player had the whole RTMP message − the first byte of the broadcaster's message carrying the frame left it; with the ingest server's capture split into upload (→ the ingest had it) and relay (→ the player had it).</p>\n");
+        o.push_str("<h2 id=\"rtmp-play\">RTMP play latency</h2>\n<p>Frames an RTMP player or relay received straight from the server, with no HLS packaging: the player had the whole RTMP message − the first byte of the broadcaster's message carrying the frame left it; with the ingest server's capture split into upload (→ the ingest had it) and relay (→ the player had it). Display latency: shown under the RTMP player model (start once the buffer of media is in hand, show each frame at its RTMP timestamp from there, refill the buffer when a frame is late).</p>\n");
         summaries(&mut o, "frames", &rows::rtmp_play_summaries(c));
         counts(&mut o, "Frames not matched", &p.unmatched);
     }

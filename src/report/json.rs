@@ -235,8 +235,17 @@ pub fn to_value(c: &Correlation) -> Value {
                 "frames": s.frames,
                 "keyframes": s.keyframes,
                 "summary": s.summary,
+                "display_summary": s.display,
+                "stalls": s.stalls,
+                "stall_ms": ms(s.stall_ns),
             });
-            with_instants(v, &[("first_received", Some(s.first_received_ns))])
+            with_instants(
+                v,
+                &[
+                    ("first_received", Some(s.first_received_ns)),
+                    ("playback_start", s.playback_start_ns),
+                ],
+            )
         })
         .collect();
     json!({
@@ -280,7 +289,10 @@ pub fn to_value(c: &Correlation) -> Value {
             "segments": segments,
         },
         "rtmp_play": {
+            "player_model": crate::correlate::rtmp_play::PLAYER_MODEL,
+            "buffer_ms": p.buffer_ms,
             "summary": p.summary,
+            "display_summary": p.display_summary,
             "legs": {
                 "upload": p.legs.upload,
                 "relay": p.legs.relay,

@@ -148,7 +148,10 @@ pub(crate) fn broadcast_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
 /// per player and per stream.
 pub(crate) fn rtmp_play_summaries(c: &Correlation) -> Vec<(String, &Summary)> {
     let p = &c.rtmp_play;
-    let mut rows = vec![("sent → player has it".to_string(), &p.summary)];
+    let mut rows = vec![
+        ("display (sent → shown)".to_string(), &p.display_summary),
+        ("sent → player has it".to_string(), &p.summary),
+    ];
     if p.legs.upload.count > 0 {
         rows.push(("  upload (→ ingest)".into(), &p.legs.upload));
         rows.push(("  relay (ingest → player)".into(), &p.legs.relay));

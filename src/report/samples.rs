@@ -174,6 +174,9 @@ const RTMP_PLAY: &[(&str, Ty)] = &[
     ("method", Text),
     ("sent_ns", Int),
     ("received_ns", Int),
+    ("shown", Time),
+    ("display_latency_ms", Ms),
+    ("buffering_ms", Ms),
 ];
 
 impl SampleTable {
@@ -348,6 +351,9 @@ impl SampleTable {
                         text(s.method.as_str()),
                         Cell::Int(s.sent_ns),
                         Cell::Int(s.received_ns),
+                        opt(s.shown_ns, Cell::Time),
+                        opt(s.display_latency_ns, Cell::Ms),
+                        opt(s.buffering_ns, Cell::Ms),
                     ])?;
                 }
             }

@@ -170,7 +170,13 @@ impl Exporter for TableExporter {
         if !p.samples.is_empty() || !p.unmatched.is_empty() {
             writeln!(
                 out,
-                "\n== RTMP play latency (frame leaves the broadcaster → an RTMP player or relay has it)"
+                "\n== RTMP play latency (frame leaves the broadcaster → an RTMP player or relay has it, and shows it)"
+            )?;
+            writeln!(
+                out,
+                "player model ({} ms buffer): {}",
+                p.buffer_ms,
+                crate::correlate::rtmp_play::PLAYER_MODEL
             )?;
             summaries(out, "frames", rows::rtmp_play_summaries(c))?;
             reasons(out, "frames not matched", &p.unmatched)?;
