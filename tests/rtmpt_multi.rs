@@ -16,8 +16,12 @@ use common::*;
 use lagtap::decode::decode_file;
 use lagtap::events::{Event, RtmpDirection};
 
+/// The bundled run, or a fresh one (CI: `rtmpt.sh DIR 4 3`) in
+/// `LAGTAP_RTMPT_MULTI_DIR`.
 fn capture_dir() -> PathBuf {
-    repo().join("captures/rtmpt-multi")
+    std::env::var_os("LAGTAP_RTMPT_MULTI_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("captures/rtmpt-multi"))
 }
 
 fn json(path: PathBuf) -> serde_json::Value {

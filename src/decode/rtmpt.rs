@@ -12,11 +12,14 @@
 //! the HTTP body byte that carried it ([`TimeMap::copy_into`]), so a frame sent
 //! over RTMPT is stamped as precisely as over RTMP.
 //!
-//! A tunnel is followed on the HTTP connection that carries it (one keep-alive
-//! connection, as ffmpeg's `rtmpt://` client and Flash Player use). A client that
-//! spreads one tunnel over several connections is not put back together: each
-//! connection's part is decoded on its own, and one that does not start with the
-//! handshake shows as the RTMP decoder's anomalies.
+//! A client may spread one tunnel over several keep-alive connections (requests on
+//! whichever is free, as a browser's pool does for Flash Player), so this module only
+//! reads each HTTP connection's part: which exchange is which request of which
+//! tunnel (`/open/1` answers too), the RTMP bytes of its bodies with the capture
+//! times of each, gaps, ends. It hands them on as [`Piece`]s through
+//! [`Ctx::handoff`]; the host's tunnels ([`super::rtmpt_join`]) put them in request
+//! order and decode them. A tunnel on one connection decodes exactly as when it was
+//! followed here alone.
 
 use std::collections::HashMap;
 use std::ops::Range;
