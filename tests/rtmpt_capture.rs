@@ -85,22 +85,7 @@ fn rtmpt_publish_decodes_like_rtmp_and_counts_like_tshark() {
     }
     // What ffmpeg encoded (its -progress) and ffprobe counts in what it sent: every
     // frame on the wire, at 25 fps; audio also has the AAC sequence header.
-    let encoded = truth["ffmpeg_progress_frames"].as_u64().unwrap() as usize;
-    assert_eq!(
-        truth["ffprobe_video_packets"].as_u64(),
-        Some(encoded as u64)
-    );
-    assert_eq!(frames, encoded);
-    assert_eq!(
-        Some(key_frames as u64),
-        truth["ffprobe_key_packets"].as_u64()
-    );
-    assert_eq!(
-        Some(audio as u64 - 1),
-        truth["ffprobe_audio_packets"].as_u64()
-    );
-    let expected: Vec<u32> = (0..frames as u32).map(|k| k * 40).collect();
-    assert_eq!(timestamps, expected);
+    assert_sent_media(&truth, &timestamps, key_frames, audio);
     if tshark_available("RTMPT frame and audio counts against tshark's") {
         // tshark counts the AAC sequence header among audio messages, as lagtap.
         assert_eq!((frames, key_frames, audio), tshark_rtmp_media_counts(&file));
@@ -129,23 +114,6 @@ fn rtmpt_frames_carry_the_times_of_the_http_packets() {
     if !tshark_available("RTMPT frame times against tshark's packet times") {
         return;
     }
-    let out = tshark(&[
-        "-r",
-        file.to_str().unwrap(),
-        "-Y",
-        "tcp.dstport == 8080 && tcp.len > 0",
-        "-T",
-        "fields",
-        "-e",
-        "frame.time_epoch",
-    ]);
-    let times: Vec<i64> = out
-        .lines()
-        .map(|l| {
-            let (s, frac) = l.trim().split_once('.').unwrap();
-            let frac = format!("{frac:0<9}");
-            s.parse::<i64>().unwrap() * 1_000_000_000 + frac[..9].parse::<i64>().unwrap()
-        })
-        .collect();
+    let times = tshark_packet_times(&file, "tcp.dstport == 8080 && tcp.len > 0");
     assert!(times.contains(&first), "{first} is no client packet's time");
 }

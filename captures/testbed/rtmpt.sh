@@ -6,13 +6,18 @@
 #   sent.json              what ffmpeg and ffprobe say was sent (not a scenario
 #                          truth.json: this run has no viewers, chat or NTP)
 #   logs/                  ffmpeg's -progress output, the gateway's request log,
-#                          nginx's logs
-# Usage (root): captures/testbed/rtmpt.sh [OUT_DIR] [SECONDS]
+#                          nginx's logs (and with POOL, the pool client's log)
+# With POOL (2 or more), ffmpeg publishes plain RTMP on the loopback to
+# rtmpt_pool_client.py, which carries the one tunnel over POOL keep-alive HTTP
+# connections (requests on whichever is free, so out of order on the wire): what
+# captures/rtmpt-multi/ holds.
+# Usage (root): captures/testbed/rtmpt.sh [OUT_DIR] [SECONDS] [POOL]
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$HERE/../rtmpt}
 SECONDS_LONG=${2:-4}
+POOL=${3:-0}
 NS=lagtap-rtmpt
 WORK=$(mktemp -d)
 mkdir -p "$OUT/logs"
@@ -65,9 +70,23 @@ tcpdump_pid=$!
 pids+=($tcpdump_pid)
 sleep 1
 
+KEY=tunnel
+URL=rtmpt://127.0.0.1:8080/live/$KEY
+client_pid=
+if [ "$POOL" -gt 0 ]; then
+    KEY=multi
+    URL=rtmp://127.0.0.1:1936/live/$KEY
+    ip netns exec "$NS" python3 "$HERE/rtmpt_pool_client.py" 1936 127.0.0.1 8080 "$POOL" \
+        "$OUT/logs/client.jsonl" &
+    client_pid=$!
+    pids+=($client_pid)
+    sleep 0.5
+fi
 ip netns exec "$NS" ffmpeg -hide_banner -loglevel info -re -i "$WORK/source.flv" -c copy -f flv \
     -progress "$OUT/logs/ffmpeg-progress.txt" \
-    rtmpt://127.0.0.1:8080/live/tunnel 2>"$OUT/logs/ffmpeg.log"
+    "$URL" 2>"$OUT/logs/ffmpeg.log"
+# The pool client closes the tunnel once ffmpeg has hung up and every request is in.
+if [ -n "$client_pid" ]; then wait "$client_pid" || true; fi
 sleep 1
 kill "$tcpdump_pid"
 wait "$tcpdump_pid" 2>/dev/null || true
@@ -80,8 +99,9 @@ audio=$(count a .)
 frames=$(grep '^frame=' "$OUT/logs/ffmpeg-progress.txt" | tail -1 | cut -d= -f2)
 cat >"$OUT/sent.json" <<EOF
 {
-  "stream_key": "tunnel",
-  "url": "rtmpt://127.0.0.1:8080/live/tunnel",
+  "stream_key": "$KEY",
+  "url": "$URL",
+  "pool_connections": $POOL,
   "ffprobe_video_packets": $video,
   "ffprobe_key_packets": $key,
   "ffprobe_audio_packets": $audio,

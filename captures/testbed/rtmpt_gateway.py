@@ -18,7 +18,12 @@ RTMP bytes the server sent since the last response. Bodies are Content-Length
 framed, connections kept alive (HTTP/1.1).
 
 Usage: rtmpt_gateway.py LISTEN_HOST LISTEN_PORT RTMP_HOST RTMP_PORT [LOG.jsonl]
-The log has one JSON line per request (time, path, bytes in, bytes out).
+The log has one JSON line per request (time, path, the client's port, bytes in,
+bytes out, whether it waited in vain for its turn).
+
+Requests of a tunnel are served in the order of their sequence numbers: a client
+that spreads a tunnel over several connections (rtmpt_pool_client.py) may have
+request n+1 arrive before request n, which then waits for its turn.
 """
 
 import http.server
@@ -40,6 +45,12 @@ class Tunnel:
         self.lock = threading.Condition()
         self.closed = False
         self.interval = 1
+        # Requests are served in the order of their numbers, whatever connection
+        # and order they came in (a client may use several connections): the RTMP
+        # bytes of a send go to the server, and what the server sent goes to the
+        # client, in that order.
+        self.turn = threading.Condition()
+        self.next_seq = 0
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -96,6 +107,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(n) if n else b""
         parts = self.path.strip("/").split("/")
         out = None
+        waited = False
         if parts[0] == "open":
             sid = secrets.token_hex(8)
             Handler.tunnels[sid] = Tunnel(*Handler.upstream)
@@ -103,6 +115,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._reply(200, out)
         elif parts[0] in ("send", "idle", "close") and len(parts) >= 3:
             t = Handler.tunnels.get(parts[1])
+            seq = int(parts[2]) if parts[2].isdigit() else None
+            if t is not None and seq is not None:
+                with t.turn:
+                    # A request numbered past the next one waits for its turn (at
+                    # most 5 s: a lost request must not stop the tunnel).
+                    waited = not t.turn.wait_for(lambda: t.next_seq >= seq, timeout=5)
             if t is None:
                 self._reply(404, b"", "text/plain")
             else:
@@ -117,14 +135,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     # little for data rather than answer empty at once.
                     out = t.take(0.005 if parts[0] == "send" else 0.02)
                 self._reply(200, out)
+                if seq is not None:
+                    with t.turn:
+                        t.next_seq = max(t.next_seq, seq + 1)
+                        t.turn.notify_all()
         else:
             self._reply(404, b"", "text/plain")
         if Handler.log:
             rec = {
                 "t_ns": time.time_ns(),
                 "path": self.path,
+                "client_port": self.client_address[1],
                 "in": len(body),
                 "out": len(out) if out is not None else 0,
+                "turn_timeout": waited,
             }
             Handler.log.write(json.dumps(rec) + "\n")
             Handler.log.flush()

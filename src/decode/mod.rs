@@ -13,6 +13,7 @@ pub mod keys;
 mod ntp;
 mod rtmp;
 mod rtmpt;
+mod rtmpt_join;
 pub mod timemap;
 mod tls;
 
@@ -63,11 +64,17 @@ fn decoder_for(p: Protocol, saw_syn: bool) -> Option<Box<dyn Decoder>> {
     }
 }
 
-/// What an adapter needs to stamp events.
+/// What an adapter needs to stamp events, and where it hands on what belongs to
+/// more than its own flow.
 pub(crate) struct Ctx<'a> {
     pub meta: &'a FlowMeta,
     pub times: &'a mut [TimeMap; 2],
     pub out: &'a mut Vec<Event>,
+    /// Pieces of RTMPT tunnels, which a client may spread over several connections:
+    /// the [`DecodeHandler`] passes them to the host's tunnels
+    /// ([`rtmpt_join::Join`]) after each call, so data still flows one way (flows →
+    /// protocol sessions → events) and no flow sees another's state.
+    pub handoff: &'a mut Vec<rtmpt_join::Piece>,
 }
 
 impl Ctx<'_> {
@@ -102,9 +109,21 @@ pub struct DecodeHandler {
     pub anomalies: Anomalies,
     pub flows_by_protocol: BTreeMap<String, u64>,
     pub undecodable: BTreeMap<String, u64>,
+    /// Host-level state: RTMPT tunnels joined across HTTP connections.
+    rtmpt: rtmpt_join::Join,
+    /// What the last decoder call handed over, for `rtmpt`.
+    handoff: Vec<rtmpt_join::Piece>,
 }
 
 impl DecodeHandler {
+    /// A handler that decrypts TLS flows with `keylog`'s secrets.
+    pub fn with_keylog(keylog: Arc<KeyLog>) -> Self {
+        DecodeHandler {
+            keylog,
+            ..DecodeHandler::default()
+        }
+    }
+
     fn choose(&mut self, st: &mut FlowState, meta: &FlowMeta, complete: bool) {
         if st.protocol.is_some() {
             return;
@@ -155,8 +174,18 @@ impl DecodeHandler {
             meta,
             times: &mut st.times,
             out: &mut self.events,
+            handoff: &mut self.handoff,
         };
         decoder.collect(&mut ctx);
+        self.hand_over();
+    }
+
+    /// Passes what the decoders handed over to the host's RTMPT tunnels.
+    fn hand_over(&mut self) {
+        if !self.handoff.is_empty() {
+            self.rtmpt
+                .take(&mut self.handoff, &mut self.events, &mut self.anomalies);
+        }
     }
 }
 
@@ -202,8 +231,10 @@ impl FlowHandler for DecodeHandler {
                 meta,
                 times: &mut st.times,
                 out: &mut self.events,
+                handoff: &mut self.handoff,
             };
             decoder.collect(&mut ctx);
+            self.hand_over();
         }
     }
 
@@ -217,8 +248,10 @@ impl FlowHandler for DecodeHandler {
                 meta,
                 times: &mut st.times,
                 out: &mut self.events,
+                handoff: &mut self.handoff,
             };
             decoder.collect(&mut ctx);
+            self.hand_over();
         }
     }
 
@@ -247,8 +280,10 @@ impl FlowHandler for DecodeHandler {
                 meta,
                 times: &mut st.times,
                 out: &mut self.events,
+                handoff: &mut self.handoff,
             };
             decoder.datagram(dir, ts, payload, &mut ctx);
+            self.hand_over();
         }
     }
 
@@ -286,8 +321,10 @@ impl FlowHandler for DecodeHandler {
                 meta,
                 times: &mut st.times,
                 out: &mut self.events,
+                handoff: &mut self.handoff,
             };
             d.finish(&mut ctx);
+            self.hand_over();
         }
         let why = match (&st.decoder, p) {
             (Some(d), _) => d.undecodable(),
@@ -422,10 +459,7 @@ fn decode_readers(
     keylog: Arc<KeyLog>,
     mut sink: impl FnMut(Event) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let handler = DecodeHandler {
-        keylog: keylog.clone(),
-        ..DecodeHandler::default()
-    };
+    let handler = DecodeHandler::with_keylog(keylog.clone());
     let mut out = Ordered::default();
     let mut status: std::io::Result<()> = Ok(());
     let mut emit = |e: Event, status: &mut std::io::Result<()>| {

@@ -12,24 +12,26 @@
 //! the HTTP body byte that carried it ([`TimeMap::copy_into`]), so a frame sent
 //! over RTMPT is stamped as precisely as over RTMP.
 //!
-//! A tunnel is followed on the HTTP connection that carries it (one keep-alive
-//! connection, as ffmpeg's `rtmpt://` client and Flash Player use). A client that
-//! spreads one tunnel over several connections is not put back together: each
-//! connection's part is decoded on its own, and one that does not start with the
-//! handshake shows as the RTMP decoder's anomalies.
+//! A client may spread one tunnel over several keep-alive connections (requests on
+//! whichever is free, as a browser's pool does for Flash Player), so this module only
+//! reads each HTTP connection's part: which exchange is which request of which
+//! tunnel (`/open/1` answers too), the RTMP bytes of its bodies with the capture
+//! times of each, gaps, ends. It hands them on as [`Piece`]s through
+//! [`Ctx::handoff`]; the host's tunnels ([`super::rtmpt_join`]) put them in request
+//! order and decode them. A tunnel on one connection decodes exactly as when it was
+//! followed here alone.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use http_parser::{BodyChunk, Request};
 
-use super::rtmp::RtmpDecoder;
-use super::timemap::{Fed, Tail, TimeMap};
-use super::{Ctx, Decoder};
+use super::rtmpt_join::Piece;
+use super::timemap::TimeMap;
+use super::Ctx;
 use crate::anomalies::Anomalies;
 use crate::flow::Dir;
 
-/// Tunnels followed per HTTP connection; a client uses one.
-const MAX_TUNNELS: usize = 8;
 /// Exchanges remembered while their request or response body streams in (the HTTP
 /// parser pairs at most this many pending requests too).
 const MAX_EXCHANGES: usize = http_parser::MAX_PENDING_REQUESTS;
@@ -40,11 +42,22 @@ enum Kind {
     Send,
     Idle,
     Close,
+    /// `/open/1`: its response body names the new tunnel.
+    Open,
 }
 
-/// The tunnel id and kind of an RTMPT request path (`/send/<id>/<seq>`...); `None`
-/// for `/open/1` and every other path.
-fn parse_uri(uri: &str) -> Option<(Kind, &str)> {
+/// Bytes of an `/open/1` response body kept: a tunnel id and a newline.
+const MAX_OPEN_BODY: usize = 64;
+
+/// Whether a path opens a tunnel (`/open/1`).
+fn is_open(uri: &str) -> bool {
+    uri.strip_prefix("/open/")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The kind, tunnel id and sequence number of an RTMPT request path
+/// (`/send/<id>/<seq>`...); `None` for `/open/1` and every other path.
+fn parse_uri(uri: &str) -> Option<(Kind, &str, u64)> {
     let mut parts = uri.strip_prefix('/')?.split('/');
     let kind = match parts.next()? {
         "send" => Kind::Send,
@@ -54,119 +67,80 @@ fn parse_uri(uri: &str) -> Option<(Kind, &str)> {
     };
     let id = parts.next().filter(|id| !id.is_empty())?;
     let seq = parts.next()?;
-    (seq.bytes().all(|b| b.is_ascii_digit()) && parts.next().is_none()).then_some((kind, id))
+    if !seq.bytes().all(|b| b.is_ascii_digit()) || parts.next().is_some() {
+        return None;
+    }
+    Some((kind, id, seq.parse().ok()?))
 }
 
 /// Whether a request is RTMPT's (its body and its response's carry RTMP): for the
 /// HTTP session's request-body filter and body policy.
 pub(super) fn is_tunnel_request(r: &Request) -> bool {
-    parse_uri(&r.uri).is_some()
+    parse_uri(&r.uri).is_some() || is_open(&r.uri)
 }
 
-/// One tunnel: the RTMP decoder of its two rebuilt streams, and their time maps.
-struct Tunnel {
-    id: String,
-    rtmp: RtmpDecoder,
-    /// Capture times of each rebuilt stream's bytes, per direction.
-    times: [TimeMap; 2],
-    tails: [Tail; 2],
-    /// Length so far of each rebuilt stream.
-    len: [u64; 2],
-    /// Body pieces fed but whose times are not copied yet (the HTTP connection's
-    /// time maps are only at hand in `collect`): (direction, wire range, offset in
-    /// the rebuilt stream).
-    untimed: Vec<(Dir, std::ops::Range<u64>, u64)>,
-}
-
-impl Tunnel {
-    fn new(id: &str) -> Tunnel {
-        Tunnel {
-            id: id.to_string(),
-            rtmp: RtmpDecoder::tunnelled("rtmpt"),
-            times: Default::default(),
-            tails: Default::default(),
-            len: [0; 2],
-            untimed: Vec::new(),
-        }
-    }
-
-    /// RTMP bytes of `dir` that came at `wire` on the HTTP connection.
-    fn bytes(
-        &mut self,
+/// What the connection met, waiting for `collect` (where its time map is at hand)
+/// to become [`Piece`]s: the same items, with wire ranges instead of times.
+enum Pending {
+    Start {
+        exchange: u64,
+        id: String,
+        seq: u64,
+        close: bool,
+    },
+    Bytes {
+        exchange: u64,
         dir: Dir,
-        wire: std::ops::Range<u64>,
-        bytes: &[u8],
-        anomalies: &mut Anomalies,
-    ) {
-        let d = dir.index();
-        let at = self.len[d];
-        self.len[d] += bytes.len() as u64;
-        self.untimed.push((dir, wire, at));
-        let rtmp = &mut self.rtmp;
-        if let Fed::Stuck { offset, len } =
-            self.tails[d].feed(at, bytes, |off, b| rtmp.feed(dir, off, b))
-        {
-            anomalies.count("decode.parser_stuck");
-            self.rtmp.gap(dir, offset, len);
-        }
-    }
-
-    fn gap(&mut self, dir: Dir, len: u64) {
-        let d = dir.index();
-        self.tails[d].clear();
-        self.rtmp.gap(dir, self.len[d], len);
-        self.len[d] += len;
-    }
-
-    fn collect(&mut self, ctx: &mut Ctx<'_>) {
-        for (dir, wire, at) in self.untimed.drain(..) {
-            ctx.times[dir.index()].copy_into(
-                wire.start,
-                wire.end,
-                &mut self.times[dir.index()],
-                at,
-            );
-        }
-        let mut inner = Ctx {
-            meta: ctx.meta,
-            times: &mut self.times,
-            out: ctx.out,
-        };
-        self.rtmp.collect(&mut inner);
-    }
+        wire: Range<u64>,
+        bytes: Vec<u8>,
+    },
+    Gap {
+        exchange: u64,
+        dir: Dir,
+        len: u64,
+    },
+    Done {
+        exchange: u64,
+    },
+    Opened {
+        id: String,
+    },
 }
 
-/// The RTMPT tunnels of one HTTP connection.
+/// The RTMPT requests of one HTTP connection, handed to the host's tunnels
+/// ([`super::rtmpt_join`]) through [`Ctx::handoff`].
 #[derive(Default)]
 pub(super) struct Tunnels {
-    tunnels: Vec<Tunnel>,
-    /// Exchange id → (tunnel index, kind), for the bodies of its request and response.
-    exchanges: HashMap<u64, (usize, Kind)>,
+    /// Exchange id → kind, for the bodies of its request and response.
+    exchanges: HashMap<u64, Kind>,
+    /// The response bodies of `/open/1` requests so far, by exchange.
+    opens: HashMap<u64, Vec<u8>>,
+    pending: Vec<Pending>,
     anomalies: Anomalies,
 }
 
 impl Tunnels {
     /// A request's body begins (every RTMPT request's, whatever its kind).
     pub fn request_start(&mut self, id: u64, uri: &str) {
-        let Some((kind, tunnel)) = parse_uri(uri) else {
-            return;
-        };
-        let index = match self.tunnels.iter().position(|t| t.id == tunnel) {
-            Some(i) => i,
-            None if self.tunnels.len() < MAX_TUNNELS => {
-                self.tunnels.push(Tunnel::new(tunnel));
-                self.tunnels.len() - 1
-            }
-            None => {
-                self.anomalies.count("decode.rtmpt_too_many_tunnels");
-                return;
-            }
-        };
         if self.exchanges.len() >= MAX_EXCHANGES {
             self.anomalies.count("decode.rtmpt_too_many_exchanges");
             return;
         }
-        self.exchanges.insert(id, (index, kind));
+        if is_open(uri) {
+            self.exchanges.insert(id, Kind::Open);
+            self.opens.insert(id, Vec::new());
+            return;
+        }
+        let Some((kind, tunnel, seq)) = parse_uri(uri) else {
+            return;
+        };
+        self.exchanges.insert(id, kind);
+        self.pending.push(Pending::Start {
+            exchange: id,
+            id: tunnel.to_string(),
+            seq,
+            close: kind == Kind::Close,
+        });
     }
 
     /// Whether exchange `id` is an RTMPT one (its response body is the tunnel's).
@@ -177,23 +151,30 @@ impl Tunnels {
     /// Body bytes of the request of exchange `c.id`: client → server RTMP if it is
     /// a send (an idle or close body is one padding byte).
     pub fn request_bytes(&mut self, c: &BodyChunk, bytes: Option<&[u8]>) {
-        let Some(&(t, Kind::Send)) = self.exchanges.get(&c.id) else {
+        if self.exchanges.get(&c.id) != Some(&Kind::Send) {
             return;
-        };
-        self.take(t, Dir::ClientToServer, c, 0, bytes);
+        }
+        self.take(Dir::ClientToServer, c, 0, bytes);
     }
 
     /// Body bytes of the response of exchange `c.id`: after the polling-interval
     /// byte, server → client RTMP.
     pub fn response_bytes(&mut self, c: &BodyChunk, bytes: Option<&[u8]>) {
-        let Some(&(t, _)) = self.exchanges.get(&c.id) else {
-            return;
-        };
-        self.take(t, Dir::ServerToClient, c, 1, bytes);
+        match self.exchanges.get(&c.id) {
+            None => {}
+            Some(Kind::Open) => {
+                if let (Some(body), Some(bytes)) = (self.opens.get_mut(&c.id), bytes) {
+                    let room = MAX_OPEN_BODY.saturating_sub(body.len()).min(bytes.len());
+                    body.extend_from_slice(&bytes[..room]);
+                }
+            }
+            Some(_) => self.take(Dir::ServerToClient, c, 1, bytes),
+        }
     }
 
-    /// The part of a body chunk past the body's first `skip` bytes goes to tunnel `t`.
-    fn take(&mut self, t: usize, dir: Dir, c: &BodyChunk, skip: u64, bytes: Option<&[u8]>) {
+    /// The part of a body chunk past the body's first `skip` bytes is the tunnel's,
+    /// copied: it is handed over at `collect`, after the input it points into.
+    fn take(&mut self, dir: Dir, c: &BodyChunk, skip: u64, bytes: Option<&[u8]>) {
         let Some(bytes) = bytes else {
             self.anomalies.count("decode.body_chunk_not_in_input");
             return;
@@ -203,57 +184,111 @@ impl Tunnels {
         // Without content coding (RTMPT has none) a chunk's wire bytes are its bytes.
         let wire = c.wire.start + cut..c.wire.end;
         if !bytes.is_empty() {
-            self.tunnels[t].bytes(dir, wire, bytes, &mut self.anomalies);
+            self.pending.push(Pending::Bytes {
+                exchange: c.id,
+                dir,
+                wire,
+                bytes: bytes.to_vec(),
+            });
         }
     }
 
     /// `len` body bytes at `body_offset` of exchange `id` were not captured.
     pub fn body_gap(&mut self, id: u64, request: bool, body_offset: u64, len: u64) {
-        let Some(&(t, kind)) = self.exchanges.get(&id) else {
+        let Some(&kind) = self.exchanges.get(&id) else {
             return;
         };
         let (dir, skip) = match (request, kind) {
+            (_, Kind::Open) => return,
             (true, Kind::Send) => (Dir::ClientToServer, 0),
             (true, _) => return,
             (false, _) => (Dir::ServerToClient, 1),
         };
         let lost = (body_offset + len).saturating_sub(skip.max(body_offset));
         if lost > 0 {
-            self.tunnels[t].gap(dir, lost);
+            self.pending.push(Pending::Gap {
+                exchange: id,
+                dir,
+                len: lost,
+            });
         }
     }
 
     /// The exchange completed: its bodies are over.
     pub fn exchange_done(&mut self, id: u64) {
-        self.exchanges.remove(&id);
-    }
-
-    pub fn collect(&mut self, ctx: &mut Ctx<'_>) {
-        for t in &mut self.tunnels {
-            t.collect(ctx);
+        match self.exchanges.remove(&id) {
+            None => {}
+            Some(Kind::Open) => {
+                let body = self.opens.remove(&id).unwrap_or_default();
+                let text = String::from_utf8_lossy(&body);
+                let tunnel = text.trim();
+                if !tunnel.is_empty() && !tunnel.contains('/') {
+                    self.pending.push(Pending::Opened {
+                        id: tunnel.to_string(),
+                    });
+                }
+            }
+            Some(_) => self.pending.push(Pending::Done { exchange: id }),
         }
     }
 
-    /// The HTTP connection ended: so did its tunnels' streams.
-    pub fn finish(&mut self, ctx: &mut Ctx<'_>) {
-        for t in &mut self.tunnels {
-            for dir in [Dir::ClientToServer, Dir::ServerToClient] {
-                t.rtmp.end(dir, t.len[dir.index()]);
-            }
-            t.collect(ctx);
-            t.rtmp.finish(&mut Ctx {
-                meta: ctx.meta,
-                times: &mut t.times,
-                out: ctx.out,
+    /// Hands what was met since the last call to the host's tunnels, each byte
+    /// with the capture times of the HTTP body byte that carried it.
+    pub fn collect(&mut self, ctx: &mut Ctx<'_>) {
+        let flow = ctx.meta.id;
+        for p in self.pending.drain(..) {
+            ctx.handoff.push(match p {
+                Pending::Start {
+                    exchange,
+                    id,
+                    seq,
+                    close,
+                } => Piece::Start {
+                    at: (flow, exchange),
+                    id,
+                    seq,
+                    close,
+                    meta: Box::new(ctx.meta.clone()),
+                },
+                Pending::Bytes {
+                    exchange,
+                    dir,
+                    wire,
+                    bytes,
+                } => {
+                    let mut times = TimeMap::default();
+                    ctx.times[dir.index()].copy_into(wire.start, wire.end, &mut times, 0);
+                    Piece::Bytes {
+                        at: (flow, exchange),
+                        dir,
+                        bytes,
+                        times,
+                    }
+                }
+                Pending::Gap { exchange, dir, len } => Piece::Gap {
+                    at: (flow, exchange),
+                    dir,
+                    len,
+                },
+                Pending::Done { exchange } => Piece::Done {
+                    at: (flow, exchange),
+                },
+                Pending::Opened { id } => Piece::Opened {
+                    id,
+                    meta: Box::new(ctx.meta.clone()),
+                },
             });
         }
     }
 
+    /// The HTTP connection ended: the host's tunnels learn it.
+    pub fn finish(&mut self, ctx: &mut Ctx<'_>) {
+        self.collect(ctx);
+        ctx.handoff.push(Piece::Closed { flow: ctx.meta.id });
+    }
+
     pub fn anomalies(&self, out: &mut Anomalies) {
         out.merge(&self.anomalies);
-        for t in &self.tunnels {
-            t.rtmp.anomalies(out);
-        }
     }
 }
 
@@ -265,16 +300,18 @@ mod tests {
     fn tunnel_paths_are_recognised() {
         assert_eq!(
             parse_uri("/send/7fd7f7c94501b7ca/0"),
-            Some((Kind::Send, "7fd7f7c94501b7ca"))
+            Some((Kind::Send, "7fd7f7c94501b7ca", 0))
         );
-        assert_eq!(parse_uri("/idle/abc/12"), Some((Kind::Idle, "abc")));
-        assert_eq!(parse_uri("/close/abc/3"), Some((Kind::Close, "abc")));
+        assert_eq!(parse_uri("/idle/abc/12"), Some((Kind::Idle, "abc", 12)));
+        assert_eq!(parse_uri("/close/abc/3"), Some((Kind::Close, "abc", 3)));
         for not in [
             "/open/1",
             "/send//1",
             "/send/abc",
             "/send/abc/x",
             "/send/a/1/2",
+            "/send/a/99999999999999999999999",
+            "/open/1",
             "/hls/a.ts",
             "",
         ] {

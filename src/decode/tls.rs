@@ -254,6 +254,7 @@ impl Decoder for TlsDecoder {
                 meta: ctx.meta,
                 times: &mut self.plain_times,
                 out: ctx.out,
+                handoff: ctx.handoff,
             };
             inner.collect(&mut inner_ctx);
         }

@@ -51,10 +51,7 @@ impl LiveDecoder {
     /// A decoder that decrypts TLS flows with `keylog`'s secrets.
     pub fn with_keys(keylog: std::sync::Arc<tls_decrypt::KeyLog>) -> Self {
         LiveDecoder {
-            table: FlowTable::new(DecodeHandler {
-                keylog,
-                ..DecodeHandler::default()
-            }),
+            table: FlowTable::new(DecodeHandler::with_keylog(keylog)),
             anomalies: Anomalies::default(),
         }
     }

@@ -123,6 +123,28 @@ pub fn tshark(args: &[&str]) -> String {
     tools::output(Command::new("tshark").args(args))
 }
 
+/// The capture times (ns since the epoch) of the packets tshark's display `filter`
+/// keeps, in file order.
+pub fn tshark_packet_times(file: &Path, filter: &str) -> Vec<i64> {
+    let out = tshark(&[
+        "-r",
+        file.to_str().unwrap(),
+        "-Y",
+        filter,
+        "-T",
+        "fields",
+        "-e",
+        "frame.time_epoch",
+    ]);
+    out.lines()
+        .map(|l| {
+            let (s, frac) = l.trim().split_once('.').unwrap();
+            let frac = format!("{frac:0<9}");
+            s.parse::<i64>().unwrap() * 1_000_000_000 + frac[..9].parse::<i64>().unwrap()
+        })
+        .collect()
+}
+
 /// tshark's count of the capture's media messages: (coded video frames, of which
 /// key frames, audio messages). A video message whose data (after the FLV frame
 /// type/codec byte tshark decodes as `rtmpt.video.type`) starts with AVCPacketType
@@ -278,4 +300,28 @@ impl FlowHandler for StreamCollector {
         st.stats = meta.stats;
         self.flows.insert(meta.id, st);
     }
+}
+
+/// What an RTMP publish decoded from `captures/rtmpt*` must hold against what ffmpeg
+/// and ffprobe say was sent (`sent.json`): every coded frame once and in order,
+/// 40 ms apart (25 fps), the key frames, and the audio messages (lagtap counts the
+/// AAC sequence header among them, ffprobe does not).
+pub fn assert_sent_media(
+    truth: &serde_json::Value,
+    timestamps: &[u32],
+    key_frames: usize,
+    audio: usize,
+) {
+    let encoded = truth["ffmpeg_progress_frames"].as_u64().unwrap();
+    assert_eq!(truth["ffprobe_video_packets"].as_u64(), Some(encoded));
+    let expected: Vec<u32> = (0..encoded as u32).map(|k| k * 40).collect();
+    assert_eq!(timestamps, expected.as_slice());
+    assert_eq!(
+        Some(key_frames as u64),
+        truth["ffprobe_key_packets"].as_u64()
+    );
+    assert_eq!(
+        Some(audio as u64 - 1),
+        truth["ffprobe_audio_packets"].as_u64()
+    );
 }
