@@ -72,7 +72,8 @@ fn starts_new_unit(codec: Codec, nal: &Nal<'_>) -> bool {
             Some(0..=31) => b.get(2).is_some_and(|x| x & 0x80 != 0),
             _ => false,
         },
-        // No PMT stream type of lagtap's maps to these (no NAL units).
+        // Not Annex B: AV1 is split by `crate::av1` (one access unit per PES), and
+        // no PMT stream type maps to VP9.
         Codec::Av1 | Codec::Vp9 => false,
     }
 }

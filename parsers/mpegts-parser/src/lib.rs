@@ -23,6 +23,7 @@
 
 mod access_unit;
 mod anomalies;
+pub mod av1;
 pub mod fmp4;
 mod pes;
 pub mod producer;

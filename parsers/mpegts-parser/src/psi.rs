@@ -40,6 +40,35 @@ impl StreamType {
 pub struct ElementaryStream {
     pub pid: u16,
     pub stream_type: StreamType,
+    /// The `format_identifier` of its registration descriptor (ISO/IEC 13818-1
+    /// §2.6.8, tag 5), if it has one: what a private `stream_type` carries.
+    pub format_identifier: Option<[u8; 4]>,
+}
+
+impl ElementaryStream {
+    /// The video codec whose access units the demuxer splits out: by stream type,
+    /// or AV1 by the registration descriptor of a private-data stream (`crate::av1`).
+    pub fn video_codec(&self) -> Option<avc::Codec> {
+        self.stream_type.video_codec().or_else(|| {
+            (self.stream_type == StreamType::PES_PRIVATE_DATA
+                && self.format_identifier == Some(crate::av1::FORMAT_IDENTIFIER))
+            .then_some(avc::Codec::Av1)
+        })
+    }
+}
+
+/// The `format_identifier` of the first registration descriptor in a descriptor
+/// loop.
+fn format_identifier(mut descriptors: &[u8]) -> Option<[u8; 4]> {
+    while descriptors.len() >= 2 {
+        let (tag, len) = (descriptors[0], usize::from(descriptors[1]));
+        let body = descriptors.get(2..2 + len)?;
+        if tag == 0x05 && len >= 4 {
+            return body[..4].try_into().ok();
+        }
+        descriptors = &descriptors[2 + len..];
+    }
+    None
 }
 
 /// A program map table.
@@ -102,6 +131,7 @@ pub(crate) fn parse_pmt(section: &[u8], pmt_pid: u16) -> Option<ProgramMap> {
         streams.push(ElementaryStream {
             stream_type: StreamType(rest[0]),
             pid: u16::from_be_bytes([rest[1], rest[2]]) & 0x1fff,
+            format_identifier: rest.get(5..5 + es_info).and_then(format_identifier),
         });
         rest = rest.get(5 + es_info..)?;
     }

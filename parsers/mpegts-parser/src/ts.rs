@@ -58,6 +58,11 @@ struct OpenPes {
 struct Stream {
     pid: u16,
     stream_type: StreamType,
+    /// The video codec the PMT gives it (`ElementaryStream::video_codec`).
+    codec: Option<avc::Codec>,
+    /// A private-data stream with no registration descriptor: it may be AV1 as
+    /// ffmpeg muxes it (`av1::is_ffmpeg_av1`), so its PES are kept whole.
+    maybe_av1: bool,
     cc: Option<u8>,
     pes: Option<OpenPes>,
     /// The open PES's bytes (whole for video, the header for other streams). Kept
@@ -91,6 +96,8 @@ pub struct TsDemuxer {
     partial_at: u64,
     /// Where the NAL units of the access unit being split lie (reused).
     nal_scratch: Vec<(std::ops::Range<usize>, bool)>,
+    /// An AV1 access unit's OBUs without start codes and escapes (`av1`).
+    obu_scratch: Vec<u8>,
 }
 
 impl Default for TsDemuxer {
@@ -148,6 +155,7 @@ impl TsDemuxer {
             partial_len: 0,
             partial_at: 0,
             nal_scratch: Vec::new(),
+            obu_scratch: Vec::new(),
         }
     }
 
@@ -392,7 +400,7 @@ impl TsDemuxer {
             });
         }
         let stream = &mut self.streams[i];
-        let video = stream.stream_type.video_codec().is_some();
+        let video = stream.codec.is_some() || stream.maybe_av1;
         let buf = &mut stream.buf;
         let Some(pes) = &mut stream.pes else {
             if has_payload {
@@ -450,10 +458,16 @@ impl TsDemuxer {
                 for es in &pmt.streams {
                     let count = self.streams.len();
                     match self.streams.iter_mut().find(|s| s.pid == es.pid) {
-                        Some(s) => s.stream_type = es.stream_type,
+                        Some(s) => {
+                            s.stream_type = es.stream_type;
+                            s.codec = es.video_codec();
+                            s.maybe_av1 = crate::av1::maybe_ffmpeg_av1(es);
+                        }
                         None if count < MAX_STREAMS => self.streams.push(Stream {
                             pid: es.pid,
                             stream_type: es.stream_type,
+                            codec: es.video_codec(),
+                            maybe_av1: crate::av1::maybe_ffmpeg_av1(es),
                             cc: None,
                             pes: None,
                             buf: Vec::new(),
@@ -485,7 +499,12 @@ impl TsDemuxer {
     }
 
     fn finish_pes_in(&mut self, i: usize, pes: &mut OpenPes, buf: &[u8]) {
-        let (pid, stream_type) = (self.streams[i].pid, self.streams[i].stream_type);
+        let (pid, stream_type, codec, maybe_av1) = (
+            self.streams[i].pid,
+            self.streams[i].stream_type,
+            self.streams[i].codec,
+            self.streams[i].maybe_av1,
+        );
         let header: PesHeader = match pes::parse(buf) {
             Ok(Some(h)) => h,
             Ok(None) => {
@@ -510,7 +529,13 @@ impl TsDemuxer {
             pes.total
         }
         .saturating_sub(header.payload_start);
-        let Some(codec) = stream_type.video_codec() else {
+        let end = (header.payload_start + payload_len).min(buf.len());
+        let payload = buf.get(header.payload_start..end).unwrap_or(&[]);
+        let codec = codec.or_else(|| {
+            (maybe_av1 && crate::av1::is_ffmpeg_av1(header.stream_id, payload))
+                .then_some(avc::Codec::Av1)
+        });
+        let Some(codec) = codec else {
             self.out.push_back(TsMessage::Pes(PesInfo {
                 pid,
                 stream_type,
@@ -525,8 +550,28 @@ impl TsDemuxer {
             }));
             return;
         };
-        let end = (header.payload_start + payload_len).min(buf.len());
-        let payload = buf.get(header.payload_start..end).unwrap_or(&[]);
+        if codec == avc::Codec::Av1 {
+            // One access unit per PES (AV1 carriage §3.4; ffmpeg's too).
+            let Some(unit) = crate::av1::access_unit(payload, &mut self.obu_scratch) else {
+                self.anomalies.bump("ts.av1_without_start_code");
+                return;
+            };
+            self.out.push_back(TsMessage::AccessUnit(AccessUnit {
+                pid,
+                codec,
+                pts,
+                dts,
+                keyframe: unit.keyframe,
+                random_access: pes.random_access,
+                nal_types: avc::NalTypes::default(),
+                size: unit.size,
+                fingerprint: unit.fingerprint,
+                start: pes.start,
+                end: pes.end,
+                damaged: pes.damaged,
+            }));
+            return;
+        }
         let out = &mut self.out;
         let mut first = true;
         split_annexb(payload, codec, &mut self.nal_scratch, |unit| {

@@ -2,7 +2,7 @@
 //! layer does (unconsumed tails kept and passed again).
 #![allow(dead_code)] // each test binary uses a different subset
 
-use mpegts_parser::{Fmp4Demuxer, Fmp4Message};
+use mpegts_parser::{Fmp4Demuxer, Fmp4Message, TsDemuxer, TsMessage};
 
 /// Feeds `bytes` cut at `cuts` through `feed(offset, tail) -> consumed`; returns
 /// the stream offset of the end (consumed plus held back).
@@ -28,6 +28,23 @@ pub fn feed_fmp4(
     bytes: &[u8],
     cuts: impl IntoIterator<Item = usize>,
 ) -> Vec<Fmp4Message> {
+    let mut out = Vec::new();
+    let end = feed_pieces(bytes, cuts, |offset, tail| {
+        let n = d.feed(offset, tail);
+        out.extend(d.drain());
+        n
+    });
+    d.end(end);
+    out.extend(d.drain());
+    out
+}
+
+/// Demuxes MPEG-TS `bytes` cut at `cuts` with `d`, ended at the end: every message.
+pub fn feed_ts(
+    d: &mut TsDemuxer,
+    bytes: &[u8],
+    cuts: impl IntoIterator<Item = usize>,
+) -> Vec<TsMessage> {
     let mut out = Vec::new();
     let end = feed_pieces(bytes, cuts, |offset, tail| {
         let n = d.feed(offset, tail);
