@@ -7,7 +7,7 @@ fn data(name: &str) -> Vec<u8> {
 
 /// Seeds: control byte, then a segment. TS seeds are cut to 40 packets so that
 /// mutations stay cheap; the fMP4 seeds are init + fragment (H.264), and the AV1 and
-/// VP9 fragmented files.
+/// VP9 fragmented files; AV1 in MPEG-TS (ffmpeg's remux of the AV1 one).
 fn seeds() -> Vec<Vec<u8>> {
     let ts = data("nginx-test-0.ts");
     let mut fmp4 = data("init.mp4");
@@ -24,6 +24,8 @@ fn seeds() -> Vec<Vec<u8>> {
     let mut s = vec![0x10];
     s.extend_from_slice(&data("seg0-remux.ts"));
     out.push(s);
+    // AV1 in MPEG-TS as ffmpeg muxes it (`av1`).
+    out.push([&[0x00][..], &data("av1-frag-remux.ts")].concat());
     for f in ["av1-frag.mp4", "vp9-frag.mp4"] {
         out.push([&[0x01][..], &data(f)].concat());
     }
