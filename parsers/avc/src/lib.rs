@@ -19,11 +19,13 @@
 //! bytes; [`NalTypes`] are held inline).
 #![forbid(unsafe_code)]
 
+pub mod bits;
 pub mod bpm;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod nal;
 pub mod obu;
+pub mod timecode;
 
 pub use nal::{iter_annexb, iter_avcc, Nal};
 
