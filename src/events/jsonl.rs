@@ -40,6 +40,7 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
             last_byte_ns,
             delivered_ns,
             encoder,
+            timecode,
         } => {
             let mut o = Obj::begin(out, b"{\"kind\":\"rtmp_video\"");
             o.number(key!("flow"), *flow);
@@ -67,6 +68,11 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
             match encoder {
                 // Key frames of an OBS broadcast only: serde's writer is fast enough.
                 Some(m) => serde_json::to_writer(&mut *o.out, m)?,
+                None => o.raw(b"null"),
+            }
+            o.raw(key!("timecode"));
+            match timecode {
+                Some(t) => serde_json::to_writer(&mut *o.out, t)?,
                 None => o.raw(b"null"),
             }
             o.raw(b"}");
@@ -292,6 +298,20 @@ mod tests {
                     dropped: Some(u32::MAX),
                     ..Default::default()
                 })),
+                timecode: Some(Box::new(crate::events::VideoTimecode {
+                    source: "h264_pic_timing".into(),
+                    num_clock_ts: 3,
+                    clock_timestamps: 2,
+                    pic_struct: Some(5),
+                    hours: Some(23),
+                    minutes: None,
+                    seconds: Some(59),
+                    frames: 511,
+                    counting_type: 4,
+                    discontinuity: true,
+                    cnt_dropped: false,
+                    time_offset: Some(-5),
+                })),
             },
             Event::RtmpVideo {
                 flow: 0,
@@ -310,6 +330,7 @@ mod tests {
                 last_byte_ns: 0,
                 delivered_ns: 0,
                 encoder: None,
+                timecode: None,
             },
             Event::RtmpAudio {
                 flow: 3,

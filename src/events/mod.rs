@@ -11,11 +11,13 @@
 
 pub mod jsonl;
 pub mod parquet;
+pub mod timecode;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use avc::Fingerprint;
+pub use timecode::VideoTimecode;
 
 use serde::{Deserialize, Serialize};
 
@@ -303,6 +305,11 @@ pub enum Event {
         /// Absent in event files written before they were read.
         #[serde(default)]
         encoder: Option<Box<EncoderMetrics>>,
+        /// The encoder's timecode (picture timing / time code SEI, AV1 timecode
+        /// metadata) where the frame carries a clock timestamp. Absent in event
+        /// files written before timecodes were read.
+        #[serde(default)]
+        timecode: Option<Box<VideoTimecode>>,
     },
     /// One RTMP audio message (one per track of a multitrack message).
     RtmpAudio {

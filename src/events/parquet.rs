@@ -219,6 +219,26 @@ mod with_parquet {
                         .into(),
                     ),
                 ),
+                o(
+                    "timecode",
+                    DataType::Struct(
+                        vec![
+                            c("source", Utf8),
+                            c("num_clock_ts", UInt8),
+                            c("clock_timestamps", UInt8),
+                            o("pic_struct", UInt8),
+                            o("hours", UInt8),
+                            o("minutes", UInt8),
+                            o("seconds", UInt8),
+                            c("frames", UInt16),
+                            c("counting_type", UInt8),
+                            c("discontinuity", Boolean),
+                            c("cnt_dropped", Boolean),
+                            o("time_offset", Int64),
+                        ]
+                        .into(),
+                    ),
+                ),
             ],
             "rtmp_audio" => vec![
                 o("stream_key", Utf8),
