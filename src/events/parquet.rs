@@ -219,21 +219,23 @@ mod with_parquet {
                         .into(),
                     ),
                 ),
+                // Every child nullable, like the encoder's: a frame without a
+                // timecode is a null struct, and its children null with it.
                 o(
                     "timecode",
                     DataType::Struct(
                         vec![
-                            c("source", Utf8),
-                            c("num_clock_ts", UInt8),
-                            c("clock_timestamps", UInt8),
+                            o("source", Utf8),
+                            o("num_clock_ts", UInt8),
+                            o("clock_timestamps", UInt8),
                             o("pic_struct", UInt8),
                             o("hours", UInt8),
                             o("minutes", UInt8),
                             o("seconds", UInt8),
-                            c("frames", UInt16),
-                            c("counting_type", UInt8),
-                            c("discontinuity", Boolean),
-                            c("cnt_dropped", Boolean),
+                            o("frames", UInt16),
+                            o("counting_type", UInt8),
+                            o("discontinuity", Boolean),
+                            o("cnt_dropped", Boolean),
                             o("time_offset", Int64),
                         ]
                         .into(),
@@ -651,6 +653,29 @@ mod with_parquet {
         use super::*;
         use crate::events::PlaylistEntry;
 
+        /// A published frame with the encoder's timecode, or without one.
+        fn video(timecode: Option<Box<crate::events::VideoTimecode>>) -> Event {
+            Event::RtmpVideo {
+                flow: 1,
+                stream_key: None,
+                direction: Default::default(),
+                codec: None,
+                track_id: None,
+                rtmp_ts_ms: 40,
+                composition_ms: 0,
+                keyframe: false,
+                config: false,
+                size: 9,
+                nal_types: Default::default(),
+                fingerprint: None,
+                first_byte_ns: 1,
+                last_byte_ns: 2,
+                delivered_ns: 3,
+                encoder: None,
+                timecode,
+            }
+        }
+
         /// What the bundled captures lack: fields JSON Lines leave out at their
         /// defaults (an ad segment, LL-HLS parts), extreme times and ids.
         #[test]
@@ -693,13 +718,28 @@ mod with_parquet {
                     what: "gap".into(),
                     time_ns: i64::MAX,
                 },
+                video(Some(Box::new(crate::events::VideoTimecode {
+                    source: "hevc_time_code".into(),
+                    num_clock_ts: 3,
+                    clock_timestamps: 2,
+                    pic_struct: None,
+                    hours: Some(23),
+                    minutes: None,
+                    seconds: Some(59),
+                    frames: 511,
+                    counting_type: 4,
+                    discontinuity: true,
+                    cnt_dropped: true,
+                    time_offset: Some(i64::MIN),
+                }))),
+                video(None),
             ];
             let dir = std::env::temp_dir().join(format!("lagtap-pq-unit-{}", std::process::id()));
             let mut w = DatasetWriter::create(&dir, "h/1 é").unwrap();
             for e in &events {
                 w.write(e).unwrap();
             }
-            assert_eq!(w.finish().unwrap(), 3);
+            assert_eq!(w.finish().unwrap(), 5);
             assert_eq!(super::super::hosts(&dir).unwrap(), ["h/1 é"]);
             assert_eq!(read_host(&dir, "h/1 é").unwrap(), events);
             let _ = std::fs::remove_dir_all(&dir);
