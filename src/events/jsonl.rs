@@ -298,20 +298,7 @@ mod tests {
                     dropped: Some(u32::MAX),
                     ..Default::default()
                 })),
-                timecode: Some(Box::new(crate::events::VideoTimecode {
-                    source: "h264_pic_timing".into(),
-                    num_clock_ts: 3,
-                    clock_timestamps: 2,
-                    pic_struct: Some(5),
-                    hours: Some(23),
-                    minutes: None,
-                    seconds: Some(59),
-                    frames: 511,
-                    counting_type: 4,
-                    discontinuity: true,
-                    cnt_dropped: false,
-                    time_offset: Some(-5),
-                })),
+                timecode: Some(crate::events::timecode::edge_case("h264_pic_timing", -5)),
             },
             Event::RtmpVideo {
                 flow: 0,

@@ -718,20 +718,10 @@ mod with_parquet {
                     what: "gap".into(),
                     time_ns: i64::MAX,
                 },
-                video(Some(Box::new(crate::events::VideoTimecode {
-                    source: "hevc_time_code".into(),
-                    num_clock_ts: 3,
-                    clock_timestamps: 2,
-                    pic_struct: None,
-                    hours: Some(23),
-                    minutes: None,
-                    seconds: Some(59),
-                    frames: 511,
-                    counting_type: 4,
-                    discontinuity: true,
-                    cnt_dropped: true,
-                    time_offset: Some(i64::MIN),
-                }))),
+                video(Some(crate::events::timecode::edge_case(
+                    "hevc_time_code",
+                    i64::MIN,
+                ))),
                 video(None),
             ];
             let dir = std::env::temp_dir().join(format!("lagtap-pq-unit-{}", std::process::id()));

@@ -60,3 +60,24 @@ impl VideoTimecode {
         (h < 24 && m < 60 && s < 60).then(|| u32::from(h) * 3600 + u32::from(m) * 60 + u32::from(s))
     }
 }
+
+/// A timecode with the values event writers must get right: a compact timestamp
+/// (minutes left out, null), the largest 9-bit frame count, drop-frame counting,
+/// both flags, `time_offset` at `offset`. For the writers' round-trip tests.
+#[cfg(test)]
+pub(crate) fn edge_case(source: &str, offset: i64) -> Box<VideoTimecode> {
+    Box::new(VideoTimecode {
+        source: source.into(),
+        num_clock_ts: 3,
+        clock_timestamps: 2,
+        pic_struct: Some(5),
+        hours: Some(23),
+        minutes: None,
+        seconds: Some(59),
+        frames: 511,
+        counting_type: 4,
+        discontinuity: true,
+        cnt_dropped: true,
+        time_offset: Some(offset),
+    })
+}
