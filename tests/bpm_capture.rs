@@ -103,6 +103,7 @@ fn bpm_key_frame_gives_encoder_clock_counters_and_encoder_to_wire() {
             fingerprint,
             size: 100,
             received_ns: None,
+            timecode: None,
         }],
         prft: Vec::new(),
         emsg: Vec::new(),

@@ -118,6 +118,7 @@ pub fn frame(dts: i64, fp: Option<&str>) -> SegmentFrame {
         fingerprint: fp.map(named_fingerprint),
         size: 1000,
         received_ns: None,
+        timecode: None,
     }
 }
 

@@ -345,6 +345,10 @@ impl SegmentState {
                             fingerprint: au.fingerprint,
                             size: au.size as u32,
                             received_ns: None,
+                            timecode: au
+                                .timecode
+                                .as_deref()
+                                .and_then(crate::events::VideoTimecode::from_frame),
                         });
                         self.arrivals.frame(au.end.saturating_sub(1));
                     }
@@ -397,6 +401,7 @@ impl SegmentState {
                             fingerprint: s.fingerprint,
                             size: s.size,
                             received_ns: None,
+                            timecode: None,
                         });
                         self.arrivals.frame(s.end.saturating_sub(1));
                     }

@@ -138,6 +138,10 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
                 if let Some(t) = f.received_ns {
                     o.number(key!("received_ns"), t);
                 }
+                if let Some(t) = &f.timecode {
+                    o.raw(key!("timecode"));
+                    serde_json::to_writer(&mut *o.out, t)?;
+                }
                 o.raw(b"}");
             }
             o.raw(b"]");
@@ -380,6 +384,7 @@ mod tests {
                         fingerprint: None,
                         size: 3074,
                         received_ns: None,
+                        timecode: None,
                     },
                     SegmentFrame {
                         pts: 8_589_934_592 + 3000,
@@ -388,6 +393,7 @@ mod tests {
                         fingerprint: Some(Fingerprint(u64::MAX)),
                         size: u32::MAX,
                         received_ns: Some(i64::MIN),
+                        timecode: Some(crate::events::timecode::edge_case("hevc_time_code", 7)),
                     },
                 ],
             },

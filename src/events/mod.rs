@@ -36,6 +36,11 @@ pub struct SegmentFrame {
     /// Absent in event files from before it (read as the segment's `complete_ns`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_ns: Option<i64>,
+    /// The encoder's timecode where the frame carries one (MPEG-TS: picture timing
+    /// or time code SEI, read with the segment's in-band parameter sets); written
+    /// only when present, as for `rtmp_video`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timecode: Option<Box<VideoTimecode>>,
 }
 
 /// A `prft` box of an fMP4 segment (ISO/IEC 14496-12 §8.16.5): the packager's wall

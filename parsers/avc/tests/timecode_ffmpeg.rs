@@ -21,7 +21,8 @@ mod tools;
 use std::process::Command;
 
 use avc::timecode::{ClockTimestamp, Tracker};
-use avc::{iter_annexb, Codec, Nal};
+use avc::{iter_annexb, Codec};
+use specbits::access_units;
 use specbits::{Bits, Tc};
 
 const X264: &[u8] = include_bytes!("data/x264_ps.h264");
@@ -83,36 +84,6 @@ fn values(trace: &[(String, i64)], name: &str) -> Vec<i64> {
         .filter(|(n, _)| n == name)
         .map(|(_, v)| *v)
         .collect()
-}
-
-/// The access units of an Annex-B stream: a new one starts at a non-VCL NAL unit
-/// after a VCL one (H.264 §7.4.1.2.3, H.265 §7.4.2.4.4: parameter sets, SEI and
-/// delimiters come before the first slice of their access unit).
-fn access_units(data: &[u8], codec: Codec) -> Vec<Vec<Nal<'_>>> {
-    let mut aus: Vec<Vec<Nal<'_>>> = Vec::new();
-    let mut after_vcl = true;
-    for nal in iter_annexb(data) {
-        let vcl = nal.is_slice(codec);
-        // HEVC: first_slice_segment_in_pic_flag, the first bit after the
-        // two-byte NAL header (§7.3.6.1), starts a picture.
-        let first_slice =
-            codec == Codec::Hevc && vcl && nal.0.get(2).is_some_and(|b| b & 0x80 != 0);
-        if (!vcl || first_slice) && after_vcl || aus.is_empty() {
-            aus.push(Vec::new());
-        }
-        after_vcl = vcl;
-        aus.last_mut().unwrap().push(nal);
-    }
-    aus
-}
-
-fn annexb(aus: &[Vec<Vec<u8>>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for nal in aus.iter().flatten() {
-        out.extend_from_slice(&[0, 0, 0, 1]);
-        out.extend_from_slice(nal);
-    }
-    out
 }
 
 #[test]
@@ -287,8 +258,7 @@ fn h264_clock_timestamps_built_from_the_spec_read_as_written_and_as_ffmpeg_reads
     // x264's SPS: NAL HRD with cpb_removal_delay 13 bits, dpb_output_delay 7,
     // time_offset_length 0, pic_struct present (the test above checks these).
     let tcs = written();
-    let mut aus: Vec<Vec<Vec<u8>>> = Vec::new();
-    for (i, au) in access_units(X264, Codec::H264).into_iter().enumerate() {
+    let stream = specbits::with_sei_per_picture(X264, Codec::H264, |i| {
         let t = Tc {
             time_offset: (0, 0),
             ..tcs[i]
@@ -306,19 +276,8 @@ fn h264_clock_timestamps_built_from_the_spec_read_as_written_and_as_ffmpeg_reads
             w.flag(false);
         }
         w.align_zero();
-        let sei = specbits::sei_nal(&[0x06], &[specbits::sei_message(1, &w.bytes)]);
-        let mut nals: Vec<Vec<u8>> = Vec::new();
-        let mut put = false;
-        for nal in au {
-            if !put && (nal.h264_type() == Some(6) || nal.is_slice(Codec::H264)) {
-                nals.push(sei.clone());
-                put = true;
-            }
-            nals.push(nal.0.to_vec());
-        }
-        aus.push(nals);
-    }
-    let stream = annexb(&aus);
+        specbits::sei_nal(&[0x06], &[specbits::sei_message(1, &w.bytes)])
+    });
     let tcs: Vec<Tc> = tcs
         .iter()
         .map(|t| Tc {
@@ -354,8 +313,7 @@ fn h264_clock_timestamps_built_from_the_spec_read_as_written_and_as_ffmpeg_reads
 #[test]
 fn hevc_time_code_built_from_the_spec_reads_as_written_and_as_ffmpeg_reads_it() {
     let tcs = written();
-    let mut aus: Vec<Vec<Vec<u8>>> = Vec::new();
-    for (i, au) in access_units(X265, Codec::Hevc).into_iter().enumerate() {
+    let stream = specbits::with_sei_per_picture(X265, Codec::Hevc, |i| {
         // §D.2.27: num_clock_ts u(2) (2 here, the second left out), then per clock
         // timestamp its flag and fields.
         let mut w = Bits::default();
@@ -363,19 +321,8 @@ fn hevc_time_code_built_from_the_spec_reads_as_written_and_as_ffmpeg_reads_it() 
         specbits::hevc_clock(&mut w, &tcs[i]);
         w.flag(false).align_zero();
         // Prefix SEI NAL header (§7.3.1.2): type 39, layer 0, TemporalId + 1 = 1.
-        let sei = specbits::sei_nal(&[39 << 1, 1], &[specbits::sei_message(136, &w.bytes)]);
-        let mut nals: Vec<Vec<u8>> = Vec::new();
-        let mut put = false;
-        for nal in au {
-            if !put && nal.is_slice(Codec::Hevc) {
-                nals.push(sei.clone());
-                put = true;
-            }
-            nals.push(nal.0.to_vec());
-        }
-        aus.push(nals);
-    }
-    let stream = annexb(&aus);
+        specbits::sei_nal(&[39 << 1, 1], &[specbits::sei_message(136, &w.bytes)])
+    });
     let mut tracker = Tracker::new();
     let mut prev = None;
     let aus = access_units(&stream, Codec::Hevc);

@@ -3,6 +3,8 @@
 //! parser under test read.
 #![allow(dead_code)] // each test binary uses a different subset
 
+use avc::{iter_annexb, Codec, Nal};
+
 /// MSB-first bit writer (the order of H.264 §7.2 / AV1 §4.10 `f(n)`).
 #[derive(Default)]
 pub struct Bits {
@@ -203,4 +205,60 @@ pub fn av1_metadata_obu(metadata_type: u8, body: &Bits) -> Vec<u8> {
     let mut out = vec![(5 << 3) | 0x02, payload.len() as u8];
     out.extend_from_slice(&payload);
     out
+}
+
+/// The access units of an Annex-B stream: a new one starts at a non-VCL NAL unit
+/// after a VCL one (H.264 §7.4.1.2.3, H.265 §7.4.2.4.4: parameter sets, SEI and
+/// delimiters come before the first slice of their access unit).
+pub fn access_units(data: &[u8], codec: Codec) -> Vec<Vec<Nal<'_>>> {
+    let mut aus: Vec<Vec<Nal<'_>>> = Vec::new();
+    let mut after_vcl = true;
+    for nal in iter_annexb(data) {
+        let vcl = nal.is_slice(codec);
+        // HEVC: first_slice_segment_in_pic_flag, the first bit after the
+        // two-byte NAL header (§7.3.6.1), starts a picture.
+        let first_slice =
+            codec == Codec::Hevc && vcl && nal.0.get(2).is_some_and(|b| b & 0x80 != 0);
+        if (!vcl || first_slice) && after_vcl || aus.is_empty() {
+            aus.push(Vec::new());
+        }
+        after_vcl = vcl;
+        aus.last_mut().unwrap().push(nal);
+    }
+    aus
+}
+
+pub fn annexb(aus: &[Vec<Vec<u8>>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for nal in aus.iter().flatten() {
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(nal);
+    }
+    out
+}
+
+/// `stream` (Annex-B) with the SEI NAL unit `sei(i)` put into picture `i`: before
+/// its first SEI or slice (H.264: picture timing may lead, §D.1.3 puts no order on
+/// SEI NAL units), before its first slice (HEVC: a prefix SEI).
+pub fn with_sei_per_picture(
+    stream: &[u8],
+    codec: Codec,
+    sei: impl Fn(usize) -> Vec<u8>,
+) -> Vec<u8> {
+    let mut aus: Vec<Vec<Vec<u8>>> = Vec::new();
+    for (i, au) in access_units(stream, codec).into_iter().enumerate() {
+        let nal = sei(i);
+        let mut nals: Vec<Vec<u8>> = Vec::new();
+        let mut put = false;
+        for n in au {
+            let sei_first = codec == Codec::H264 && n.h264_type() == Some(6);
+            if !put && (sei_first || n.is_slice(codec)) {
+                nals.push(nal.clone());
+                put = true;
+            }
+            nals.push(n.0.to_vec());
+        }
+        aus.push(nals);
+    }
+    annexb(&aus)
 }
