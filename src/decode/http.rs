@@ -401,7 +401,10 @@ impl SegmentState {
                             fingerprint: s.fingerprint,
                             size: s.size,
                             received_ns: None,
-                            timecode: None,
+                            timecode: s
+                                .timecode
+                                .as_deref()
+                                .and_then(crate::events::VideoTimecode::from_frame),
                         });
                         self.arrivals.frame(s.end.saturating_sub(1));
                     }

@@ -74,6 +74,8 @@ pub struct Sample {
     /// NAL unit types (video tracks with a known codec).
     pub nal_types: avc::NalTypes,
     pub fingerprint: Option<Fingerprint>,
+    /// The encoder's timecode (`avc::timecode`), where the sample carries one.
+    pub timecode: Option<Box<avc::timecode::FrameTimecode>>,
     /// Stream offsets of the sample's bytes in `mdat`.
     pub start: u64,
     pub end: u64,
@@ -127,7 +129,12 @@ pub struct Fmp4Demuxer {
     next_offset: Option<u64>,
     out: VecDeque<Fmp4Message>,
     anomalies: Anomalies,
+    /// Timecode state per track id (`avc::timecode`), at most [`MAX_TIMECODE_TRACKS`].
+    timecodes: Vec<(u32, Box<avc::timecode::Tracker>)>,
 }
+
+/// Tracks whose timecodes are followed; a segment has a handful of tracks.
+const MAX_TIMECODE_TRACKS: usize = 16;
 
 impl Default for Fmp4Demuxer {
     fn default() -> Self {
@@ -269,6 +276,7 @@ impl Fmp4Demuxer {
             next_offset: None,
             out: VecDeque::new(),
             anomalies: Anomalies::default(),
+            timecodes: Vec::new(),
         }
     }
 
@@ -611,6 +619,7 @@ impl Fmp4Demuxer {
                         timescale: t.map(|t| t.timescale).filter(|&s| s != 0),
                         nal_types: avc::NalTypes::new(),
                         fingerprint: None,
+                        timecode: None,
                         start: data_pos,
                         end: data_pos.saturating_add(u64::from(size)),
                         damaged: false,
@@ -670,8 +679,42 @@ impl Fmp4Demuxer {
                     .collect();
             }
             p.sample.fingerprint = avc::fingerprint_frame(&p.buf, length_size, codec);
+            p.sample.timecode = self.timecode(&p, codec, length_size).map(Box::new);
         }
         self.out.push_back(Fmp4Message::Sample(p.sample));
+    }
+
+    /// The sample's timecode: H.264 / HEVC SEI (H.264 only with parameter sets
+    /// in band: the `avcC`'s are not kept), AV1 timecode metadata OBUs.
+    fn timecode(
+        &mut self,
+        p: &Pending,
+        codec: avc::Codec,
+        length_size: u8,
+    ) -> Option<avc::timecode::FrameTimecode> {
+        let may_have = match codec {
+            avc::Codec::H264 => p.sample.nal_types.iter().any(|&t| matches!(t, 6..=8)),
+            avc::Codec::Hevc => p.sample.nal_types.contains(&avc::hevc::SEI_PREFIX),
+            avc::Codec::Av1 => true,
+            avc::Codec::Vp9 => false,
+        };
+        if !may_have {
+            return None;
+        }
+        let id = p.sample.track_id;
+        let at = match self.timecodes.iter().position(|(t, _)| *t == id) {
+            Some(at) => at,
+            None if self.timecodes.len() < MAX_TIMECODE_TRACKS => {
+                self.timecodes.push((id, Box::default()));
+                self.timecodes.len() - 1
+            }
+            None => return None,
+        };
+        let tracker = &mut self.timecodes[at].1;
+        match codec {
+            avc::Codec::Av1 => tracker.frame_obus(&p.buf),
+            _ => tracker.frame_nals(avc::iter_avcc(&p.buf, length_size), codec),
+        }
     }
 
     fn flush_pending(&mut self) {

@@ -1,9 +1,9 @@
-//! Encoder timecodes on the viewer side: x264's and x265's own streams with a
-//! picture timing SEI (ITU-T H.264 §D.1.3) or a time code SEI (H.265 §D.2.27)
-//! built from the specifications in every picture, put into MPEG-TS by ffmpeg's
-//! own muxer (`-c copy -f mpegts`), come out of the demuxer with those timecodes
-//! (H.264: read with the SPS the segment carries in band). Skipped without ffmpeg
-//! (a failure in CI).
+//! Encoder timecodes on the viewer side: x264's, x265's and libaom's own streams
+//! with a picture timing SEI (ITU-T H.264 §D.1.3), a time code SEI (H.265 §D.2.27)
+//! or a timecode metadata OBU (AV1 §5.8.7) built from the specifications in every
+//! picture, put into MPEG-TS and fragmented MP4 by ffmpeg's own muxers (`-c copy`),
+//! come out of the demuxers with those timecodes (H.264: read with the SPS the
+//! stream carries in band). Skipped without ffmpeg (a failure in CI).
 
 #[path = "../../avc/tests/specbits/mod.rs"]
 mod specbits;
@@ -13,11 +13,12 @@ mod tools;
 use std::process::Command;
 
 use avc::Codec;
-use mpegts_parser::{TsDemuxer, TsMessage};
+use mpegts_parser::{Fmp4Demuxer, Fmp4Message, TsDemuxer, TsMessage};
 use specbits::{Bits, Tc};
 
 const X264: &[u8] = include_bytes!("../../avc/tests/data/x264_ps.h264");
 const X265: &[u8] = include_bytes!("../../avc/tests/data/x265.hevc");
+const AV1: &[u8] = include_bytes!("../../avc/tests/data/av1.obu");
 
 /// Picture `i`'s timecode: 10:20:30 and `i` frames, full.
 fn tc(i: usize) -> Tc {
@@ -35,8 +36,9 @@ fn tc(i: usize) -> Tc {
     }
 }
 
-/// `stream` muxed into MPEG-TS by ffmpeg (`-c copy`); `None` without ffmpeg.
-fn ffmpeg_mpegts(stream: &[u8], format: &str, check: &str) -> Option<Vec<u8>> {
+/// `stream` muxed by ffmpeg (`-c copy`) into MPEG-TS (`mp4` false) or fragmented
+/// MP4; `None` without ffmpeg.
+fn ffmpeg_mux(stream: &[u8], format: &str, mp4: bool, check: &str) -> Option<Vec<u8>> {
     if !tools::require("ffmpeg", check) {
         return None;
     }
@@ -45,8 +47,13 @@ fn ffmpeg_mpegts(stream: &[u8], format: &str, check: &str) -> Option<Vec<u8>> {
         "mpegts-timecode-{}-{check}.{format}",
         std::process::id()
     ));
-    let output = input.with_extension("ts");
+    let output = input.with_extension(if mp4 { "mp4" } else { "ts" });
     std::fs::write(&input, stream).unwrap();
+    let container: &[&str] = if mp4 {
+        &["-movflags", "frag_keyframe+empty_moov", "-f", "mp4"]
+    } else {
+        &["-f", "mpegts"]
+    };
     let status = Command::new("ffmpeg")
         .args([
             "-hide_banner",
@@ -58,17 +65,36 @@ fn ffmpeg_mpegts(stream: &[u8], format: &str, check: &str) -> Option<Vec<u8>> {
             "-i",
         ])
         .arg(&input)
-        // A raw stream has no timestamps the muxer accepts: one every 40 ms of the
+        // A raw stream has no timestamps the muxers accept: one every 40 ms of the
         // raw demuxer's 1/1200000 time base.
-        .args(["-c", "copy", "-bsf:v", "setts=ts=N*48000", "-f", "mpegts"])
+        .args(["-c", "copy", "-bsf:v", "setts=ts=N*48000"])
+        .args(container)
         .arg(&output)
         .status()
         .expect("ffmpeg runs");
     assert!(status.success());
-    let ts = std::fs::read(&output).unwrap();
+    let out = std::fs::read(&output).unwrap();
     let _ = std::fs::remove_file(&input);
     let _ = std::fs::remove_file(&output);
-    Some(ts)
+    Some(out)
+}
+
+fn first_clock(t: Option<Box<avc::timecode::FrameTimecode>>) -> Read {
+    let c = *t?.timestamps.first()?;
+    Some((c.hours, c.minutes, c.seconds, c.n_frames, c.discontinuity))
+}
+
+/// The timecodes of the samples the fMP4 demuxer gives.
+fn demux_fmp4_timecodes(mp4: &[u8]) -> Vec<Read> {
+    let mut d = Fmp4Demuxer::new();
+    d.feed(0, mp4);
+    d.end(mp4.len() as u64);
+    d.drain()
+        .filter_map(|m| match m {
+            Fmp4Message::Sample(s) => Some(first_clock(s.timecode)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The timecodes of the access units the demuxer gives, as (hours, minutes,
@@ -81,10 +107,7 @@ fn demux_timecodes(ts: &[u8]) -> Vec<Read> {
     d.end(ts.len() as u64);
     d.drain()
         .filter_map(|m| match m {
-            TsMessage::AccessUnit(a) => Some(a.timecode.and_then(|t| {
-                let c = t.timestamps.first()?;
-                Some((c.hours, c.minutes, c.seconds, c.n_frames, c.discontinuity))
-            })),
+            TsMessage::AccessUnit(a) => Some(first_clock(a.timecode)),
             _ => None,
         })
         .collect()
@@ -111,10 +134,12 @@ fn h264_picture_timing_clock_timestamps_survive_ffmpeg_mpegts() {
         w.align_zero();
         specbits::sei_nal(&[0x06], &[specbits::sei_message(1, &w.bytes)])
     });
-    let Some(ts) = ffmpeg_mpegts(&stream, "h264", "h264_timecode_mpegts") else {
+    let Some(ts) = ffmpeg_mux(&stream, "h264", false, "h264_timecode_mpegts") else {
         return;
     };
     assert_eq!(demux_timecodes(&ts), want());
+    let mp4 = ffmpeg_mux(&stream, "h264", true, "h264_timecode_fmp4").unwrap();
+    assert_eq!(demux_fmp4_timecodes(&mp4), want());
 }
 
 #[test]
@@ -127,8 +152,40 @@ fn hevc_time_code_survives_ffmpeg_mpegts() {
         w.align_zero();
         specbits::sei_nal(&[39 << 1, 1], &[specbits::sei_message(136, &w.bytes)])
     });
-    let Some(ts) = ffmpeg_mpegts(&stream, "hevc", "hevc_timecode_mpegts") else {
+    let Some(ts) = ffmpeg_mux(&stream, "hevc", false, "hevc_timecode_mpegts") else {
         return;
     };
     assert_eq!(demux_timecodes(&ts), want());
+    let mp4 = ffmpeg_mux(&stream, "hevc", true, "hevc_timecode_fmp4").unwrap();
+    assert_eq!(demux_fmp4_timecodes(&mp4), want());
+}
+
+#[test]
+fn av1_timecode_metadata_survives_ffmpeg_fmp4() {
+    // A timecode metadata OBU after each temporal delimiter of libaom's stream
+    // (`ffmpeg -f obu`, every OBU with a size field).
+    let mut stream = Vec::new();
+    let mut i = 0;
+    for o in avc::obu::iter_obus(AV1) {
+        let size = o.payload.len();
+        assert!(o.header & 0x02 != 0 && size < 16384);
+        stream.push(o.header);
+        stream.extend(o.extension);
+        if size < 128 {
+            stream.push(size as u8);
+        } else {
+            stream.extend([(size & 0x7f) as u8 | 0x80, (size >> 7) as u8]);
+        }
+        stream.extend_from_slice(o.payload);
+        if o.obu_type() == avc::obu::obu_type::TEMPORAL_DELIMITER {
+            let mut w = Bits::default();
+            specbits::av1_timecode(&mut w, &tc(i));
+            stream.extend(specbits::av1_metadata_obu(5, &w));
+            i += 1;
+        }
+    }
+    let Some(mp4) = ffmpeg_mux(&stream, "obu", true, "av1_timecode_fmp4") else {
+        return;
+    };
+    assert_eq!(demux_fmp4_timecodes(&mp4), want());
 }
