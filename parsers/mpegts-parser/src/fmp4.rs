@@ -33,6 +33,38 @@ pub struct TrackConfig {
     pub default_sample_duration: u32,
     pub default_sample_size: u32,
     pub default_sample_flags: u32,
+    /// H.264: the SPS and PPS NAL units of the `avcC` (ISO/IEC 14496-15
+    /// §5.3.3.1), which picture timing SEI needs (`avc::timecode`); empty
+    /// otherwise.
+    pub parameter_sets: Vec<Vec<u8>>,
+}
+
+/// The SPS and PPS NAL units of an `avcC` box body: after 5 bytes, a count (low 5
+/// bits) of 16-bit-length-prefixed SPS, then a count byte of PPS. What is cut
+/// short is left out.
+fn avcc_parameter_sets(c: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = c.get(5..).unwrap_or(&[]);
+    for mask in [0x1f, 0xff] {
+        let Some((&n, r)) = rest.split_first() else {
+            break;
+        };
+        rest = r;
+        for _ in 0..(n & mask) {
+            let Some(len) = rest
+                .get(..2)
+                .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+            else {
+                return out;
+            };
+            let Some(nal) = rest.get(2..2 + len) else {
+                return out;
+            };
+            out.push(nal.to_vec());
+            rest = &rest[2 + len..];
+        }
+    }
+    out
 }
 
 impl TrackConfig {
@@ -48,6 +80,7 @@ impl TrackConfig {
             default_sample_duration: 0,
             default_sample_size: 0,
             default_sample_flags: 0,
+            parameter_sets: Vec::new(),
         }
     }
 }
@@ -228,6 +261,7 @@ fn parse_trak(trak: &[u8]) -> Option<TrackConfig> {
         default_sample_duration: 0,
         default_sample_size: 0,
         default_sample_flags: 0,
+        parameter_sets: Vec::new(),
     };
     let stsd = child(mdia, b"minf")
         .and_then(|b| child(b, b"stbl"))
@@ -240,8 +274,11 @@ fn parse_trak(trak: &[u8]) -> Option<TrackConfig> {
         match &kind {
             b"avc1" | b"avc3" => {
                 config.codec = Some(Codec::H264);
-                if let Some(&b) = child(inner, b"avcC").and_then(|c| c.get(4)) {
-                    config.length_size = (b & 3) + 1;
+                if let Some(c) = child(inner, b"avcC") {
+                    if let Some(&b) = c.get(4) {
+                        config.length_size = (b & 3) + 1;
+                    }
+                    config.parameter_sets = avcc_parameter_sets(c);
                 }
             }
             b"hvc1" | b"hev1" => {
@@ -684,8 +721,8 @@ impl Fmp4Demuxer {
         self.out.push_back(Fmp4Message::Sample(p.sample));
     }
 
-    /// The sample's timecode: H.264 / HEVC SEI (H.264 only with parameter sets
-    /// in band: the `avcC`'s are not kept), AV1 timecode metadata OBUs.
+    /// The sample's timecode: H.264 / HEVC SEI (H.264 read with the `avcC`'s
+    /// parameter sets and those in band), AV1 timecode metadata OBUs.
     fn timecode(
         &mut self,
         p: &Pending,
@@ -705,7 +742,12 @@ impl Fmp4Demuxer {
         let at = match self.timecodes.iter().position(|(t, _)| *t == id) {
             Some(at) => at,
             None if self.timecodes.len() < MAX_TIMECODE_TRACKS => {
-                self.timecodes.push((id, Box::default()));
+                let mut tracker = Box::<avc::timecode::Tracker>::default();
+                let track = self.tracks.iter().find(|t| t.track_id == id);
+                for ps in track.into_iter().flat_map(|t| &t.parameter_sets) {
+                    tracker.h264_parameter_set(avc::Nal(ps));
+                }
+                self.timecodes.push((id, tracker));
                 self.timecodes.len() - 1
             }
             None => return None,

@@ -140,6 +140,25 @@ fn h264_picture_timing_clock_timestamps_survive_ffmpeg_mpegts() {
     assert_eq!(demux_timecodes(&ts), want());
     let mp4 = ffmpeg_mux(&stream, "h264", true, "h264_timecode_fmp4").unwrap();
     assert_eq!(demux_fmp4_timecodes(&mp4), want());
+    // The avcC ffmpeg wrote holds x264's SPS and PPS, which the demuxer keeps for
+    // the timecode trackers of later segments' demuxers.
+    let mut d = Fmp4Demuxer::new();
+    d.feed(0, &mp4);
+    let in_band: Vec<Vec<u8>> = avc::iter_annexb(X264)
+        .filter(|n| matches!(n.h264_type(), Some(7 | 8)))
+        .map(|n| n.0.to_vec())
+        .collect();
+    // ffmpeg 5.1 writes the PPS with the zero byte of the 4-byte start code after
+    // it (a trailing_zero_8bits, H.264 §B.1.1), which the in-band NAL leaves out.
+    let kept: Vec<Vec<u8>> = d.tracks()[0]
+        .parameter_sets
+        .iter()
+        .map(|n| {
+            let end = n.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            n[..end].to_vec()
+        })
+        .collect();
+    assert_eq!(kept, in_band);
 }
 
 #[test]
