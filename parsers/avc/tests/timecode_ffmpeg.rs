@@ -9,8 +9,10 @@
 //! - Clock timestamps x264 does not write: picture timing SEI (H.264 §D.1.3), HEVC
 //!   time code SEI (H.265 §D.2.27) and AV1 timecode metadata OBUs (AV1 §5.8.7)
 //!   built from the syntax tables (`specbits`), put into real encoded streams
-//!   (`x265.hevc`: libx265, `av1.obu`: libaom, the same 3 frames) and checked
-//!   against what they were built to say and against ffmpeg's trace.
+//!   (the same 3 frames of `testsrc=size=64x64:rate=25`: `x265.hevc` from
+//!   `-c:v libx265 -x265-params log-level=none -f hevc`, `av1.obu` from
+//!   `-c:v libaom-av1 -cpu-used 8 -f obu`) and checked against what they were
+//!   built to say and against ffmpeg's trace.
 //!
 //! Without ffmpeg the checks are skipped (a failure in CI), see tests/common/tools.rs.
 
