@@ -14,9 +14,8 @@ mod common;
 #[path = "../parsers/rtmp-parser/tests/common/mod.rs"]
 mod rtmp_common;
 
-use common::write::{frame, ipv4_tcp, pcap, Frame};
+use common::write::rtmp_publish;
 use lagtap::correlate::{correlate, CorrelateOptions, HostEvents};
-use lagtap::decode::decode_file;
 use lagtap::events::{Event, SegmentFrame};
 
 /// An RTMP message on chunk stream 6, message stream 1 (RTMP 1.0 §5.3.1).
@@ -40,45 +39,11 @@ fn bpm_key_frame_gives_encoder_clock_counters_and_encoder_to_wire() {
     // no parameter sets), then the key frame.
     let seq = [0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0];
     let key = [&[0x17, 1, 0, 0, 0][..], &bpm_bytes::avcc(&nals)].concat();
-    let mut c2s = vec![3u8];
-    c2s.resize(1 + 2 * 1536, 0);
-    let mut s2c = vec![3u8];
-    s2c.resize(1 + 2 * 1536, 0);
     let (media_a, media_b) = (chunks(0, 9, &seq), chunks(0, 9, &key));
-
-    let (c, s) = (([10, 0, 0, 2], 50000), ([10, 0, 0, 1], 1935));
-    let mut frames = Vec::new();
-    let mut push = |t: i64, ip: Vec<u8>| {
-        frames.push(Frame {
-            ts_ns: t,
-            link_type: 1,
-            data: frame(1, &ip),
-        })
-    };
-    let mut seq_c = 1001u32;
-    push(T0, ipv4_tcp(c, s, 1000, "S", &[]));
-    push(T0 + MS, ipv4_tcp(s, c, 5000, "SA", &[]));
-    push(T0 + 2 * MS, ipv4_tcp(c, s, seq_c, "A", &c2s));
-    seq_c += c2s.len() as u32;
-    push(T0 + 3 * MS, ipv4_tcp(s, c, 5001, "A", &s2c));
-    push(T0 + 4 * MS, ipv4_tcp(c, s, seq_c, "A", &media_a));
-    seq_c += media_a.len() as u32;
     // The key frame reaches the wire 12 ms after OBS's PIR (.113).
     let wire_ns = T0 + 125 * MS;
-    push(wire_ns, ipv4_tcp(c, s, seq_c, "A", &media_b));
-    seq_c += media_b.len() as u32;
-    push(wire_ns + MS, ipv4_tcp(c, s, seq_c, "FA", &[]));
-    push(
-        wire_ns + 2 * MS,
-        ipv4_tcp(s, c, 5001 + s2c.len() as u32, "FA", &[]),
-    );
-
-    let dir = std::env::temp_dir().join(format!("lagtap-bpm-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("broadcaster.pcap");
-    std::fs::write(&path, pcap(&frames, false, true, 65535)).unwrap();
-    let events = decode_file(&path, "broadcaster").expect("decodes").events;
-    std::fs::remove_dir_all(&dir).unwrap();
+    let frames = rtmp_publish(T0, &[(T0 + 4 * MS, media_a), (wire_ns, media_b)]);
+    let events = common::decode_frames(&frames, "broadcaster");
 
     let encoders: Vec<_> = events
         .iter()
@@ -138,6 +103,7 @@ fn bpm_key_frame_gives_encoder_clock_counters_and_encoder_to_wire() {
             fingerprint,
             size: 100,
             received_ns: None,
+            timecode: None,
         }],
         prft: Vec::new(),
         emsg: Vec::new(),
@@ -145,7 +111,7 @@ fn bpm_key_frame_gives_encoder_clock_counters_and_encoder_to_wire() {
     let hosts = vec![
         HostEvents {
             name: "broadcaster".into(),
-            file: path.display().to_string(),
+            file: "broadcaster.pcap".into(),
             events,
         },
         HostEvents {

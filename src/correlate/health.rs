@@ -81,6 +81,11 @@ pub struct StreamHealth {
     /// Encoder-to-wire time of the key frames with metrics: mean and max.
     pub encoder_to_wire_mean_ns: Option<i64>,
     pub encoder_to_wire_max_ns: Option<i64>,
+    /// The encoder's timecodes (picture timing / time code SEI, AV1 timecode
+    /// metadata): presence, continuity and, for time of day, encoder to wire;
+    /// `None` without any ([`super::timecode`]).
+    #[serde(default)]
+    pub timecode: Option<super::timecode::TimecodeHealth>,
     pub windows: Vec<Window>,
 }
 
@@ -299,6 +304,7 @@ pub(crate) fn correlate(ctx: &Ctx, broadcast: &Broadcast) -> SourceHealth {
             encoder_lagged: encoder_total(windows.values().map(|w| w.encoder_lagged)),
             encoder_to_wire_mean_ns: to_wire.mean(),
             encoder_to_wire_max_ns: to_wire.max,
+            timecode: super::timecode::health(&s.video, median),
             windows: windows.into_values().collect(),
         });
     }

@@ -19,6 +19,7 @@ pub mod stats;
 pub mod switching;
 #[cfg(test)]
 mod testutil;
+pub mod timecode;
 pub mod units;
 
 use std::collections::BTreeMap;

@@ -73,6 +73,7 @@ pub fn video(flow: u64, ts: u32, fp: Option<&str>, first_byte_ns: i64) -> Event 
         last_byte_ns: first_byte_ns.saturating_add(1000),
         delivered_ns: first_byte_ns.saturating_add(2000),
         encoder: None,
+        timecode: None,
     }
 }
 
@@ -117,6 +118,7 @@ pub fn frame(dts: i64, fp: Option<&str>) -> SegmentFrame {
         fingerprint: fp.map(named_fingerprint),
         size: 1000,
         received_ns: None,
+        timecode: None,
     }
 }
 

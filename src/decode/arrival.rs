@@ -115,6 +115,7 @@ mod tests {
             fingerprint: None,
             size: 0,
             received_ns: None,
+            timecode: None,
         }
     }
 

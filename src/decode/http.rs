@@ -347,6 +347,10 @@ impl SegmentState {
                             fingerprint: au.fingerprint,
                             size: au.size as u32,
                             received_ns: None,
+                            timecode: au
+                                .timecode
+                                .as_deref()
+                                .and_then(crate::events::VideoTimecode::from_frame),
                         });
                         self.arrivals.frame(au.end.saturating_sub(1));
                     }
@@ -399,6 +403,10 @@ impl SegmentState {
                             fingerprint: s.fingerprint,
                             size: s.size,
                             received_ns: None,
+                            timecode: s
+                                .timecode
+                                .as_deref()
+                                .and_then(crate::events::VideoTimecode::from_frame),
                         });
                         self.arrivals.frame(s.end.saturating_sub(1));
                     }

@@ -215,6 +215,10 @@ impl Decoder for RtmpDecoder {
                         last_byte_ns,
                         delivered_ns,
                         encoder: crate::events::EncoderMetrics::from_bpm(&v.bpm),
+                        timecode: v
+                            .timecode
+                            .as_deref()
+                            .and_then(crate::events::VideoTimecode::from_frame),
                     });
                 }
                 Payload::Audio(a) => {

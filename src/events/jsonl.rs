@@ -40,6 +40,7 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
             last_byte_ns,
             delivered_ns,
             encoder,
+            timecode,
         } => {
             let mut o = Obj::begin(out, b"{\"kind\":\"rtmp_video\"");
             o.number(key!("flow"), *flow);
@@ -67,6 +68,11 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
             match encoder {
                 // Key frames of an OBS broadcast only: serde's writer is fast enough.
                 Some(m) => serde_json::to_writer(&mut *o.out, m)?,
+                None => o.raw(b"null"),
+            }
+            o.raw(key!("timecode"));
+            match timecode {
+                Some(t) => serde_json::to_writer(&mut *o.out, t)?,
                 None => o.raw(b"null"),
             }
             o.raw(b"}");
@@ -131,6 +137,10 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
                 o.number(key!("size"), f.size);
                 if let Some(t) = f.received_ns {
                     o.number(key!("received_ns"), t);
+                }
+                if let Some(t) = &f.timecode {
+                    o.raw(key!("timecode"));
+                    serde_json::to_writer(&mut *o.out, t)?;
                 }
                 o.raw(b"}");
             }
@@ -292,6 +302,7 @@ mod tests {
                     dropped: Some(u32::MAX),
                     ..Default::default()
                 })),
+                timecode: Some(crate::events::timecode::edge_case("h264_pic_timing", -5)),
             },
             Event::RtmpVideo {
                 flow: 0,
@@ -310,6 +321,7 @@ mod tests {
                 last_byte_ns: 0,
                 delivered_ns: 0,
                 encoder: None,
+                timecode: None,
             },
             Event::RtmpAudio {
                 flow: 3,
@@ -372,6 +384,7 @@ mod tests {
                         fingerprint: None,
                         size: 3074,
                         received_ns: None,
+                        timecode: None,
                     },
                     SegmentFrame {
                         pts: 8_589_934_592 + 3000,
@@ -380,6 +393,7 @@ mod tests {
                         fingerprint: Some(Fingerprint(u64::MAX)),
                         size: u32::MAX,
                         received_ns: Some(i64::MIN),
+                        timecode: Some(crate::events::timecode::edge_case("hevc_time_code", 7)),
                     },
                 ],
             },

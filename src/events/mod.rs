@@ -11,11 +11,13 @@
 
 pub mod jsonl;
 pub mod parquet;
+pub mod timecode;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use avc::Fingerprint;
+pub use timecode::VideoTimecode;
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +36,11 @@ pub struct SegmentFrame {
     /// Absent in event files from before it (read as the segment's `complete_ns`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_ns: Option<i64>,
+    /// The encoder's timecode where the frame carries one (MPEG-TS: picture timing
+    /// or time code SEI, read with the segment's in-band parameter sets); written
+    /// only when present, as for `rtmp_video`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timecode: Option<Box<VideoTimecode>>,
 }
 
 /// A `prft` box of an fMP4 segment (ISO/IEC 14496-12 §8.16.5): the packager's wall
@@ -323,6 +330,11 @@ pub enum Event {
         /// Absent in event files written before they were read.
         #[serde(default)]
         encoder: Option<Box<EncoderMetrics>>,
+        /// The encoder's timecode (picture timing / time code SEI, AV1 timecode
+        /// metadata) where the frame carries a clock timestamp. Absent in event
+        /// files written before timecodes were read.
+        #[serde(default)]
+        timecode: Option<Box<VideoTimecode>>,
     },
     /// One RTMP audio message (one per track of a multitrack message).
     RtmpAudio {

@@ -171,6 +171,28 @@ mod with_parquet {
                 c("time_ns", ts()),
             ]
         };
+        // An encoder timecode (events::timecode), on published frames and on a
+        // segment's. Every child nullable, like the encoder's: a frame without a
+        // timecode is a null struct, and its children null with it.
+        let timecode_type = || {
+            DataType::Struct(
+                vec![
+                    o("source", Utf8),
+                    o("num_clock_ts", UInt8),
+                    o("clock_timestamps", UInt8),
+                    o("pic_struct", UInt8),
+                    o("hours", UInt8),
+                    o("minutes", UInt8),
+                    o("seconds", UInt8),
+                    o("frames", UInt16),
+                    o("counting_type", UInt8),
+                    o("discontinuity", Boolean),
+                    o("cnt_dropped", Boolean),
+                    o("time_offset", Int64),
+                ]
+                .into(),
+            )
+        };
         let mut cols = vec![c("seq", UInt64)];
         if kind != "capture" && kind != "summary" {
             cols.push(c("flow", UInt64));
@@ -219,6 +241,7 @@ mod with_parquet {
                         .into(),
                     ),
                 ),
+                o("timecode", timecode_type()),
             ],
             "rtmp_audio" => vec![
                 o("stream_key", Utf8),
@@ -303,6 +326,7 @@ mod with_parquet {
                             o("fingerprint", Utf8),
                             c("size", UInt32),
                             o("received_ns", ts()),
+                            o("timecode", timecode_type()),
                         ]
                         .into(),
                     )),
@@ -652,6 +676,29 @@ mod with_parquet {
         use super::*;
         use crate::events::PlaylistEntry;
 
+        /// A published frame with the encoder's timecode, or without one.
+        fn video(timecode: Option<Box<crate::events::VideoTimecode>>) -> Event {
+            Event::RtmpVideo {
+                flow: 1,
+                stream_key: None,
+                direction: Default::default(),
+                codec: None,
+                track_id: None,
+                rtmp_ts_ms: 40,
+                composition_ms: 0,
+                keyframe: false,
+                config: false,
+                size: 9,
+                nal_types: Default::default(),
+                fingerprint: None,
+                first_byte_ns: 1,
+                last_byte_ns: 2,
+                delivered_ns: 3,
+                encoder: None,
+                timecode,
+            }
+        }
+
         /// What the bundled captures lack: fields JSON Lines leave out at their
         /// defaults (an ad segment, LL-HLS parts), extreme times and ids.
         #[test]
@@ -702,13 +749,40 @@ mod with_parquet {
                     what: "gap".into(),
                     time_ns: i64::MAX,
                 },
+                video(Some(crate::events::timecode::edge_case(
+                    "hevc_time_code",
+                    i64::MIN,
+                ))),
+                video(None),
+                Event::HlsSegment {
+                    flow: 2,
+                    uri: "/hls/c-1.ts".into(),
+                    channel: None,
+                    media_sequence: Some(1),
+                    status: 200,
+                    bytes: 188,
+                    request_ns: 1,
+                    first_byte_ns: 2,
+                    complete_ns: 3,
+                    frames: vec![crate::events::SegmentFrame {
+                        pts: 0,
+                        dts: 0,
+                        keyframe: true,
+                        fingerprint: None,
+                        size: 100,
+                        received_ns: Some(3),
+                        timecode: Some(crate::events::timecode::edge_case("h264_pic_timing", 0)),
+                    }],
+                    prft: Vec::new(),
+                    emsg: Vec::new(),
+                },
             ];
             let dir = std::env::temp_dir().join(format!("lagtap-pq-unit-{}", std::process::id()));
             let mut w = DatasetWriter::create(&dir, "h/1 é").unwrap();
             for e in &events {
                 w.write(e).unwrap();
             }
-            assert_eq!(w.finish().unwrap(), 3);
+            assert_eq!(w.finish().unwrap(), 6);
             assert_eq!(super::super::hosts(&dir).unwrap(), ["h/1 é"]);
             assert_eq!(read_host(&dir, "h/1 é").unwrap(), events);
             let _ = std::fs::remove_dir_all(&dir);

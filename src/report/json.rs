@@ -205,6 +205,7 @@ pub fn to_value(c: &Correlation) -> Value {
         .streams
         .iter()
         .map(|s| {
+            let tc = s.timecode.as_ref();
             json!({
                 "broadcaster": s.broadcaster,
                 "stream": s.stream,
@@ -219,6 +220,13 @@ pub fn to_value(c: &Correlation) -> Value {
                 "encoder_lagged": s.encoder_lagged,
                 "encoder_to_wire_mean_ms": opt_ms(s.encoder_to_wire_mean_ns),
                 "encoder_to_wire_max_ms": opt_ms(s.encoder_to_wire_max_ns),
+                "timecode_frames": tc.map_or(0, |t| t.frames),
+                "timecode_discontinuities": tc.map_or(0, |t| t.discontinuities),
+                "timecode_jumps": tc.map_or(0, |t| t.jumps),
+                "timecode_time_of_day": tc.is_some_and(|t| t.time_of_day),
+                "timecode_zone_offset_s": tc.and_then(|t| t.zone_offset_s),
+                "timecode_to_wire_mean_ms": opt_ms(tc.and_then(|t| t.to_wire_mean_ns)),
+                "timecode_to_wire_max_ms": opt_ms(tc.and_then(|t| t.to_wire_max_ns)),
                 "windows": s.windows.iter().map(window).collect::<Vec<_>>(),
             })
         })

@@ -33,6 +33,20 @@ pub fn scratch(tag: &str) -> PathBuf {
     dir
 }
 
+/// The events `lagtap decode` gives for a pcap of `frames` (nanosecond, Ethernet)
+/// as host `host`; the file is written to a scratch directory and removed.
+pub fn decode_frames(frames: &[write::Frame], host: &str) -> Vec<lagtap::events::Event> {
+    let dir = std::env::temp_dir().join(format!("lagtap-{host}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{host}.pcap"));
+    std::fs::write(&path, write::pcap(frames, false, true, 65535)).unwrap();
+    let events = lagtap::decode::decode_file(&path, host)
+        .expect("decodes")
+        .events;
+    std::fs::remove_dir_all(&dir).unwrap();
+    events
+}
+
 /// Runs the lagtap binary under test; fails the test unless it succeeds, with its
 /// standard error; returns its standard output.
 pub fn lagtap(args: &[&str]) -> Vec<u8> {

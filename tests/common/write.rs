@@ -179,3 +179,41 @@ pub fn frame(link_type: u16, ip: &[u8]) -> Vec<u8> {
     out.extend(ip);
     out
 }
+
+/// The packets of an RTMP publisher's connection as its own capture sees them
+/// (client 10.0.0.2:50000 → server 10.0.0.1:1935, Ethernet): SYN at `t0`, SYN-ACK,
+/// the RTMP 1.0 handshake (§5.2: C0+C1+C2 and S0+S1+S2, version 3, zero-filled)
+/// 1 ms apart, each of `messages` (capture time, chunked RTMP bytes) as one client
+/// segment, then the client's FIN 1 ms and the server's 2 ms after the last.
+pub fn rtmp_publish(t0: i64, messages: &[(i64, Vec<u8>)]) -> Vec<Frame> {
+    const MS: i64 = 1_000_000;
+    let (c, s) = (([10, 0, 0, 2], 50000), ([10, 0, 0, 1], 1935));
+    let mut hs = vec![3u8];
+    hs.resize(1 + 2 * 1536, 0);
+    let mut frames = Vec::new();
+    let mut push = |t: i64, ip: Vec<u8>| {
+        frames.push(Frame {
+            ts_ns: t,
+            link_type: 1,
+            data: frame(1, &ip),
+        })
+    };
+    let mut seq_c = 1001u32;
+    push(t0, ipv4_tcp(c, s, 1000, "S", &[]));
+    push(t0 + MS, ipv4_tcp(s, c, 5000, "SA", &[]));
+    push(t0 + 2 * MS, ipv4_tcp(c, s, seq_c, "A", &hs));
+    seq_c += hs.len() as u32;
+    push(t0 + 3 * MS, ipv4_tcp(s, c, 5001, "A", &hs));
+    let mut last = t0 + 3 * MS;
+    for (t, bytes) in messages {
+        push(*t, ipv4_tcp(c, s, seq_c, "A", bytes));
+        seq_c += bytes.len() as u32;
+        last = *t;
+    }
+    push(last + MS, ipv4_tcp(c, s, seq_c, "FA", &[]));
+    push(
+        last + 2 * MS,
+        ipv4_tcp(s, c, 5001 + hs.len() as u32, "FA", &[]),
+    );
+    frames
+}

@@ -40,6 +40,37 @@ pub fn nal(data: &[u8]) {
     for codec in [Codec::H264, Codec::Hevc] {
         let _ = crate::bpm::in_nals(iter_avcc(data, 4), codec);
     }
+    timecodes(data);
+}
+
+/// Timecodes, wherever they could be read from: the data as NAL units (a tracker
+/// learning its parameter sets from them), as one SEI payload read with SPS
+/// layouts taken from its first bytes, as HEVC and AV1 timecodes, as OBUs.
+fn timecodes(data: &[u8]) {
+    use crate::timecode::{self, h264::SpsTiming, Tracker};
+    let mut tracker = Tracker::new();
+    for codec in [Codec::H264, Codec::Hevc] {
+        let _ = tracker.frame_nals(iter_avcc(data, 4), codec);
+        let _ = tracker.frame_nals(iter_annexb(data), codec);
+    }
+    let _ = tracker.frame_obus(data);
+    if let [a, b, c, rest @ ..] = data {
+        let sps = SpsTiming {
+            nal_hrd: a & 1 != 0,
+            vcl_hrd: a & 2 != 0,
+            pic_struct_present: a & 4 != 0,
+            cpb_removal_delay_length_minus1: b & 31,
+            dpb_output_delay_length_minus1: b >> 3,
+            time_offset_length: c & 31,
+            ..SpsTiming::default()
+        };
+        let _ = timecode::pic_timing(rest, &sps);
+    }
+    let _ = timecode::hevc_time_code(data);
+    let _ = timecode::av1_timecode(data);
+    for n in iter_avcc(data, 2) {
+        let _ = timecode::h264::parse_sps(n.0);
+    }
 }
 
 /// Iterate `data` as AV1 OBUs; when it frames cleanly, the same OBUs written again,

@@ -14,16 +14,23 @@
 //! AV1 over its picture OBUs ([`obu`]), VP9 over the whole frame (neither FLV nor
 //! ISOBMFF re-frames a VP9 frame; see [`fingerprint_frame`]).
 //!
+//! The encoder's own clock travels in the video too: OBS's Broadcast Performance
+//! Metrics ([`bpm`]) and SMPTE timecodes ([`timecode`]: H.264 picture timing clock
+//! timestamps, read with the stream's SPS; the HEVC time code SEI; AV1 timecode
+//! metadata).
+//!
 //! Design: pure, borrow-only, no allocation ([`nal`] iterators over `&[u8]`; a slice
 //! is hashed where it lies, or streamed run by run when it holds emulation-prevention
 //! bytes; [`NalTypes`] are held inline).
 #![forbid(unsafe_code)]
 
+pub mod bits;
 pub mod bpm;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod nal;
 pub mod obu;
+pub mod timecode;
 
 pub use nal::{iter_annexb, iter_avcc, Nal};
 

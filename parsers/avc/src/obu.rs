@@ -132,7 +132,7 @@ impl<'a> Iterator for ObuIter<'a> {
 
 /// `leb128()` of the AV1 specification §4.10.5: at most 8 bytes, value < 2^32 in a
 /// conformant stream (a larger one is returned and then fails the length check).
-fn leb128(data: &[u8]) -> Option<(u64, &[u8])> {
+pub(crate) fn leb128(data: &[u8]) -> Option<(u64, &[u8])> {
     let mut value = 0u64;
     for (i, &b) in data.iter().take(8).enumerate() {
         value |= u64::from(b & 0x7f) << (7 * i);

@@ -7,6 +7,7 @@ const SEEDS: &[&[u8]] = &[
     include_bytes!("../fuzz/seeds/keyframe_avcc"),
     include_bytes!("../fuzz/seeds/inter_avcc"),
     include_bytes!("../fuzz/seeds/inter_av1_obus"),
+    include_bytes!("../fuzz/seeds/pic_timing_annexb"),
 ];
 
 #[test]

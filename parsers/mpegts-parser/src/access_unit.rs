@@ -34,6 +34,9 @@ pub struct AccessUnit {
     pub size: usize,
     /// Fingerprint of its slice data (`avc`), to match the frame across hosts.
     pub fingerprint: Option<Fingerprint>,
+    /// The encoder's timecode (picture timing / time code SEI), read with the
+    /// stream's in-band parameter sets (`avc::timecode`); boxed, rare.
+    pub timecode: Option<Box<avc::timecode::FrameTimecode>>,
     /// Stream offset of the first TS packet carrying the PES.
     pub start: u64,
     /// One past the last byte of the last TS packet carrying the PES.

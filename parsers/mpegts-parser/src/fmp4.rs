@@ -33,6 +33,38 @@ pub struct TrackConfig {
     pub default_sample_duration: u32,
     pub default_sample_size: u32,
     pub default_sample_flags: u32,
+    /// H.264: the SPS and PPS NAL units of the `avcC` (ISO/IEC 14496-15
+    /// §5.3.3.1), which picture timing SEI needs (`avc::timecode`); empty
+    /// otherwise.
+    pub parameter_sets: Vec<Vec<u8>>,
+}
+
+/// The SPS and PPS NAL units of an `avcC` box body: after 5 bytes, a count (low 5
+/// bits) of 16-bit-length-prefixed SPS, then a count byte of PPS. What is cut
+/// short is left out.
+fn avcc_parameter_sets(c: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = c.get(5..).unwrap_or(&[]);
+    for mask in [0x1f, 0xff] {
+        let Some((&n, r)) = rest.split_first() else {
+            break;
+        };
+        rest = r;
+        for _ in 0..(n & mask) {
+            let Some(len) = rest
+                .get(..2)
+                .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+            else {
+                return out;
+            };
+            let Some(nal) = rest.get(2..2 + len) else {
+                return out;
+            };
+            out.push(nal.to_vec());
+            rest = &rest[2 + len..];
+        }
+    }
+    out
 }
 
 impl TrackConfig {
@@ -48,6 +80,7 @@ impl TrackConfig {
             default_sample_duration: 0,
             default_sample_size: 0,
             default_sample_flags: 0,
+            parameter_sets: Vec::new(),
         }
     }
 }
@@ -74,6 +107,8 @@ pub struct Sample {
     /// NAL unit types (video tracks with a known codec).
     pub nal_types: avc::NalTypes,
     pub fingerprint: Option<Fingerprint>,
+    /// The encoder's timecode (`avc::timecode`), where the sample carries one.
+    pub timecode: Option<Box<avc::timecode::FrameTimecode>>,
     /// Stream offsets of the sample's bytes in `mdat`.
     pub start: u64,
     pub end: u64,
@@ -127,7 +162,12 @@ pub struct Fmp4Demuxer {
     next_offset: Option<u64>,
     out: VecDeque<Fmp4Message>,
     anomalies: Anomalies,
+    /// Timecode state per track id (`avc::timecode`), at most [`MAX_TIMECODE_TRACKS`].
+    timecodes: Vec<(u32, Box<avc::timecode::Tracker>)>,
 }
+
+/// Tracks whose timecodes are followed; a segment has a handful of tracks.
+const MAX_TIMECODE_TRACKS: usize = 16;
 
 impl Default for Fmp4Demuxer {
     fn default() -> Self {
@@ -221,6 +261,7 @@ fn parse_trak(trak: &[u8]) -> Option<TrackConfig> {
         default_sample_duration: 0,
         default_sample_size: 0,
         default_sample_flags: 0,
+        parameter_sets: Vec::new(),
     };
     let stsd = child(mdia, b"minf")
         .and_then(|b| child(b, b"stbl"))
@@ -233,8 +274,11 @@ fn parse_trak(trak: &[u8]) -> Option<TrackConfig> {
         match &kind {
             b"avc1" | b"avc3" => {
                 config.codec = Some(Codec::H264);
-                if let Some(&b) = child(inner, b"avcC").and_then(|c| c.get(4)) {
-                    config.length_size = (b & 3) + 1;
+                if let Some(c) = child(inner, b"avcC") {
+                    if let Some(&b) = c.get(4) {
+                        config.length_size = (b & 3) + 1;
+                    }
+                    config.parameter_sets = avcc_parameter_sets(c);
                 }
             }
             b"hvc1" | b"hev1" => {
@@ -269,6 +313,7 @@ impl Fmp4Demuxer {
             next_offset: None,
             out: VecDeque::new(),
             anomalies: Anomalies::default(),
+            timecodes: Vec::new(),
         }
     }
 
@@ -611,6 +656,7 @@ impl Fmp4Demuxer {
                         timescale: t.map(|t| t.timescale).filter(|&s| s != 0),
                         nal_types: avc::NalTypes::new(),
                         fingerprint: None,
+                        timecode: None,
                         start: data_pos,
                         end: data_pos.saturating_add(u64::from(size)),
                         damaged: false,
@@ -670,8 +716,47 @@ impl Fmp4Demuxer {
                     .collect();
             }
             p.sample.fingerprint = avc::fingerprint_frame(&p.buf, length_size, codec);
+            p.sample.timecode = self.timecode(&p, codec, length_size).map(Box::new);
         }
         self.out.push_back(Fmp4Message::Sample(p.sample));
+    }
+
+    /// The sample's timecode: H.264 / HEVC SEI (H.264 read with the `avcC`'s
+    /// parameter sets and those in band), AV1 timecode metadata OBUs.
+    fn timecode(
+        &mut self,
+        p: &Pending,
+        codec: avc::Codec,
+        length_size: u8,
+    ) -> Option<avc::timecode::FrameTimecode> {
+        let may_have = match codec {
+            avc::Codec::H264 => p.sample.nal_types.iter().any(|&t| matches!(t, 6..=8)),
+            avc::Codec::Hevc => p.sample.nal_types.contains(&avc::hevc::SEI_PREFIX),
+            avc::Codec::Av1 => true,
+            avc::Codec::Vp9 => false,
+        };
+        if !may_have {
+            return None;
+        }
+        let id = p.sample.track_id;
+        let at = match self.timecodes.iter().position(|(t, _)| *t == id) {
+            Some(at) => at,
+            None if self.timecodes.len() < MAX_TIMECODE_TRACKS => {
+                let mut tracker = Box::<avc::timecode::Tracker>::default();
+                let track = self.tracks.iter().find(|t| t.track_id == id);
+                for ps in track.into_iter().flat_map(|t| &t.parameter_sets) {
+                    tracker.h264_parameter_set(avc::Nal(ps));
+                }
+                self.timecodes.push((id, tracker));
+                self.timecodes.len() - 1
+            }
+            None => return None,
+        };
+        let tracker = &mut self.timecodes[at].1;
+        match codec {
+            avc::Codec::Av1 => tracker.frame_obus(&p.buf),
+            _ => tracker.frame_nals(avc::iter_avcc(&p.buf, length_size), codec),
+        }
     }
 
     fn flush_pending(&mut self) {

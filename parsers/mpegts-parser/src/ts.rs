@@ -69,6 +69,8 @@ struct Stream {
     /// with the stream rather than the PES so its capacity serves every PES: one
     /// allocation per stream instead of a growing one per frame.
     buf: Vec<u8>,
+    /// The stream's H.264 parameter sets and last timecode, for its timecodes.
+    timecode: Box<avc::timecode::Tracker>,
 }
 
 struct Psi {
@@ -471,6 +473,7 @@ impl TsDemuxer {
                             cc: None,
                             pes: None,
                             buf: Vec::new(),
+                            timecode: Box::default(),
                         }),
                         None => self.anomalies.bump("ts.too_many_streams"),
                     }
@@ -573,9 +576,26 @@ impl TsDemuxer {
             return;
         }
         let out = &mut self.out;
+        let tracker = &mut self.streams[i].timecode;
         let mut first = true;
         split_annexb(payload, codec, &mut self.nal_scratch, |unit| {
             let first = std::mem::take(&mut first);
+            // Only units with SEI or parameter sets can change or carry a timecode.
+            let timecode = unit
+                .nal_types
+                .iter()
+                .any(|&t| match codec {
+                    avc::Codec::H264 => {
+                        matches!(t, avc::h264::SEI | avc::h264::SPS | avc::h264::PPS)
+                    }
+                    _ => t == avc::hevc::SEI_PREFIX,
+                })
+                .then(|| {
+                    let nals = avc::iter_annexb(payload.get(unit.range.clone()).unwrap_or(&[]));
+                    tracker.frame_nals(nals, codec)
+                })
+                .flatten()
+                .map(Box::new);
             out.push_back(TsMessage::AccessUnit(AccessUnit {
                 pid,
                 codec,
@@ -586,6 +606,7 @@ impl TsDemuxer {
                 nal_types: unit.nal_types,
                 size: unit.range.len(),
                 fingerprint: unit.fingerprint,
+                timecode,
                 start: pes.start,
                 end: pes.end,
                 damaged: pes.damaged,

@@ -139,6 +139,9 @@ pub struct VideoInfo {
     /// OBS's Broadcast Performance Metrics in the frame's SEI (H.264, HEVC) or
     /// metadata OBUs (AV1), see [`avc::bpm`]; empty without (no allocation).
     pub bpm: Vec<avc::bpm::Bpm>,
+    /// The frame's timecode (H.264 picture timing clock timestamps, HEVC time code
+    /// SEI, AV1 timecode metadata), see [`avc::timecode`]; boxed, rare.
+    pub timecode: Option<Box<avc::timecode::FrameTimecode>>,
 }
 
 /// A decoded audio message header.
@@ -421,12 +424,12 @@ fn has_composition_time(fourcc: &[u8; 4]) -> bool {
 }
 
 /// Decode a video message: one [`VideoInfo`] per track (one, unless it is an
-/// Enhanced RTMP multitrack message). `nal_length_size(track)` is the NAL length
-/// size learnt from the last sequence header of this message stream and track
-/// (`None`: not seen; 4 is assumed).
+/// Enhanced RTMP multitrack message). `state` is what earlier messages of this
+/// message stream taught (a closure of the NAL length size will do where timecodes
+/// are not wanted): see [`crate::tracks`].
 pub fn decode_video(
     d: &[u8],
-    nal_length_size: impl Fn(Option<u8>) -> Option<u8>,
+    mut state: impl crate::tracks::TrackState,
 ) -> Result<Vec<VideoInfo>, VideoError> {
     let &b0 = d.first().ok_or("rtmp.video_empty")?;
     if b0 & 0x80 == 0 {
@@ -446,7 +449,8 @@ pub fn decode_video(
             (VideoPacket::Raw, 0, &d[1..])
         };
         let mut info = VideoInfo::new(frame_type, codec, false, packet, ct);
-        nal_part(&mut info, body, nal_length_size(None))?;
+        let size = state.nal_length_size(None);
+        nal_part(&mut info, body, size, state.timecode(None))?;
         return Ok(vec![info]);
     }
     // ExVideoTagHeader (E-RTMP v2, "Enhanced Video"): IsExHeader, 3-bit frame type,
@@ -489,7 +493,8 @@ pub fn decode_video(
         info.track_id = t.id;
         info.track_len = t.len;
         info.timestamp_offset_ns = nano;
-        nal_part(&mut info, body, nal_length_size(t.id))?;
+        let size = state.nal_length_size(t.id);
+        nal_part(&mut info, body, size, state.timecode(t.id))?;
         out.push(info);
         Ok(())
     })?;
@@ -519,6 +524,7 @@ impl VideoInfo {
             track_len: None,
             timestamp_offset_ns: None,
             bpm: Vec::new(),
+            timecode: None,
         }
     }
 }
@@ -526,7 +532,16 @@ impl VideoInfo {
 /// For AVC and HEVC: the decoder configuration of a sequence header, or the NAL
 /// types and fingerprint of a coded frame (AVCC framing with the stream's NAL
 /// length size). For AV1 and VP9: the fingerprint of a coded frame.
-fn nal_part(info: &mut VideoInfo, body: &[u8], known_size: Option<u8>) -> Result<(), VideoError> {
+///
+/// With the track's timecode tracker: a sequence header's H.264 parameter sets are
+/// learnt, and a coded frame's timecode (picture timing or time code SEI, AV1
+/// timecode metadata) is read with them.
+fn nal_part(
+    info: &mut VideoInfo,
+    body: &[u8],
+    known_size: Option<u8>,
+    mut timecode: Option<&mut avc::timecode::Tracker>,
+) -> Result<(), VideoError> {
     info.nal_length_size = known_size.unwrap_or(4);
     let Some(codec) = info.codec.codec() else {
         return Ok(());
@@ -536,6 +551,7 @@ fn nal_part(info: &mut VideoInfo, body: &[u8], known_size: Option<u8>) -> Result
             info.fingerprint = avc::fingerprint_frame(body, 0, codec);
             if codec == Codec::Av1 {
                 info.bpm = avc::bpm::in_obus(body);
+                info.timecode = timecode.and_then(|t| t.frame_obus(body)).map(Box::new);
             }
         }
         return Ok(());
@@ -549,6 +565,11 @@ fn nal_part(info: &mut VideoInfo, body: &[u8], known_size: Option<u8>) -> Result
             };
             let (_, config) = parsed.map_err(|_| "rtmp.video_bad_decoder_config")?;
             info.nal_length_size = config.nal_length_size;
+            if let (Some(t), Codec::H264) = (timecode, nal_codec) {
+                for ps in config.sps.iter().chain(&config.pps) {
+                    t.h264_parameter_set(avc::Nal(ps));
+                }
+            }
             info.config = Some(Box::new(config));
         }
         VideoPacket::CodedFrames => {
@@ -566,6 +587,21 @@ fn nal_part(info: &mut VideoInfo, body: &[u8], known_size: Option<u8>) -> Result
                 .any(|&t| t == sei || t == avc::hevc::SEI_PREFIX)
             {
                 info.bpm = avc::bpm::in_nals(avc::iter_avcc(body, info.nal_length_size), nal_codec);
+                if let Some(t) = timecode.as_deref_mut() {
+                    let nals = avc::iter_avcc(body, info.nal_length_size);
+                    info.timecode = t.frame_nals(nals, nal_codec).map(Box::new);
+                }
+            } else if let (Some(t), Codec::H264) = (timecode, nal_codec) {
+                // In-band parameter sets without SEI still change the active SPS.
+                if info
+                    .nal_types
+                    .iter()
+                    .any(|&n| n == avc::h264::SPS || n == avc::h264::PPS)
+                {
+                    for nal in avc::iter_avcc(body, info.nal_length_size) {
+                        t.h264_parameter_set(nal);
+                    }
+                }
             }
         }
         _ => {}

@@ -27,6 +27,7 @@ pub mod fuzz;
 pub mod message;
 pub mod parser;
 pub mod session;
+pub mod tracks;
 
 pub use amf::Amf;
 pub use avc::{Codec, Fingerprint};

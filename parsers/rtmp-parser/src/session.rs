@@ -17,6 +17,7 @@ mod resync;
 use crate::flv::{decode_audio, decode_video, VideoPacket};
 use crate::message::{decode_command, decode_control, Direction, Message, MessageType, Payload};
 use crate::parser::{chunk_header, RawHeader, EXTENDED, HANDSHAKE_LEN};
+use crate::tracks::VideoTracks;
 use crate::{
     Anomalies, DEFAULT_CHUNK_SIZE, MAX_BUFFERED_PER_DIRECTION, MAX_CHUNK_SIZE, MAX_CHUNK_STREAMS,
     MAX_MESSAGE_LEN, RESYNC_LOOKAHEAD, RESYNC_MAX_DELTA, RESYNC_MAX_TIMESTAMP_JUMP,
@@ -267,9 +268,9 @@ struct DirDecoder {
     streams: Vec<ChunkStream>,
     /// Payload bytes currently held in partial messages.
     buffered: usize,
-    /// NAL length size per message stream id and (Enhanced RTMP) track id, from
-    /// the last sequence header.
-    nal_sizes: Vec<(u32, u8, u8)>,
+    /// NAL length size and timecode state per message stream id and (Enhanced
+    /// RTMP) track id.
+    video_tracks: VideoTracks,
     /// A gap happened: missing chunk-stream state means "resync", not "give up".
     had_gap: bool,
 }
@@ -295,7 +296,7 @@ impl DirDecoder {
             chunk_size: DEFAULT_CHUNK_SIZE,
             streams: Vec::new(),
             buffered: 0,
-            nal_sizes: Vec::new(),
+            video_tracks: VideoTracks::default(),
             had_gap: false,
         }
     }
@@ -665,7 +666,7 @@ impl DirDecoder {
                 t,
                 &buf,
                 msg.message_stream_id,
-                &mut self.nal_sizes,
+                &mut self.video_tracks,
                 anomalies,
                 &mut |payload| {
                     effect = match payload {
@@ -746,7 +747,7 @@ impl DirDecoder {
                     t,
                     data,
                     agg.message_stream_id,
-                    &mut self.nal_sizes,
+                    &mut self.video_tracks,
                     anomalies,
                     &mut emit,
                 );
@@ -786,7 +787,7 @@ fn decode_payload(
     t: MessageType,
     data: &[u8],
     msid: u32,
-    nal_sizes: &mut Vec<(u32, u8, u8)>,
+    tracks: &mut VideoTracks,
     anomalies: &mut Anomalies,
     emit: &mut dyn FnMut(Payload),
 ) {
@@ -799,51 +800,30 @@ fn decode_payload(
             }
             Err(reason) => Payload::Malformed(reason),
         },
-        MessageType::VIDEO => {
-            // The default track of a stream (no multitrack header) is track 0
-            // (E-RTMP v2, "Multitrack Streaming via Enhanced RTMP").
-            let known = |track: Option<u8>| {
-                let track = track.unwrap_or(0);
-                nal_sizes
-                    .iter()
-                    .find(|(m, t, _)| *m == msid && *t == track)
-                    .map(|e| e.2)
-            };
-            match decode_video(data, known) {
-                Ok(tracks) => {
-                    for v in tracks {
-                        let track = v.track_id.unwrap_or(0);
-                        let known = nal_sizes.iter().any(|(m, t, _)| *m == msid && *t == track);
-                        if v.packet == VideoPacket::SequenceHeader {
-                            if let Some(c) = &v.config {
-                                if let Some(e) = nal_sizes
-                                    .iter_mut()
-                                    .find(|(m, t, _)| *m == msid && *t == track)
-                                {
-                                    e.2 = c.nal_length_size;
-                                } else if nal_sizes.len() < MAX_CHUNK_STREAMS {
-                                    // Bounded: a connection uses a handful of
-                                    // message streams and tracks, but they come
-                                    // from the wire.
-                                    nal_sizes.push((msid, track, c.nal_length_size));
-                                }
-                            }
-                        } else if v.packet == VideoPacket::CodedFrames
-                            && !known
-                            && v.codec.nal_codec().is_some()
-                        {
-                            anomalies.bump("rtmp.video_without_sequence_header");
+        MessageType::VIDEO => match decode_video(data, tracks.stream(msid)) {
+            Ok(tracks_decoded) => {
+                for v in tracks_decoded {
+                    let track = v.track_id.unwrap_or(0);
+                    let known = tracks.nal_length_size(msid, track).is_some();
+                    if v.packet == VideoPacket::SequenceHeader {
+                        if let Some(c) = &v.config {
+                            tracks.set_nal_length_size(msid, track, c.nal_length_size);
                         }
-                        if v.nal_truncated {
-                            anomalies.bump("rtmp.video_nal_truncated");
-                        }
-                        emit(Payload::Video(v));
+                    } else if v.packet == VideoPacket::CodedFrames
+                        && !known
+                        && v.codec.nal_codec().is_some()
+                    {
+                        anomalies.bump("rtmp.video_without_sequence_header");
                     }
-                    return;
+                    if v.nal_truncated {
+                        anomalies.bump("rtmp.video_nal_truncated");
+                    }
+                    emit(Payload::Video(v));
                 }
-                Err(reason) => Payload::Malformed(reason),
+                return;
             }
-        }
+            Err(reason) => Payload::Malformed(reason),
+        },
         MessageType::COMMAND_AMF0 => decode_command(data, true, false),
         MessageType::COMMAND_AMF3 => decode_command(data, true, true),
         MessageType::DATA_AMF0 => decode_command(data, false, false),

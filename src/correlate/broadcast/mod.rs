@@ -59,6 +59,22 @@ pub struct TxFrame {
     /// Performance Metrics (key frames of an OBS broadcast).
     #[serde(default)]
     pub encoder: Option<EncoderLeg>,
+    /// The encoder's timecode of the frame (picture timing / time code SEI, AV1
+    /// timecode metadata), see [`crate::correlate::timecode`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timecode: Option<TimecodeMark>,
+}
+
+/// What a frame's timecode says, for source health.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TimecodeMark {
+    /// The frame's first byte on the wire, the broadcaster host's own clock (not
+    /// corrected: compared with the encoder's clock on the same host).
+    pub host_first_byte_ns: i64,
+    /// Hours, minutes and seconds as seconds since midnight, if all are known.
+    pub second_of_day: Option<u32>,
+    pub frames: u16,
+    pub discontinuity: bool,
 }
 
 /// What a frame's Broadcast Performance Metrics add to the broadcaster side.

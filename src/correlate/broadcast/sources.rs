@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::events::{Event, Fingerprint, RtmpDirection};
 
 use super::super::Ctx;
-use super::{EncoderLeg, TxFrame, TxStream};
+use super::{EncoderLeg, TimecodeMark, TxFrame, TxStream};
 
 /// The video bitrate an encoder was told, in kb/s (10³ bit/s), from its
 /// onMetaData.
@@ -104,6 +104,7 @@ pub(super) fn tx_streams(ctx: &Ctx) -> Vec<TxStream> {
                     fingerprint,
                     first_byte_ns,
                     encoder,
+                    timecode,
                     ..
                 } if !side.served(*flow) && !*config && *size > 5 => {
                     let si = stream_of(*flow, stream_key, &mut streams);
@@ -118,6 +119,12 @@ pub(super) fn tx_streams(ctx: &Ctx) -> Vec<TxStream> {
                             to_wire_ns: m.output_ns.map(|t| first_byte_ns.saturating_sub(t)),
                             dropped: m.dropped,
                             lagged: m.lagged,
+                        }),
+                        timecode: timecode.as_deref().map(|t| TimecodeMark {
+                            host_first_byte_ns: *first_byte_ns,
+                            second_of_day: t.second_of_day(),
+                            frames: t.frames,
+                            discontinuity: t.discontinuity,
                         }),
                     });
                 }

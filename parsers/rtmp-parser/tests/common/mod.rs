@@ -63,3 +63,23 @@ pub fn chunks(csid: u8, ts: u32, type_id: u8, msid: u32, payload: &[u8]) -> Vec<
     }
     v
 }
+
+/// An FLV AVC sequence header (key frame, AVCPacketType 0, composition time 0)
+/// holding an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1) with one
+/// SPS and one PPS and 4-byte NAL lengths.
+pub fn avc_sequence_header(sps: &[u8], pps: &[u8]) -> Vec<u8> {
+    let mut seq = vec![0x17, 0, 0, 0, 0, 1, sps[1], sps[2], sps[3], 0xff, 0xe1];
+    seq.extend((sps.len() as u16).to_be_bytes());
+    seq.extend_from_slice(sps);
+    seq.push(1);
+    seq.extend((pps.len() as u16).to_be_bytes());
+    seq.extend_from_slice(pps);
+    seq
+}
+
+/// NAL units with 4-byte big-endian lengths (AVCC framing).
+pub fn avcc4(nals: &[&[u8]]) -> Vec<u8> {
+    nals.iter()
+        .flat_map(|n| [&(n.len() as u32).to_be_bytes()[..], n].concat())
+        .collect()
+}
