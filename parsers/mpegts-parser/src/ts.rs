@@ -559,6 +559,11 @@ impl TsDemuxer {
                 self.anomalies.bump("ts.av1_without_start_code");
                 return;
             };
+            // AV1 timecode metadata OBUs (the scratch holds the unit's OBUs).
+            let timecode = self.streams[i]
+                .timecode
+                .frame_obus(&self.obu_scratch)
+                .map(Box::new);
             self.out.push_back(TsMessage::AccessUnit(AccessUnit {
                 pid,
                 codec,
@@ -569,6 +574,7 @@ impl TsDemuxer {
                 nal_types: avc::NalTypes::default(),
                 size: unit.size,
                 fingerprint: unit.fingerprint,
+                timecode,
                 start: pes.start,
                 end: pes.end,
                 damaged: pes.damaged,

@@ -180,7 +180,7 @@ fn hevc_time_code_survives_ffmpeg_mpegts() {
 }
 
 #[test]
-fn av1_timecode_metadata_survives_ffmpeg_fmp4() {
+fn av1_timecode_metadata_survives_ffmpeg_fmp4_and_mpegts() {
     // A timecode metadata OBU after each temporal delimiter of libaom's stream
     // (`ffmpeg -f obu`, every OBU with a size field).
     let mut stream = Vec::new();
@@ -207,4 +207,7 @@ fn av1_timecode_metadata_survives_ffmpeg_fmp4() {
         return;
     };
     assert_eq!(demux_fmp4_timecodes(&mp4), want());
+    // And in ffmpeg's MPEG-TS (its own AV1 carriage: the OBUs as they are).
+    let ts = ffmpeg_mux(&stream, "obu", false, "av1_timecode_mpegts").unwrap();
+    assert_eq!(demux_timecodes(&ts), want());
 }
