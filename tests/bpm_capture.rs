@@ -87,6 +87,7 @@ fn bpm_key_frame_gives_encoder_clock_counters_and_encoder_to_wire() {
     });
     assert!(fingerprint.is_some(), "the key frame's fingerprint");
     let viewer = vec![Event::HlsSegment {
+        range_start: None,
         flow: 1,
         uri: "/hls/flow0-0.ts".into(),
         channel: None,
@@ -105,8 +106,8 @@ fn bpm_key_frame_gives_encoder_clock_counters_and_encoder_to_wire() {
             received_ns: None,
             timecode: None,
         }],
-        prft: Vec::new(),
-        emsg: Vec::new(),
+        prft: Box::new([]),
+        emsg: Box::new([]),
     }];
     let hosts = vec![
         HostEvents {

@@ -131,6 +131,7 @@ pub fn segment(
     frames: Vec<SegmentFrame>,
 ) -> Event {
     Event::HlsSegment {
+        range_start: None,
         flow,
         uri: uri.into(),
         channel: None,
@@ -141,8 +142,8 @@ pub fn segment(
         first_byte_ns: request_ns.saturating_add(1_000_000),
         complete_ns,
         frames,
-        prft: Vec::new(),
-        emsg: Vec::new(),
+        prft: Box::new([]),
+        emsg: Box::new([]),
     }
 }
 

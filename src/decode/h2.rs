@@ -108,6 +108,7 @@ impl H2Decoder {
                 kept_body: (r.body_mode == BodyMode::Keep)
                     .then_some(r.body.as_deref())
                     .flatten(),
+                range_start: super::http::range_start(req.header("range")),
                 request_ns,
                 first_ns: first.unwrap_or(0),
                 last_ns: last.unwrap_or(0),

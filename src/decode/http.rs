@@ -66,6 +66,8 @@ pub(super) struct Finished<'a> {
     pub body_decoded_len: u64,
     /// The kept body (playlists), if the body was kept.
     pub kept_body: Option<&'a [u8]>,
+    /// The request's `Range: bytes=N-` start ([`range_start`]).
+    pub range_start: Option<u64>,
     pub request_ns: i64,
     pub first_ns: i64,
     pub last_ns: i64,
@@ -140,12 +142,16 @@ impl Media {
             if seg.frames.is_empty() && is_fmp4(x.uri, x.content_type) {
                 return; // an init segment: tracks, no pictures
             }
-            let (prft, emsg) = (std::mem::take(&mut seg.prft), std::mem::take(&mut seg.emsg));
+            let (prft, emsg) = (
+                std::mem::take(&mut seg.prft).into_boxed_slice(),
+                std::mem::take(&mut seg.emsg).into_boxed_slice(),
+            );
             ctx.out.push(Event::HlsSegment {
                 flow: ctx.meta.id,
                 uri: x.uri.to_string(),
                 channel,
                 media_sequence: sequence_of(x.uri),
+                range_start: x.range_start,
                 status: x.status,
                 bytes: x.body_decoded_len,
                 request_ns: x.request_ns,
@@ -473,6 +479,7 @@ impl HttpDecoder {
                 kept_body: (r.body_mode == BodyMode::Keep)
                     .then_some(r.body.as_deref())
                     .flatten(),
+                range_start: range_start(req.header("range")),
                 request_ns,
                 first_ns: first.unwrap_or(0),
                 last_ns: last.unwrap_or(0),
@@ -507,6 +514,19 @@ fn emsg_event(e: mpegts_parser::EventMessage) -> SegmentEmsg {
     }
 }
 
+/// The first byte a `Range` field asks for, when it asks for one range of bytes
+/// from a known offset (`bytes=N-` or `bytes=N-M`, RFC 9110 §14.1.2): how an LL-HLS
+/// player fetches a byte-range part. A suffix range, several ranges or another
+/// unit give `None`.
+pub(super) fn range_start(range: Option<&str>) -> Option<u64> {
+    let spec = range?.trim().strip_prefix("bytes=")?;
+    let (first, last) = spec.split_once('-')?;
+    if last.contains(',') || first.trim().is_empty() {
+        return None;
+    }
+    first.trim().parse().ok()
+}
+
 /// The number at the end of a segment's file name (`lagtap-12.ts` → 12), which is
 /// its media sequence number in the layouts nginx-rtmp and most packagers use; for
 /// an LL-HLS part named after its parent (`lagtap-12.part3.m4s`), the parent's.
@@ -527,40 +547,46 @@ pub(super) fn sequence_of(uri: &str) -> Option<u64> {
 /// segments, then the segment being made (numbered on from the last listed one),
 /// then the preload hint of a part, which is the next part of that segment.
 fn part_entries(uri: &str, m: &hls_parser::MediaPlaylist) -> Vec<PartEntry> {
-    let entry = |p: &hls_parser::Part, msn: u64, i: usize| PartEntry {
-        uri: hls_parser::resolve_uri(uri, &p.uri),
-        media_sequence: msn,
-        index: u32::try_from(i).unwrap_or(u32::MAX),
-        duration_s: p.duration_s,
-        independent: p.independent,
-        hint: false,
+    // Where the next byte-range part of each URI starts, for a BYTERANGE without
+    // an offset (§4.4.4.9: it follows the previous part of the same URI).
+    let mut next_byte: std::collections::HashMap<String, u64> = Default::default();
+    let mut entry = |p: &hls_parser::Part, msn: u64, i: usize| {
+        let uri = hls_parser::resolve_uri(uri, &p.uri);
+        let byte_range_start = p.byte_range.map(|(len, offset)| {
+            let start = offset.unwrap_or_else(|| next_byte.get(&uri).copied().unwrap_or(0));
+            next_byte.insert(uri.clone(), start.saturating_add(len));
+            start
+        });
+        PartEntry {
+            uri,
+            media_sequence: msn,
+            index: u32::try_from(i).unwrap_or(u32::MAX),
+            duration_s: p.duration_s,
+            byte_range_start,
+            independent: p.independent,
+            hint: false,
+        }
     };
-    let mut out: Vec<PartEntry> = m
-        .segments
-        .iter()
-        .flat_map(|s| {
-            s.parts
-                .iter()
-                .enumerate()
-                .map(|(i, p)| entry(p, s.sequence, i))
-        })
-        .collect();
+    let mut out: Vec<PartEntry> = Vec::new();
+    for s in &m.segments {
+        for (i, p) in s.parts.iter().enumerate() {
+            out.push(entry(p, s.sequence, i));
+        }
+    }
     let next = m
         .segments
         .last()
         .map_or(m.media_sequence, |s| s.sequence.wrapping_add(1));
-    out.extend(
-        m.pending_parts
-            .iter()
-            .enumerate()
-            .map(|(i, p)| entry(p, next, i)),
-    );
+    for (i, p) in m.pending_parts.iter().enumerate() {
+        out.push(entry(p, next, i));
+    }
     for h in m.preload_hints.iter().filter(|h| h.kind == "PART") {
         out.push(PartEntry {
             uri: hls_parser::resolve_uri(uri, &h.uri),
             media_sequence: next,
             index: u32::try_from(m.pending_parts.len()).unwrap_or(u32::MAX),
             duration_s: 0.0,
+            byte_range_start: h.byte_range_start,
             independent: m.pending_parts.is_empty(),
             hint: true,
         });
@@ -750,6 +776,52 @@ fileSequence272.mp4
 #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"filePart273.2.mp4\"
 #EXT-X-RENDITION-REPORT:URI=\"../1M/waitForMSN.php\",LAST-MSN=273,LAST-PART=1
 ";
+
+    /// Byte-range parts (§4.4.4.9: `BYTERANGE="<n>[@<o>]"`, an offset left out
+    /// follows the previous part of the same URI; §4.4.5.3: a hint's
+    /// `BYTERANGE-START`).
+    #[test]
+    fn byte_range_parts_get_their_first_byte() {
+        let text = "#EXTM3U
+#EXT-X-TARGETDURATION:4
+#EXT-X-VERSION:9
+#EXT-X-PART-INF:PART-TARGET=1.0
+#EXT-X-MEDIA-SEQUENCE:10
+#EXT-X-PART:DURATION=1.0,URI=\"seg10.mp4\",BYTERANGE=\"1000@0\",INDEPENDENT=YES
+#EXT-X-PART:DURATION=1.0,URI=\"seg10.mp4\",BYTERANGE=\"1500\"
+#EXTINF:2.0,
+seg10.mp4
+#EXT-X-PART:DURATION=1.0,URI=\"seg11.mp4\",BYTERANGE=\"800@0\",INDEPENDENT=YES
+#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg11.mp4\",BYTERANGE-START=800
+";
+        let Ok(hls_parser::Playlist::Media(m)) = hls_parser::parse(text) else {
+            panic!("a media playlist");
+        };
+        let got: Vec<(u64, u32, Option<u64>, bool)> = part_entries("/a/index.m3u8", &m)
+            .iter()
+            .map(|p| (p.media_sequence, p.index, p.byte_range_start, p.hint))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (10, 0, Some(0), false),
+                (10, 1, Some(1000), false),
+                (11, 0, Some(0), false),
+                (11, 1, Some(800), true),
+            ]
+        );
+    }
+
+    #[test]
+    fn range_requests_give_their_first_byte() {
+        assert_eq!(range_start(Some("bytes=1000-")), Some(1000));
+        assert_eq!(range_start(Some("bytes=0-499")), Some(0));
+        assert_eq!(range_start(Some(" bytes=5-9 ")), Some(5));
+        assert_eq!(range_start(Some("bytes=-500")), None, "a suffix range");
+        assert_eq!(range_start(Some("bytes=0-1,5-9")), None, "several ranges");
+        assert_eq!(range_start(Some("items=0-1")), None);
+        assert_eq!(range_start(None), None);
+    }
 
     #[test]
     fn parts_are_listed_under_their_parent_segment() {

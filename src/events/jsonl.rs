@@ -103,6 +103,7 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
             uri,
             channel,
             media_sequence,
+            range_start,
             status,
             bytes,
             request_ns,
@@ -120,6 +121,9 @@ pub fn write_line(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
             match media_sequence {
                 Some(n) => o.number(key!("media_sequence"), *n),
                 None => o.raw(concat!(",\"media_sequence\":", "null").as_bytes()),
+            }
+            if let Some(r) = range_start {
+                o.number(key!("range_start"), *r);
             }
             o.number(key!("status"), *status);
             o.number(key!("bytes"), *bytes);
@@ -339,20 +343,21 @@ mod tests {
                 uri: "/hls/ch\t1-0.ts?a=\"b\"".into(),
                 channel: None,
                 media_sequence: None,
+                range_start: Some(4096),
                 status: 206,
                 bytes: 0,
                 request_ns: -5,
                 first_byte_ns: 0,
                 complete_ns: 7,
                 frames: vec![],
-                prft: vec![crate::events::SegmentPrft {
+                prft: Box::new([crate::events::SegmentPrft {
                     track_id: 1,
                     flags: 0x18,
                     time_ns: None,
                     media_time: u64::MAX,
                     pts: Some(-3),
-                }],
-                emsg: vec![crate::events::SegmentEmsg {
+                }]),
+                emsg: Box::new([crate::events::SegmentEmsg {
                     version: 1,
                     scheme_id_uri: "urn:scte:scte35:2013:bin\"\u{1}".into(),
                     value: String::new(),
@@ -362,20 +367,21 @@ mod tests {
                     id: 7,
                     data: "fc30".into(),
                     data_bytes: 2,
-                }],
+                }]),
             },
             Event::HlsSegment {
                 flow: 20,
                 uri: "/hls/lagtap-0.ts".into(),
                 channel: Some("lagtap".into()),
                 media_sequence: Some(u64::MAX),
+                range_start: None,
                 status: 200,
                 bytes: 103_588,
                 request_ns: 1,
                 first_byte_ns: 2,
                 complete_ns: 3,
-                prft: vec![],
-                emsg: vec![],
+                prft: Box::new([]),
+                emsg: Box::new([]),
                 frames: vec![
                     SegmentFrame {
                         pts: -1,

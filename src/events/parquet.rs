@@ -297,6 +297,7 @@ mod with_parquet {
                             c("media_sequence", UInt64),
                             c("index", UInt32),
                             c("duration_s", Float64),
+                            o("byte_range_start", UInt64),
                             c("independent", Boolean),
                             c("hint", Boolean),
                         ]
@@ -311,6 +312,7 @@ mod with_parquet {
                 c("uri", Utf8),
                 o("channel", Utf8),
                 o("media_sequence", UInt64),
+                o("range_start", UInt64),
                 c("status", UInt16),
                 c("bytes", UInt64),
                 c("request_ns", ts()),
@@ -441,6 +443,10 @@ mod with_parquet {
                     row.insert("http_host".into(), h);
                 }
             }
+            "hls_segment" => {
+                // Written only for a range request.
+                row.entry("range_start").or_insert(Value::Null);
+            }
             "hls_playlist" => {
                 // JSON Lines leave `ad` and `parts` out at their defaults; a column
                 // has them always.
@@ -456,6 +462,7 @@ mod with_parquet {
                     for p in parts.iter_mut().filter_map(Value::as_object_mut) {
                         p.entry("independent").or_insert(false.into());
                         p.entry("hint").or_insert(false.into());
+                        p.entry("byte_range_start").or_insert(Value::Null);
                     }
                 }
             }
@@ -736,6 +743,7 @@ mod with_parquet {
                         media_sequence: 3,
                         index: 0,
                         duration_s: 0.2,
+                        byte_range_start: None,
                         independent: true,
                         hint: false,
                     }],
@@ -759,6 +767,7 @@ mod with_parquet {
                     uri: "/hls/c-1.ts".into(),
                     channel: None,
                     media_sequence: Some(1),
+                    range_start: Some(0),
                     status: 200,
                     bytes: 188,
                     request_ns: 1,
@@ -773,8 +782,8 @@ mod with_parquet {
                         received_ns: Some(3),
                         timecode: Some(crate::events::timecode::edge_case("h264_pic_timing", 0)),
                     }],
-                    prft: Vec::new(),
-                    emsg: Vec::new(),
+                    prft: Box::new([]),
+                    emsg: Box::new([]),
                 },
             ];
             let dir = std::env::temp_dir().join(format!("lagtap-pq-unit-{}", std::process::id()));

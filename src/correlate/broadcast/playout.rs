@@ -15,7 +15,7 @@ use super::super::player::{self, PlayerSegment};
 use super::super::sessions::Session;
 use super::super::Ctx;
 use super::groups::Shared;
-use super::segments::{file_name, ticks_to_ns, RxSegment, ViewerPlaylist};
+use super::segments::{ticks_to_ns, unit_name, RxSegment, ViewerPlaylist};
 use super::{Broadcast, KSource, PlayerSession};
 
 /// K when neither the capture nor an option says.
@@ -28,7 +28,7 @@ fn session_playlists<'a>(
 ) -> impl Iterator<Item = &'a ViewerPlaylist> + 'a {
     playlists.iter().filter(move |p| {
         s.contains(p.request_ns)
-            && !p.files.is_empty()
+            && !(p.files.is_empty() && p.parts.is_empty())
             && p.channel.as_deref().is_none_or(|c| c == s.channel)
     })
 }
@@ -113,8 +113,9 @@ pub(super) fn play_sessions(
                     .filter(|p| p.received_ns <= rx[f].request_ns)
                     .last()
             });
-            let from_capture =
-                first_fetched.and_then(|f| k_from_capture(held, file_name(rx[f].uri), parts));
+            let from_capture = first_fetched.and_then(|f| {
+                k_from_capture(held, &unit_name(rx[f].uri, rx[f].range_start), parts)
+            });
             let option = ctx
                 .opts
                 .startup_by_viewer
@@ -137,7 +138,10 @@ pub(super) fn play_sessions(
                 .filter(|u| u.len() >= k)
                 .map(|u| u[u.len() - k].as_str());
             let start = start_file
-                .and_then(|f| idx.iter().position(|&i| file_name(rx[i].uri) == f))
+                .and_then(|f| {
+                    idx.iter()
+                        .position(|&i| unit_name(rx[i].uri, rx[i].range_start) == f)
+                })
                 .unwrap_or(0);
             let played = &idx[start.min(idx.len())..];
             let segs: Vec<PlayerSegment> = played
@@ -174,7 +178,8 @@ pub(super) fn play_sessions(
                         Some(_) => &p.parts[..p.parts_listed],
                         None => &p.files[..p.listed],
                     };
-                    done.iter().any(|f| f == file_name(rx[i].uri))
+                    let name = unit_name(rx[i].uri, rx[i].range_start);
+                    done.contains(&name)
                 });
                 let (lo, hi) = ranges[i];
                 for smp in &mut out.samples[lo..hi] {

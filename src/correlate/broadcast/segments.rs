@@ -51,10 +51,21 @@ pub(super) fn file_name(uri: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
 }
 
+/// What a player fetched, as listings and fetches share it: a file, or a byte
+/// range of one (an LL-HLS byte-range part: `file@start`).
+pub(super) fn unit_name(uri: &str, range_start: Option<u64>) -> String {
+    match range_start {
+        Some(r) => format!("{}@{r}", file_name(uri)),
+        None => file_name(uri).to_string(),
+    }
+}
+
 pub(super) struct RxSegment<'a> {
     pub host: usize,
     pub channel: Option<String>,
     pub uri: &'a str,
+    /// A range request's first byte (a byte-range part).
+    pub range_start: Option<u64>,
     /// The media sequence number: a part's is its parent segment's.
     pub seq: Option<u64>,
     /// An LL-HLS part: its index in the parent segment.
@@ -104,7 +115,7 @@ pub(super) fn viewer_playlists(ctx: &Ctx) -> Vec<Vec<ViewerPlaylist>> {
                         listed: segments.iter().filter(|s| !s.prefetch).count(),
                         parts: parts
                             .iter()
-                            .map(|p| file_name(&p.uri).to_string())
+                            .map(|p| unit_name(&p.uri, p.byte_range_start))
                             .collect(),
                         parts_listed: parts.iter().filter(|p| !p.hint).count(),
                     }),
@@ -125,6 +136,8 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
     for (h, host) in ctx.hosts.iter().enumerate() {
         let side = &ctx.sides[h];
         let mut listings: HashMap<&str, Listing> = HashMap::new();
+        // Byte-range parts, by (file, first byte): they share their file's name.
+        let mut ranges: HashMap<(&str, u64), Listing> = HashMap::new();
         for e in &host.events {
             if let Event::HlsPlaylist {
                 flow,
@@ -153,7 +166,10 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
                     l.listed_ns = Some(l.listed_ns.map_or(received, |t| t.min(received)));
                 }
                 for p in parts {
-                    let l = listings.entry(file_name(&p.uri)).or_default();
+                    let l = match p.byte_range_start {
+                        Some(r) => ranges.entry((file_name(&p.uri), r)).or_default(),
+                        None => listings.entry(file_name(&p.uri)).or_default(),
+                    };
                     l.channel = ch.clone();
                     if !p.hint {
                         l.duration_ns = Some((p.duration_s * 1e9) as i64);
@@ -169,6 +185,7 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
                 uri,
                 channel,
                 media_sequence,
+                range_start,
                 status,
                 bytes,
                 request_ns,
@@ -182,7 +199,11 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
                 if side.served(*flow) || !(200..300).contains(status) {
                     continue;
                 }
-                let listing = listings.get(file_name(uri)).cloned().unwrap_or_default();
+                let listing = range_start
+                    .and_then(|r| ranges.get(&(file_name(uri), r)))
+                    .or_else(|| listings.get(file_name(uri)))
+                    .cloned()
+                    .unwrap_or_default();
                 let channel = channel
                     .clone()
                     .or_else(|| pat.channel_of(uri))
@@ -192,6 +213,7 @@ pub(super) fn rx_segments<'a>(ctx: &'a Ctx, sessions: &[Vec<Session>]) -> Vec<Rx
                     host: h,
                     channel,
                     uri,
+                    range_start: *range_start,
                     seq: listing.part.map(|p| p.0).or(*media_sequence),
                     part: listing.part.map(|p| p.1),
                     bytes: *bytes,

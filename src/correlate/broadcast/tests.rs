@@ -232,3 +232,79 @@ fn segments_of_a_stitched_ad_are_counted_and_never_taken_for_the_broadcast() {
         "the broadcast segment's sample"
     );
 }
+
+/// LL-HLS byte-range parts (RFC 8216bis §4.4.4.9: `BYTERANGE`, a hint's
+/// `BYTERANGE-START`): three range requests of one file are three parts of the
+/// segment the playlist lists them under, told apart by their first byte, not by
+/// the file's name; latency by part completion counts to each part, by segment
+/// completion to the last; the player counts K in parts.
+#[test]
+fn byte_range_parts_are_tied_to_their_segment_by_their_first_byte() {
+    let file = "/hls/lagtap-999.m4s"; // its name's number is not its sequence
+    let part = |index: u32, start: u64, hint: bool| crate::events::PartEntry {
+        uri: file.into(),
+        media_sequence: 7,
+        index,
+        duration_s: if hint { 0.0 } else { 0.066 },
+        byte_range_start: Some(start),
+        independent: index == 0,
+        hint,
+    };
+    let mut pl = playlist(2, "/hls/lagtap.m3u8", T0, &[]);
+    if let crate::events::Event::HlsPlaylist { parts, .. } = &mut pl {
+        *parts = vec![part(0, 0, false), part(1, 3000, false), part(2, 6000, true)];
+    }
+    let fetch = |start: u64, request_ms: i64, complete_ms: i64, frames: &[(i64, &str)]| {
+        let mut e = segment(
+            2,
+            file,
+            999,
+            T0 + request_ms * MS,
+            T0 + complete_ms * MS,
+            frames
+                .iter()
+                .map(|&(ts, fp)| frame(dts(ts), Some(fp)))
+                .collect(),
+        );
+        if let crate::events::Event::HlsSegment { range_start, .. } = &mut e {
+            *range_start = Some(start);
+        }
+        e
+    };
+    let viewer = host(
+        "viewer",
+        vec![
+            pl,
+            fetch(0, 5, 120, &[(0, "f0"), (33, "f1")]),
+            fetch(3000, 121, 200, &[(66, "f2"), (99, "f3")]),
+            fetch(6000, 201, 300, &[(132, "f1")]),
+        ],
+    );
+    let c = correlate_all(vec![broadcaster(), viewer], &CorrelateOptions::default());
+    let b = &c.broadcast;
+    let parts: Vec<(Option<u64>, Option<u32>)> = b
+        .segments
+        .iter()
+        .map(|s| (s.media_sequence, s.part))
+        .collect();
+    assert_eq!(
+        parts,
+        [(Some(7), Some(0)), (Some(7), Some(1)), (Some(7), Some(2))]
+    );
+    assert_eq!(b.samples.len(), 5, "{:?}", b.unmatched);
+    for s in &b.samples {
+        // By part: its own part's completion; by segment: the last part's (300 ms).
+        assert_eq!(s.part_latency_ns, Some(s.received_ns - s.sent_ns));
+        assert_eq!(s.latency_ns, T0 + 300 * MS - s.sent_ns);
+    }
+    assert_eq!(b.samples[0].received_ns, T0 + 120 * MS);
+    // K read from the capture in parts: the first part fetched was the third from
+    // the end of those the playlist named, the hinted one live.
+    let p = &b.players[0];
+    assert_eq!((p.k, p.k_source), (3, super::KSource::Capture));
+    assert_eq!((p.listed_at_start, p.prefetch_at_start), (Some(3), Some(1)));
+    assert_eq!(p.segments, 3);
+    // Listed parts were there at the join: artefacts; the hinted one is live.
+    let artefacts: Vec<bool> = b.samples.iter().map(|s| s.join_artefact).collect();
+    assert_eq!(artefacts, [true, true, true, true, false]);
+}
