@@ -12,6 +12,9 @@
 #              0.8 to 4 Mb/s (frames of 6 to 17 KB, as a 720p stream), so about 100
 #              events per MB.
 # Override with BENCH_CAPTURE=FILE (one capture, named "given").
+# With BASE_BIN=PATH (a lagtap built from an earlier commit, e.g. in a git worktree)
+# its decode and inspect are timed beside this tree's, so a change's cost shows as the
+# ratio of the two rows on the same capture, in the same run.
 #
 # Usage: benches/decode_throughput.sh [SIZE_MB]   (default 150)
 set -euo pipefail
@@ -42,6 +45,10 @@ bench() {
     results+=("$(measure cat 5 cat "$capture")")
     results+=("$(measure lagtap-decode 5 taskset -c 0 "$bin" decode "$capture")")
     results+=("$(measure lagtap-inspect 5 taskset -c 0 "$bin" inspect "$capture")")
+    if [ -n "${BASE_BIN:-}" ]; then
+        results+=("$(measure base-decode 5 taskset -c 0 "$BASE_BIN" decode "$capture")")
+        results+=("$(measure base-inspect 5 taskset -c 0 "$BASE_BIN" inspect "$capture")")
+    fi
     # The same facts from tshark: RTMP messages, HTTP requests/responses, IRC lines, NTP.
     results+=("$(measure tshark-fields 1 taskset -c 0 tshark -r "$capture" -d tcp.port==6667,irc -T fields \
         -e frame.time_epoch -e tcp.stream -e rtmpt.header.typeid -e rtmpt.header.timestamp \

@@ -586,13 +586,15 @@ impl TsDemuxer {
         let mut first = true;
         split_annexb(payload, codec, &mut self.nal_scratch, |unit| {
             let first = std::mem::take(&mut first);
-            // Only units with SEI or parameter sets can change or carry a timecode.
+            // Only units with parameter sets, or SEI that can carry a timecode
+            // (Tracker::reads_h264_sei), change or carry one.
             let timecode = unit
                 .nal_types
                 .iter()
                 .any(|&t| match codec {
                     avc::Codec::H264 => {
-                        matches!(t, avc::h264::SEI | avc::h264::SPS | avc::h264::PPS)
+                        matches!(t, avc::h264::SPS | avc::h264::PPS)
+                            || t == avc::h264::SEI && tracker.reads_h264_sei()
                     }
                     _ => t == avc::hevc::SEI_PREFIX,
                 })

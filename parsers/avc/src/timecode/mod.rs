@@ -54,6 +54,11 @@ pub struct Tracker {
     /// `seq_parameter_set_id` of each PPS id, `NO_SPS` if unknown.
     pps: [u8; 256],
     last: (Option<u8>, Option<u8>, Option<u8>),
+    /// Whether a known SPS has `pic_struct_present_flag`: without it no H.264
+    /// `pic_timing()` carries a clock timestamp, so SEI NAL units are not even
+    /// unescaped (x264's HRD streams send a picture timing SEI with every frame
+    /// that only holds the CPB/DPB delays; reading them cost 20% of decode time).
+    pic_struct: bool,
     /// Reused for unescaping SEI NAL units.
     scratch: Vec<u8>,
 }
@@ -69,6 +74,7 @@ impl Default for Tracker {
             sps: [None; 32],
             pps: [NO_SPS; 256],
             last: (None, None, None),
+            pic_struct: false,
             scratch: Vec::new(),
         }
     }
@@ -107,10 +113,17 @@ impl Tracker {
         if t == Some(crate::h264::SPS) {
             if let Some(s) = h264::parse_sps(buf) {
                 self.sps[usize::from(s.seq_parameter_set_id)] = Some(s);
+                self.pic_struct = self.sps.iter().flatten().any(|s| s.pic_struct_present);
             }
         } else if let Some((pps, sps)) = h264::parse_pps_ids(buf) {
             self.pps[usize::from(pps)] = sps;
         }
+    }
+
+    /// Whether an H.264 SEI NAL unit can give a timecode with the parameter sets
+    /// known so far (a unit holding an SPS or PPS must be passed in any case).
+    pub fn reads_h264_sei(&self) -> bool {
+        self.pic_struct
     }
 
     /// The timecode of one H.264 or HEVC access unit, from its NAL units; parameter
@@ -143,12 +156,17 @@ impl Tracker {
         for nal in nals {
             match nal.h264_type() {
                 Some(crate::h264::SPS | crate::h264::PPS) => self.learn(nal, buf),
-                Some(crate::h264::SEI) if pending.is_none() && unescape(nal.0, 1, buf) => {
+                Some(crate::h264::SEI)
+                    if self.pic_struct && pending.is_none() && unescape(nal.0, 1, buf) =>
+                {
                     pending = crate::bpm::sei_messages(buf)
                         .find(|(ty, _)| *ty == PAYLOAD_PIC_TIMING)
                         .map(|(_, p)| SmallVec::from_slice(p));
                 }
                 Some(t) if crate::is_slice(Codec::H264, t) => {
+                    if pending.is_none() {
+                        break; // no picture timing before the first slice
+                    }
                     // Only the slice header's first three ue(v) are read: a few
                     // bytes suffice even with emulation prevention among them.
                     let head = &nal.0[1..nal.0.len().min(17)];
