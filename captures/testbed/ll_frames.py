@@ -63,9 +63,12 @@ def frame_arrivals(log_dir, viewer_logs, frames):
         init = (saved / os.path.basename(init_req["url"])).read_bytes()
         length_size = nal_length_size(init)
         for r in reqs:
-            if r["kind"] not in ("segment", "part") or r["status"] != 200:
+            if r["kind"] not in ("segment", "part") or r["status"] not in (200, 206):
                 continue
-            body = (saved / os.path.basename(r["url"])).read_bytes()
+            name = os.path.basename(r["url"])
+            if r.get("range_start") is not None:  # a byte-range part
+                name += f"@{r['range_start']}"
+            body = (saved / name).read_bytes()
             with tempfile.NamedTemporaryFile(suffix=".mp4") as tmp:
                 tmp.write(init + body)
                 tmp.flush()
@@ -81,6 +84,7 @@ def frame_arrivals(log_dir, viewer_logs, frames):
                 sent = max(cands, key=lambda f: f["sent_ns"]) if cands else None
                 rows.append({
                     "viewer": host, "uri": r["url"], "seq": r["seq"], "part": r.get("part"),
+                    "range_start": r.get("range_start"),
                     "http": r.get("http", "1.1"), "chunked": r["chunked"], "pts": int(p["pts"]), "dts": int(p["dts"]),
                     "key": "K" in p.get("flags", ""), "offset": start, "size": int(p["size"]),
                     "fingerprint": fp, "arrived_ns": arrived, "read_ns": read_ns,

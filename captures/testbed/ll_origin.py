@@ -15,7 +15,9 @@ With --parts PUBLIC=DIR (e.g. /llhls/lagtap=/ll/lagtap), the origin is also an
 LL-HLS origin for the uploads in DIR: PUBLIC/index.m3u8 is an LL-HLS playlist with
 parts of --part-frames fragments, blocking reloads and preload hints,
 PUBLIC/<segment>.part<K>.m4s each part, PUBLIC/<file> the upload DIR/<file>
-(ll_parts.py).
+(ll_parts.py). With --byterange-parts PUBLIC=DIR (e.g. /llbr/lagtap=/ll/lagtap) the
+same, but each part a byte range of its segment (`BYTERANGE`, range requests answered
+206).
 
 Aliases (--alias /public/path=/uploaded/path) serve one uploaded file under a second
 name: the dash muxer names its media playlist media_0.m3u8, and lagtap reads the
@@ -134,6 +136,14 @@ class Handler(BaseHTTPRequestHandler):
             if name == "index.m3u8" or ".part" in name:
                 return self.get_ll_hls(parts, name)
             path = parts.dir + name
+        ranged = self.server.range_parts
+        if ranged is not None and path.startswith(ranged.public):
+            name = path[len(ranged.public):]
+            if name == "index.m3u8":
+                return self.get_ll_hls(ranged, name)
+            if self.headers.get("Range"):
+                return self.get_range(ranged, name)
+            path = ranged.dir + name
         # Only media waits: a playlist not written yet is a 404 at once.
         wait = 0 if path.endswith(".m3u8") else self.server.wait_s
         deadline = time.monotonic() + wait
@@ -205,6 +215,38 @@ class Handler(BaseHTTPRequestHandler):
                               status=status, chunked=False, bytes=len(data or b""))
 
 
+    def get_range(self, parts, name):
+        """A byte-range part: 206 with the bytes once uploaded (ll_parts.py)."""
+        spec = self.headers.get("Range", "")
+        first = last = None
+        if spec.startswith("bytes=") and "," not in spec:
+            a, _, b = spec[6:].partition("-")
+            if a.isdigit() and (b == "" or b.isdigit()):
+                first, last = int(a), (int(b) if b else None)
+        got = None
+        if first is not None and (last is None or last >= first):
+            got = parts.range(FILES, LOCK, name, first, last, self.server.wait_s)
+        if got is None:
+            self.send_response(416 if first is None else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            data = b""
+        else:
+            data, total = got
+            self.send_response(206)
+            self.send_header("Content-Type", content_type(name))
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Content-Range", f"bytes {first}-{first + len(data) - 1}/"
+                             f"{total if total is not None else '*'}")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+        self.server.log.write("get", path=self.path, peer=self.client_address[0],
+                              status=206 if got else 404, chunked=False, bytes=len(data),
+                              range=spec)
+
+
 class Server(socketserver.ThreadingMixIn, HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -219,6 +261,8 @@ def main():
                     help="seconds a GET waits for a file not begun yet")
     ap.add_argument("--parts", metavar="PUBLIC=DIR",
                     help="serve the uploads in DIR as LL-HLS under PUBLIC")
+    ap.add_argument("--byterange-parts", metavar="PUBLIC=DIR",
+                    help="the same, each part a byte range of its segment")
     ap.add_argument("--part-frames", type=int, default=5)
     ap.add_argument("--fps", type=float, default=25.0,
                     help="the stream's frame rate (part durations)")
@@ -231,6 +275,9 @@ def main():
     srv.wait_s = a.wait
     srv.parts = (Parts(*a.parts.split("=", 1), a.part_frames, a.fps, a.segment_frames)
                  if a.parts else None)
+    srv.range_parts = (Parts(*a.byterange_parts.split("=", 1), a.part_frames, a.fps,
+                             a.segment_frames, byteranges=True)
+                       if a.byterange_parts else None)
     srv.log = JsonlLog(a.log, host_name())
     srv.log.write("listen", addr=f"{a.listen}:{a.port}", aliases=srv.aliases)
     srv.serve_forever()

@@ -17,6 +17,14 @@ under a public directory of its own (e.g. /llhls/lagtap/ for uploads in
   Content-Length;
 - every other file (the init segment, whole segments) as uploaded.
 
+With byteranges=True (ll_origin.py --byterange-parts), the parts are not files of
+their own but byte ranges of the segment (§4.4.4.9 `BYTERANGE="<length>@<offset>"`,
+the hint's `BYTERANGE-START`): a `Range: bytes=<start>-<end>` request of the segment
+is answered 206 once those bytes are uploaded, and an open `bytes=<start>-` (a hinted
+part, whose length is not known yet) once the part that begins there is complete,
+with that part's bytes (`Content-Range: bytes a-b/*`: the segment's length is not
+known while it is being made).
+
 A fragment is complete when its mdat is; part K of a segment is fragments
 K*F .. K*F+F-1 (the first part also holds the styp), so a part's bytes are a slice
 of the segment's. Nothing here parses a sample: the boxes' sizes say where each
@@ -52,7 +60,8 @@ class Parts:
     """The part layout of one channel directory of the origin."""
 
     def __init__(self, public, directory, part_frames, fps, segment_frames=None,
-                 keep_segments=3):
+                 keep_segments=3, byteranges=False):
+        self.byteranges = byteranges
         self.public = public.rstrip("/") + "/"
         self.dir = directory.rstrip("/") + "/"
         self.f = part_frames
@@ -146,15 +155,27 @@ class Parts:
                     # so list it, and hint the next segment's first part.
                     lines += [f"#EXTINF:{frames / self.fps:.6f},", uri]
                     msn, made, uri = msn + 1, 0, next_segment(uri)
-            lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{part_name(uri, made)}"')
+            if self.byteranges:
+                e = files.get(self.dir + uri)
+                ranges = self.part_ranges(e) if e is not None else []
+                start = ranges[made - 1][1] if made and made <= len(ranges) else 0
+                lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{uri}",'
+                             f'BYTERANGE-START={start}')
+            else:
+                lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{part_name(uri, made)}"')
         return "\n".join(lines) + "\n", msn, made
 
     def part_lines(self, uri, entry):
         out = []
-        for k, (_, _, frames) in enumerate(self.part_ranges(entry)):
+        for k, (a, b, frames) in enumerate(self.part_ranges(entry)):
             ind = ",INDEPENDENT=YES" if k == 0 else ""
-            out.append(f'#EXT-X-PART:DURATION={frames / self.fps:.3f},'
-                       f'URI="{part_name(uri, k)}"{ind}')
+            if self.byteranges:
+                # The offset only where the previous part does not end there (the
+                # first of a segment): the implicit form a player must follow.
+                where = f'URI="{uri}",BYTERANGE="{b - a}' + (f'@{a}"' if k == 0 else '"')
+            else:
+                where = f'URI="{part_name(uri, k)}"'
+            out.append(f'#EXT-X-PART:DURATION={frames / self.fps:.3f},{where}{ind}')
         return out
 
     def playlist(self, files, lock, query, wait_s):
@@ -177,22 +198,45 @@ class Parts:
         m = PART_RE.match(name)
         if not m:
             return None
-        seg, k = self.dir + m["stem"] + ".m4s", int(m["k"])
-        deadline = time.monotonic() + wait_s
-        with lock:
-            while True:
-                e = files.get(seg)
-                if e is not None:
-                    ranges = self.part_ranges(e)
-                    if k < len(ranges):
-                        a, b, _ = ranges[k]
-                        return bytes(e.data[a:b])
-                    if e.complete:
-                        return None
-                left = deadline - time.monotonic()
-                if left <= 0:
+        k = int(m["k"])
+
+        def take(e):
+            ranges = self.part_ranges(e)
+            return bytes(e.data[ranges[k][0]:ranges[k][1]]) if k < len(ranges) else None
+
+        return wait_for(files, lock, self.dir + m["stem"] + ".m4s", take, wait_s)
+
+    def range(self, files, lock, name, first, last, wait_s):
+        """(bytes, complete length or None) of a byte range of segment `name` once
+        uploaded: first..last, or with last None the part that begins at first;
+        None if it never came or cannot."""
+        def take(e):
+            total = len(e.data) if e.complete else None
+            if last is None:
+                part = next((r for r in self.part_ranges(e) if r[0] == first), None)
+                return None if part is None else (bytes(e.data[part[0]:part[1]]), total)
+            return (bytes(e.data[first:last + 1]), total) if last < len(e.data) else None
+
+        return wait_for(files, lock, self.dir + name, take, wait_s)
+
+
+def wait_for(files, lock, path, take, wait_s):
+    """take(upload of path) once it is not None, waiting on the lock for uploads
+    to grow; None once the upload is complete without it, or after wait_s."""
+    deadline = time.monotonic() + wait_s
+    with lock:
+        while True:
+            e = files.get(path)
+            if e is not None:
+                got = take(e)
+                if got is not None:
+                    return got
+                if e.complete:
                     return None
-                lock.wait(left)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            lock.wait(left)
 
 
 def part_name(segment_uri, k):

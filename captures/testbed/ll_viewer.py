@@ -13,7 +13,8 @@ ll_h2.py) and logs every read of every response body.
   reloads (`_HLS_msn`, `_HLS_part`) and
   fetches every part from the newest independent one on, each whole, the hinted
   one (`EXT-X-PRELOAD-HINT`) before it is listed: the origin answers it once the
-  part is complete.
+  part is complete. Parts given as byte ranges of their segment (`BYTERANGE`, a
+  hint's `BYTERANGE-START`; --app llbr) are fetched by range requests.
 - without either (a classic player): fetches listed segments only, complete, newest
   first at start, reloading the playlist every half target duration.
 
@@ -23,7 +24,7 @@ after every recv() that brought body bytes, with the time recv() returned and th
 kernel's receive time of the newest packet that recv() consumed (SO_TIMESTAMPNS:
 when the bytes reached this host, whatever the scheduler did to the Python process
 after). `--save DIR` keeps each media body (and the init segment) as DIR/<file
-name>, for make_truth.py to find each frame's bytes with ffprobe.
+name> (a byte-range part: <file name>@<first byte>), for make_truth.py to find each frame's bytes with ffprobe.
 
 With --http2 (ALPN h2 on TLS, the options of tblog.add_tls_args: --keylog writes
 the session secrets for the capture's decryption) a read is a DATA frame: each is
@@ -32,7 +33,9 @@ logged once whole, with the times of the recvmsg() that completed it (ll_h2.py).
 Log (JSON Lines), all times wall-clock ns:
   request: url, kind (playlist|init|segment|part), http ("1.1" or "2"), channel,
            seq (segments and parts: the parent segment's media sequence), part
-           (parts: the index), req_ns (just before the request was written),
+           (parts: the index), range_start (a byte-range part: its first byte,
+           asked for by `Range: bytes=<first>-<last>`, a hinted one's open
+           `bytes=<first>-`), req_ns (just before the request was written),
            first_byte_ns (the recv() that brought the status line or HEADERS),
            done_ns (body complete), status, bytes, chunked (HTTP/2: no
            content-length, the origin's chunked relay passed on as DATA frames),
@@ -75,9 +78,12 @@ def parse_playlist(text):
 
 
 def parse_ll_playlist(text):
-    """(init_uri, [(msn, part, uri, independent)] of every part named, the
-    preload hint's last) for an LL-HLS media playlist."""
-    init, msn, parts, k, hint = None, 0, [], 0, None
+    """(init_uri, [(msn, part, uri, independent, byte range)] of every part named,
+    the preload hint's last) for an LL-HLS media playlist. A byte range is None (a
+    part that is a file of its own) or (first byte, length or None for a hint's
+    BYTERANGE-START); a BYTERANGE without an offset follows the previous part of the
+    same URI (RFC 8216bis §4.4.4.9)."""
+    init, msn, parts, k, hint, ends = None, 0, [], 0, None, {}
     for line in (x.strip() for x in text.splitlines()):
         if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
             msn = int(line.split(":", 1)[1])
@@ -85,10 +91,21 @@ def parse_ll_playlist(text):
             init = line.split('URI="', 1)[1].split('"', 1)[0]
         elif line.startswith("#EXT-X-PART:"):
             uri = line.split('URI="', 1)[1].split('"', 1)[0]
-            parts.append((msn, k, uri, "INDEPENDENT=YES" in line))
+            rng = None
+            if 'BYTERANGE="' in line:
+                spec = line.split('BYTERANGE="', 1)[1].split('"', 1)[0]
+                n, _, off = spec.partition("@")
+                first = int(off) if off else ends.get(uri, 0)
+                rng = (first, int(n))
+                ends[uri] = first + int(n)
+            parts.append((msn, k, uri, "INDEPENDENT=YES" in line, rng))
             k += 1
         elif line.startswith("#EXT-X-PRELOAD-HINT:") and "TYPE=PART" in line:
-            hint = (msn, k, line.split('URI="', 1)[1].split('"', 1)[0], k == 0)
+            uri = line.split('URI="', 1)[1].split('"', 1)[0]
+            rng = None
+            if "BYTERANGE-START=" in line:
+                rng = (int(line.split("BYTERANGE-START=", 1)[1].split(",", 1)[0]), None)
+            hint = (msn, k, uri, k == 0, rng)
         elif line and not line.startswith("#"):
             msn, k = msn + 1, 0
     return init, parts + ([hint] if hint else [])
@@ -123,23 +140,24 @@ class Conn:
         data, t, self.kernel_ns = self.sock.recv()
         return data, t
 
-    def get(self, path):
+    def get(self, path, headers=None):
         """GET path: (status, body, req_ns, first_byte_ns, done_ns, chunked, reads)."""
         for attempt in (1, 2):
             if self.sock is None:
                 self.sock = TimedSocket(self.server, self.port)
             try:
-                return self._get(path)
+                return self._get(path, headers or {})
             except (ConnectionError, OSError):
                 self.close()
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
-    def _get(self, path):
+    def _get(self, path, headers):
         req_ns = now_ns()
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {self.server}\r\n"
-                          f"User-Agent: {USER_AGENT}\r\n\r\n".encode())
+                          f"User-Agent: {USER_AGENT}\r\n{extra}\r\n".encode())
         first_ns = None
         while b"\r\n\r\n" not in self.buf:
             data, t = self._recv()
@@ -226,15 +244,24 @@ def main():
     if a.save:
         os.makedirs(a.save, exist_ok=True)
 
-    def fetch(uri, kind, seq=None, part=None):
-        status, body, req, first, done, chunked, reads = conn.get(base + uri)
+    def fetch(uri, kind, seq=None, part=None, rng=None):
+        """GET one file, or with rng = (first, length or None) a byte range of it."""
+        if rng is None:
+            got = conn.get(base + uri)
+        else:
+            last = "" if rng[1] is None else str(rng[0] + rng[1] - 1)
+            got = conn.get(base + uri, {"Range": f"bytes={rng[0]}-{last}"})
+        status, body, req, first, done, chunked, reads = got
         extra = {} if part is None else {"part": part}
+        if rng is not None:
+            extra["range_start"] = rng[0]
         log.write("request", url=f"{conn.url}{base}{uri}", kind=kind, http=conn.http,
                   channel=a.channel, seq=seq, **extra, req_ns=req, first_byte_ns=first,
                   done_ns=done, status=status, bytes=len(body), chunked=chunked,
                   reads=reads if kind != "playlist" else [], t_ns=done)
-        if a.save and kind != "playlist" and status == 200:
-            with open(os.path.join(a.save, os.path.basename(uri)), "wb") as f:
+        if a.save and kind != "playlist" and status in (200, 206):
+            name = os.path.basename(uri) + ("" if rng is None else f"@{rng[0]}")
+            with open(os.path.join(a.save, name), "wb") as f:
                 f.write(body)
         return status, body
 
@@ -309,14 +336,14 @@ def play_parts(a, log, deadline, fetch):
                       start_seq=todo[0][0], start_part=todo[0][1])
         else:
             todo = [p for p in named if (p[0], p[1]) > last]
-        for msn, k, uri, _ in todo:
+        for msn, k, uri, _, rng in todo:
             if deadline.done():
                 break
             try:
-                st, _ = fetch(uri, "part", msn, k)
+                st, _ = fetch(uri, "part", msn, k, rng)
             except OSError:
                 return
-            if st != 200:
+            if st not in (200, 206):
                 break
             last = (msn, k)
         if last is not None:

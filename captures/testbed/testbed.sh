@@ -42,7 +42,9 @@ scenarios:
             with chunked transfer; llviewer fetches each segment while it is
             written (EXT-X-PREFETCH), viewer fetches listed segments whole,
             partviewer plays the origin's LL-HLS playlist (parts of 6 frames cut
-            from the uploads, blocking reloads, preload hints) part by part; h2viewer
+            from the uploads, blocking reloads, preload hints) part by part,
+            rangeviewer the same with each part a byte range of its segment
+            (BYTERANGE, range requests answered 206); h2viewer
             prefetches as llviewer does, over HTTP/2 on TLS 1.3 from an nginx front
             (port 8443, proxy_buffering off) that relays the origin's growing
             segments as DATA frames, and writes a key log (OUTDIR/h2viewer.keys,
@@ -569,13 +571,15 @@ scenario_lowlatency() {
     add_host viewer viewer 22 eth0
     add_host h2viewer viewer 23 eth0
     add_host partviewer viewer 24 eth0
+    add_host rangeviewer viewer 25 eth0
     start_platform
     # The origin: the dash muxer names its media playlist media_0.m3u8; viewers ask
     # for index.m3u8 (lagtap reads the channel from /<app>/<channel>/index.m3u8).
     bg_in_host "$SERVER_HOST" "server.origin" env LAGTAP_HOST="$SERVER_HOST" \
         PYTHONDONTWRITEBYTECODE=1 "$PYTHON" "$HERE/ll_origin.py" --port "$LL_PORT" \
         --alias "/ll/lagtap/index.m3u8=/ll/lagtap/media_0.m3u8" \
-        --parts /llhls/lagtap=/ll/lagtap --part-frames 6 --fps 30 --segment-frames 60 \
+        --parts /llhls/lagtap=/ll/lagtap --byterange-parts /llbr/lagtap=/ll/lagtap \
+        --part-frames 6 --fps 30 --segment-frames 60 \
         --log "$LOG_DIR/server.origin.jsonl"
     SERVER_PIDS+=("$LAST_PID")
     wait_for_port "$SERVER_HOST" tcp "$LL_PORT"
@@ -585,6 +589,7 @@ scenario_lowlatency() {
     for h in broadcaster llviewer viewer; do run_ntp "$h" "$d"; done
     run_ntp h2viewer "$d"
     run_ntp partviewer "$d"
+    run_ntp rangeviewer "$d"
     run_broadcaster broadcaster lagtap "$LOW_KBPS" "$d"
     pause 2
     run_ll_packager lagtap $((d + 5))
@@ -596,6 +601,7 @@ scenario_lowlatency() {
     run_ll_viewer viewer lagtap $((d - delay - 6))
     run_h2_viewer h2viewer lagtap $((d - delay - 6))
     run_ll_viewer partviewer lagtap $((d - delay - 6)) --parts --app llhls
+    run_ll_viewer rangeviewer lagtap $((d - delay - 6)) --parts --app llbr
     wait_clients $((d - delay + 30))
 }
 
